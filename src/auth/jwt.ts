@@ -1,0 +1,75 @@
+// Bearer tokens → Principal: JWTs verified with jose (HS256 secret or a JWKS URL), the
+// tenant read from a configurable claim.
+import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
+import { z } from 'zod';
+import { WalcastError } from '../errors.js';
+
+export interface Principal {
+  readonly tenant: string;
+  readonly sub: string;
+  /** Milliseconds since the epoch; streams end then (DESIGN §5). */
+  readonly expiresAt: number | undefined;
+}
+
+export type VerifyToken = (token: string) => Promise<Principal>;
+
+export interface VerifierOptions {
+  readonly secret?: string | undefined;
+  readonly jwksUrl?: string | undefined;
+  readonly tenantClaim: string;
+}
+
+/** Asymmetric algorithms accepted from a JWKS; never `none`, never HS* with a public key. */
+const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+const CLOCK_TOLERANCE_SECONDS = 5;
+
+const StandardClaims = z.object({ sub: z.string().min(1).max(200), exp: z.number().optional() });
+const TenantValue = z.union([z.string().min(1).max(200), z.number().int().transform(String)]);
+
+export function createTokenVerifier(options: VerifierOptions): VerifyToken {
+  let key: Uint8Array | JWTVerifyGetKey;
+  let algorithms: string[];
+  if (options.jwksUrl) {
+    key = createRemoteJWKSet(new URL(options.jwksUrl));
+    algorithms = JWKS_ALGORITHMS;
+  } else if (options.secret) {
+    key = new TextEncoder().encode(options.secret);
+    algorithms = ['HS256'];
+  } else {
+    throw new WalcastError('INVALID_CONFIG', 'no token verification configured: set WALCAST_JWT_SECRET or WALCAST_JWKS_URL');
+  }
+
+  return async function verifyToken(token) {
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, key as Uint8Array, { algorithms, clockTolerance: CLOCK_TOLERANCE_SECONDS }));
+    } catch (error) {
+      if (error instanceof errors.JWTExpired) throw new WalcastError('TOKEN_EXPIRED', 'the token has expired');
+      throw new WalcastError('INVALID_TOKEN', 'the token is not valid (bad signature, format or claims)');
+    }
+    const standard = StandardClaims.safeParse(payload);
+    const tenant = TenantValue.safeParse(payload[options.tenantClaim]);
+    if (!standard.success || !tenant.success) {
+      throw new WalcastError('INVALID_TOKEN', `the token needs a "sub" claim and a "${options.tenantClaim}" claim`);
+    }
+    const { sub, exp } = standard.data;
+    return { tenant: tenant.data, sub, expiresAt: exp === undefined ? undefined : exp * 1000 };
+  };
+}
+
+export interface TokenClaims {
+  readonly tenant: string;
+  readonly sub: string;
+  readonly ttlSeconds: number;
+  readonly tenantClaim: string;
+}
+
+/** Signs an HS256 token (the CLI's `walcast token` and the dev page). */
+export async function signToken(secret: string, claims: TokenClaims): Promise<string> {
+  return new SignJWT({ [claims.tenantClaim]: claims.tenant })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(claims.sub)
+    .setIssuedAt()
+    .setExpirationTime(`${claims.ttlSeconds}s`)
+    .sign(new TextEncoder().encode(secret));
+}

@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+// The `walcast` command: the only place that reads the environment, wires real
+// dependencies, handles signals and chooses exit codes.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { signToken } from '../auth/jwt.js';
+import { loadConfig, type Config } from '../config/config.js';
+import { demoRoutes, devSecret, installDemo } from '../embedded/demo.js';
+import { startPostgres, type PostgresServer } from '../embedded/postgres-server.js';
+import { isWalcastError, WalcastError } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+import { migrate } from '../sql/migrate.js';
+import { startWalcast } from '../walcast.js';
+
+const USAGE = `usage: walcast <command>
+
+  serve                          stream changes over HTTP (what npm start runs)
+  migrate                        install or upgrade the walcast SQL schema in DATABASE_URL
+  token --tenant T --sub U [--ttl SECONDS]
+                                 print a token signed with WALCAST_JWT_SECRET (or the dev secret)
+
+Settings are environment variables; see the README.`;
+
+const EXIT_CONFIG = 2;
+
+async function serve(config: Config, log: Logger): Promise<void> {
+  let embedded: PostgresServer | undefined;
+  let databaseUrl = config.databaseUrl;
+  let secret = config.jwtSecret;
+  if (!databaseUrl) {
+    embedded = await startPostgres({ dataDir: path.join(config.dataDir, 'pgdata'), log });
+    databaseUrl = embedded.url;
+    secret ??= await devSecret(config.dataDir);
+  }
+  const devConfig = { ...config, jwtSecret: secret };
+  const walcast = await startWalcast({
+    config: devConfig,
+    databaseUrl,
+    log,
+    extraRouters: embedded && secret ? [demoRoutes(secret, config.tenantClaim)] : [],
+  }).catch(async (error: unknown) => {
+    await embedded?.stop();
+    throw error;
+  });
+  if (embedded && secret) {
+    await installDemo(databaseUrl);
+    const token = await signToken(secret, { tenant: 'acme', sub: 'dev-user', ttlSeconds: 24 * 3600, tenantClaim: config.tenantClaim });
+    process.stdout.write(
+      [
+        '',
+        `walcast is running (embedded Postgres, data in ${path.resolve(config.dataDir)})`,
+        `  demo page:  ${walcast.url}/`,
+        `  stream:     ${walcast.url}/v1/stream?tables=public.todos&access_token=${token}`,
+        `  dev token (tenant "acme", 24 h): ${token}`,
+        `  psql:       psql ${databaseUrl} -c "insert into todos (org_id, title) values ('acme', 'hello')"`,
+        '',
+        '',
+      ].join('\n'),
+    );
+  } else {
+    log.info({ url: walcast.url }, 'walcast serving');
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const hardStop = setTimeout(() => process.exit(1), 10_000);
+    hardStop.unref();
+    void walcast
+      .close()
+      .then(() => embedded?.stop())
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+async function runMigrate(config: Config): Promise<void> {
+  if (!config.databaseUrl) throw new WalcastError('INVALID_CONFIG', 'DATABASE_URL is required for migrate (embedded mode migrates on serve)');
+  const result = await migrate(config.databaseUrl);
+  process.stdout.write(`walcast schema at version ${result.version} (${result.applied.join(', ')})\n`);
+}
+
+async function runToken(config: Config, args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { tenant: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string', default: '3600' } },
+  });
+  const ttlSeconds = Number(values.ttl);
+  if (!values.tenant || !values.sub || !Number.isInteger(ttlSeconds) || ttlSeconds <= 0) {
+    throw new WalcastError('INVALID_CONFIG', 'usage: walcast token --tenant T --sub U [--ttl SECONDS]');
+  }
+  const secret = config.jwtSecret ?? (config.databaseUrl ? undefined : await devSecret(config.dataDir));
+  if (!secret) throw new WalcastError('INVALID_CONFIG', 'WALCAST_JWT_SECRET is required to sign tokens');
+  const token = await signToken(secret, { tenant: values.tenant, sub: values.sub, ttlSeconds, tenantClaim: config.tenantClaim });
+  process.stdout.write(`${token}\n`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const config = loadConfig(process.env);
+  const log = createLogger(config.logLevel);
+  switch (command) {
+    case 'serve':
+      return serve(config, log);
+    case 'migrate':
+      return runMigrate(config);
+    case 'token':
+      return runToken(config, rest);
+    default:
+      throw new WalcastError('INVALID_CONFIG', `unknown command "${command}"\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (isWalcastError(error) && error.code === 'INVALID_CONFIG') {
+    process.stderr.write(`walcast: ${error.message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+  process.stderr.write(`walcast: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

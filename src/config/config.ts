@@ -1,0 +1,96 @@
+// Environment variables → a validated, frozen Config. A bad value stops the process
+// with a message that names the variable.
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { WalcastError } from '../errors.js';
+
+const identifier = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case Postgres identifier ([a-z_][a-z0-9_]*, at most 63 characters)');
+
+const positiveInt = z.coerce.number().int().positive();
+
+const Env = z
+  .object({
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+    WALCAST_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    WALCAST_JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 key)').optional(),
+    WALCAST_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    WALCAST_TENANT_CLAIM: z.string().min(1).default('tenant_id'),
+    WALCAST_PUBLICATION: identifier.default('walcast'),
+    WALCAST_INSTANCE: z.string().min(1).max(200).optional(),
+    WALCAST_PRESENCE_TTL: positiveInt.default(30),
+    WALCAST_MAX_TXN_CHANGES: positiveInt.default(10_000),
+    WALCAST_RETAIN_EVENTS: positiveInt.default(100_000),
+    WALCAST_RETAIN_BYTES: positiveInt.default(64 * 1024 * 1024),
+    WALCAST_CLIENT_QUEUE_BYTES: positiveInt.default(1024 * 1024),
+    WALCAST_DATA_DIR: z.string().min(1).default('.walcast'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.DATABASE_URL && !env.WALCAST_JWT_SECRET && !env.WALCAST_JWKS_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WALCAST_JWT_SECRET'],
+        message: 'is required with DATABASE_URL (or set WALCAST_JWKS_URL); the dev secret exists only in embedded mode',
+      });
+    }
+  });
+
+export type Mode = 'embedded' | 'external';
+
+export interface Config {
+  readonly mode: Mode;
+  readonly databaseUrl: string | undefined;
+  readonly port: number;
+  readonly jwtSecret: string | undefined;
+  readonly jwksUrl: string | undefined;
+  readonly tenantClaim: string;
+  readonly publication: string;
+  readonly instance: string;
+  readonly slotName: string;
+  readonly presenceTtlSeconds: number;
+  readonly maxTxnChanges: number;
+  readonly retainEvents: number;
+  readonly retainBytes: number;
+  readonly clientQueueBytes: number;
+  readonly dataDir: string;
+  readonly logLevel: string;
+}
+
+/** `walcast_<instance>`: slot names allow only `[a-z0-9_]` and 63 characters. */
+export function slotNameFor(instance: string): string {
+  return `walcast_${instance.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const blankAsUnset = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = Env.safeParse(blankAsUnset);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`);
+    throw new WalcastError('INVALID_CONFIG', `invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  const instance = e.WALCAST_INSTANCE ?? hostname();
+  return Object.freeze({
+    mode: e.DATABASE_URL ? 'external' : 'embedded',
+    databaseUrl: e.DATABASE_URL,
+    port: e.WALCAST_PORT,
+    jwtSecret: e.WALCAST_JWT_SECRET,
+    jwksUrl: e.WALCAST_JWKS_URL,
+    tenantClaim: e.WALCAST_TENANT_CLAIM,
+    publication: e.WALCAST_PUBLICATION,
+    instance,
+    slotName: slotNameFor(instance),
+    presenceTtlSeconds: e.WALCAST_PRESENCE_TTL,
+    maxTxnChanges: e.WALCAST_MAX_TXN_CHANGES,
+    retainEvents: e.WALCAST_RETAIN_EVENTS,
+    retainBytes: e.WALCAST_RETAIN_BYTES,
+    clientQueueBytes: e.WALCAST_CLIENT_QUEUE_BYTES,
+    dataDir: e.WALCAST_DATA_DIR,
+    logLevel: e.LOG_LEVEL,
+  } satisfies Config);
+}

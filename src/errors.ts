@@ -1,0 +1,46 @@
+// The one error type walcast throws, and the registry of its codes.
+
+/**
+ * Every code walcast can produce, with the HTTP status it maps to. The wire form of a code
+ * is its lower-case spelling (`TABLE_NOT_FOUND` → `"table_not_found"`), rendered only by
+ * `http/error-handler`. The README's error table is checked against this list by a test.
+ */
+export const ERROR_CODES = {
+  INVALID_CONFIG: 500,
+  BAD_REQUEST: 400,
+  INVALID_PARAMETER: 400,
+  INVALID_EVENT_ID: 400,
+  MALFORMED_JSON: 400,
+  AUTH_REQUIRED: 401,
+  INVALID_TOKEN: 401,
+  TOKEN_EXPIRED: 401,
+  TABLE_NOT_FOUND: 404,
+  NOT_FOUND: 404,
+  PAYLOAD_TOO_LARGE: 413,
+  INTERNAL: 500,
+  REPLICATION_PROTOCOL: 500,
+  REPLICATION_UNAVAILABLE: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class WalcastError extends Error {
+  override readonly name = 'WalcastError';
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.status = ERROR_CODES[code];
+  }
+
+  /** The `error` field of a JSON error body. */
+  get wireCode(): string {
+    return this.code.toLowerCase();
+  }
+}
+
+export function isWalcastError(value: unknown): value is WalcastError {
+  return value instanceof WalcastError;
+}

@@ -1,0 +1,162 @@
+// Row changes → typed change events (DESIGN §3): key, row, old, changed, unchanged,
+// tenant routing and hidden columns. Pure: one decoded change in, zero or more events out.
+import { UNCHANGED_TOAST, type Relation, type RowChange, type Tuple } from '../replication/pgoutput.js';
+import type { Lsn } from '../replication/lsn.js';
+import { formatEventId } from './event-id.js';
+import type { WalcastEvent } from './event.js';
+import { tableName, type Exposure, type TableName } from './exposure.js';
+import { decoderFor, type JsonValue, type ValueDecoder } from './values.js';
+
+export interface TransactionContext {
+  readonly commitLsn: Lsn;
+  readonly lsnText: string;
+  readonly xid: string;
+  readonly committedAt: string;
+}
+
+type Row = Record<string, JsonValue>;
+
+/** Everything about a relation that is the same for each of its changes, computed once. */
+export interface TableShape {
+  readonly table: TableName;
+  readonly names: readonly string[];
+  readonly decoders: readonly ValueDecoder[];
+  readonly visible: readonly boolean[];
+  readonly keyIndexes: readonly number[];
+  /** Index of the tenant column, or -1 for a table every tenant may read. */
+  readonly tenantIndex: number;
+}
+
+export function shapeOf(relation: Relation, exposure: Exposure): TableShape {
+  const names = relation.columns.map((column) => column.name);
+  const hidden = new Set(exposure.hiddenColumns);
+  const keyNames = exposure.primaryKey.length > 0
+    ? exposure.primaryKey
+    : relation.columns.filter((column) => column.isIdentity).map((column) => column.name);
+  const keyIndexes = keyNames.map((name) => names.indexOf(name)).filter((index) => index >= 0);
+  return {
+    table: tableName(relation.schema, relation.name),
+    names,
+    decoders: relation.columns.map((column) => decoderFor(column.typeOid)),
+    visible: names.map((name) => !hidden.has(name)),
+    keyIndexes: keyIndexes.length > 0 ? keyIndexes : names.map((_, index) => index),
+    tenantIndex: exposure.tenantColumn === null ? -1 : names.indexOf(exposure.tenantColumn),
+  };
+}
+
+
+function decodeRow(shape: TableShape, tuple: Tuple, fillFrom: Tuple | null): { row: Row; unchanged: string[] } {
+  const row: Row = {};
+  const unchanged: string[] = [];
+  for (let i = 0; i < tuple.length; i++) {
+    if (!shape.visible[i]) continue;
+    let value = tuple[i];
+    if (value === UNCHANGED_TOAST && fillFrom) value = fillFrom[i];
+    if (value === UNCHANGED_TOAST || value === undefined) {
+      unchanged.push(shape.names[i]!);
+      continue;
+    }
+    row[shape.names[i]!] = value === null ? null : shape.decoders[i]!(value);
+  }
+  return { row, unchanged };
+}
+
+function keyOf(shape: TableShape, tuple: Tuple): Row {
+  const key: Row = {};
+  for (const index of shape.keyIndexes) {
+    const value = tuple[index];
+    if (typeof value === 'string') key[shape.names[index]!] = shape.decoders[index]!(value);
+    else if (value === null) key[shape.names[index]!] = null;
+  }
+  return key;
+}
+
+/** The tenant a tuple belongs to: null for a tenant-less table, undefined when unknown or NULL. */
+function tenantOf(shape: TableShape, tuple: Tuple | null): string | null | undefined {
+  if (shape.tenantIndex < 0) return null;
+  const value = tuple?.[shape.tenantIndex];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Columns whose value differs between two full tuples (unchanged TOAST counts as equal). */
+function changedColumns(shape: TableShape, old: Tuple, next: Tuple): string[] {
+  const changed: string[] = [];
+  for (let i = 0; i < next.length; i++) {
+    if (!shape.visible[i] || next[i] === UNCHANGED_TOAST) continue;
+    if (old[i] !== next[i]) changed.push(shape.names[i]!);
+  }
+  return changed;
+}
+
+interface ChangeParts {
+  readonly op: 'insert' | 'update' | 'delete';
+  readonly tenant: string | null;
+  readonly key: Row;
+  readonly row?: Row | undefined;
+  readonly old?: Row | undefined;
+  readonly changed?: string[] | undefined;
+  readonly unchanged?: string[] | undefined;
+}
+
+/** Serializes in the field order of DESIGN §3, omitting what the change does not have. */
+function toEvent(parts: ChangeParts, id: string, shape: TableShape, txn: TransactionContext): WalcastEvent {
+  const body: Record<string, unknown> = { id, table: shape.table, op: parts.op, tenant: parts.tenant, key: parts.key };
+  if (parts.row) body.row = parts.row;
+  if (parts.old) body.old = parts.old;
+  if (parts.changed) body.changed = parts.changed;
+  if (parts.unchanged) body.unchanged = parts.unchanged;
+  body.xid = txn.xid;
+  body.lsn = txn.lsnText;
+  body.committedAt = txn.committedAt;
+  return {
+    id: id as WalcastEvent['id'],
+    type: 'change',
+    tenant: body.tenant,
+    table: shape.table,
+    commitLsn: txn.commitLsn,
+    json: JSON.stringify(body),
+  };
+}
+
+/**
+ * The events for one row change at `position` in its transaction. Usually one; an update
+ * that moves a row to another tenant is a delete for the old tenant and an insert for the
+ * new one (same ID: no stream ever sees both). A row whose tenant is NULL or unknown goes
+ * to nobody: guessing would leak it.
+ */
+export function changeEvents(change: RowChange, shape: TableShape, txn: TransactionContext, position: number): WalcastEvent[] {
+  const id = formatEventId(txn.commitLsn, position);
+  switch (change.tag) {
+    case 'insert': {
+      const tenant = tenantOf(shape, change.new);
+      if (tenant === undefined) return [];
+      const { row } = decodeRow(shape, change.new, null);
+      return [toEvent({ op: 'insert', tenant, key: keyOf(shape, change.new), row }, id, shape, txn)];
+    }
+    case 'delete': {
+      const before = change.old ?? change.key;
+      const tenant = tenantOf(shape, before);
+      if (tenant === undefined || before === null) return [];
+      const old = change.old ? decodeRow(shape, change.old, null).row : undefined;
+      return [toEvent({ op: 'delete', tenant, key: keyOf(shape, before), old }, id, shape, txn)];
+    }
+    case 'update': {
+      const tenant = tenantOf(shape, change.new);
+      const oldTenant = change.old ? tenantOf(shape, change.old) : tenant;
+      const { row, unchanged } = decodeRow(shape, change.new, change.old);
+      const old = change.old ? decodeRow(shape, change.old, null).row : undefined;
+      if (change.old && oldTenant !== tenant && oldTenant !== undefined) {
+        const events = [toEvent({ op: 'delete', tenant: oldTenant, key: keyOf(shape, change.old), old }, id, shape, txn)];
+        if (tenant !== undefined) events.push(toEvent({ op: 'insert', tenant, key: keyOf(shape, change.new), row }, id, shape, txn));
+        return events;
+      }
+      if (tenant === undefined) return [];
+      const changed = change.old
+        ? changedColumns(shape, change.old, change.new)
+        : shape.names.filter((_, i) => shape.visible[i] && change.new[i] !== UNCHANGED_TOAST);
+      // `key` names the row as it was, so a client can find it even when the update moved its key.
+      const key = keyOf(shape, change.old ?? change.key ?? change.new);
+      return [toEvent({ op: 'update', tenant, key, row, old, changed, unchanged }, id, shape, txn)];
+    }
+  }
+}

@@ -1,0 +1,17 @@
+// The events walcast delivers: what the retention log keeps and streams write.
+import type { Lsn } from '../replication/lsn.js';
+import type { EventId } from './event-id.js';
+import type { TableName } from './exposure.js';
+
+export type EventType = 'change' | 'truncate' | 'invalidate';
+
+export interface WalcastEvent {
+  readonly id: EventId;
+  readonly type: EventType;
+  /** The tenant that may see it; null for tables without a tenant column (every tenant). */
+  readonly tenant: string | null;
+  readonly table: TableName;
+  readonly commitLsn: Lsn;
+  /** The SSE `data:` payload, serialized once for every subscriber. */
+  readonly json: string;
+}

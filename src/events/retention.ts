@@ -1,0 +1,116 @@
+// The in-memory window of recent events, bounded by count and bytes. Streams replay from
+// it on resume; the slot's confirmed position is held back to its oldest entry, so a
+// restarted instance rebuilds the same window from the WAL (DESIGN §7).
+import type { Lsn } from '../replication/lsn.js';
+import { formatEventId, type EventId } from './event-id.js';
+import type { WalcastEvent } from './event.js';
+
+export interface RetentionLimits {
+  readonly maxEvents: number;
+  readonly maxBytes: number;
+}
+
+export interface RetainedEvent {
+  /** Process-local sequence number: the index a subscriber's cursor points at. */
+  readonly seq: number;
+  readonly event: WalcastEvent;
+  readonly bytes: number;
+}
+
+/** Where a client resuming after `lastEventId` starts reading. */
+export type ResumePoint =
+  | { readonly kind: 'resume'; readonly seq: number }
+  /** Events after that ID may have been dropped: the client must refetch (`reset`). */
+  | { readonly kind: 'reset' };
+
+const ENTRY_OVERHEAD_BYTES = 160;
+
+export class RetentionLog {
+  private entries: RetainedEvent[] = [];
+  private start = 0;
+  private nextSeqValue = 0;
+  private totalBytes = 0;
+  /** The lowest ID a client may hold and still resume without a gap. */
+  private floor: EventId;
+
+  /**
+   * @param horizon the slot's confirmed position when streaming began: every transaction
+   *   that commits at or after it is replayed to us, anything before it is not.
+   */
+  constructor(private readonly limits: RetentionLimits, horizon: Lsn) {
+    this.floor = formatEventId(horizon, 0);
+  }
+
+  get size(): number {
+    return this.entries.length - this.start;
+  }
+
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  get nextSeq(): number {
+    return this.nextSeqValue;
+  }
+
+  get firstSeq(): number {
+    return this.nextSeqValue - this.size;
+  }
+
+  get headId(): EventId | undefined {
+    return this.entries[this.entries.length - 1]?.event.id;
+  }
+
+  /** The commit LSN of the oldest retained event: the slot must not be confirmed past it. */
+  oldestCommitLsn(): Lsn | undefined {
+    return this.entries[this.start]?.event.commitLsn;
+  }
+
+  at(seq: number): RetainedEvent | undefined {
+    return this.entries[this.start + seq - this.firstSeq];
+  }
+
+  /**
+   * Appends in stream order. An event at or before the head is a replay after a
+   * reconnect (IDs are derived from the WAL) and is ignored.
+   */
+  append(event: WalcastEvent): RetainedEvent | undefined {
+    const head = this.headId;
+    if ((head !== undefined && event.id <= head) || event.id < this.floor) return undefined;
+    const retained: RetainedEvent = {
+      seq: this.nextSeqValue++,
+      event,
+      bytes: event.json.length + ENTRY_OVERHEAD_BYTES,
+    };
+    this.entries.push(retained);
+    this.totalBytes += retained.bytes;
+    this.evict();
+    return retained;
+  }
+
+  resumeAfter(lastEventId: EventId): ResumePoint {
+    if (lastEventId < this.floor) return { kind: 'reset' };
+    let low = this.start;
+    let high = this.entries.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.entries[mid]!.event.id <= lastEventId) low = mid + 1;
+      else high = mid;
+    }
+    return { kind: 'resume', seq: this.firstSeq + (low - this.start) };
+  }
+
+  private evict(): void {
+    while (this.size > 1 && (this.size > this.limits.maxEvents || this.totalBytes > this.limits.maxBytes)) {
+      const dropped = this.entries[this.start]!;
+      this.start++;
+      this.totalBytes -= dropped.bytes;
+      // A client holding exactly the dropped ID still has everything after it here.
+      this.floor = dropped.event.id;
+    }
+    if (this.start > 4096 && this.start * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.start);
+      this.start = 0;
+    }
+  }
+}

@@ -1,0 +1,66 @@
+// Prometheus metrics (DESIGN §9), on a registry per server so tests can run several.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly changes: Counter;
+  readonly eventsSent: Counter;
+  readonly clients: Gauge;
+  readonly retainedEvents: Gauge;
+  readonly replicationLagBytes: Gauge;
+  readonly slowClientDisconnects: Counter;
+  readonly httpRequests: Counter<'route' | 'method' | 'status'>;
+}
+
+export interface MetricSources {
+  readonly clients: () => number;
+  readonly retainedEvents: () => number;
+  /** Server WAL position minus what we processed; undefined when unknown. */
+  readonly replicationLagBytes: () => Promise<number | undefined>;
+}
+
+export function createMetrics(sources: MetricSources): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    changes: new Counter({ name: 'walcast_changes_total', help: 'Row changes decoded from the WAL', registers: [registry] }),
+    eventsSent: new Counter({ name: 'walcast_events_sent_total', help: 'Event messages written to clients', registers: [registry] }),
+    clients: new Gauge({
+      name: 'walcast_clients',
+      help: 'Open SSE streams',
+      registers: [registry],
+      collect() {
+        this.set(sources.clients());
+      },
+    }),
+    retainedEvents: new Gauge({
+      name: 'walcast_retained_events',
+      help: 'Events held for resume',
+      registers: [registry],
+      collect() {
+        this.set(sources.retainedEvents());
+      },
+    }),
+    replicationLagBytes: new Gauge({
+      name: 'walcast_replication_lag_bytes',
+      help: 'Server WAL position minus the last processed position',
+      registers: [registry],
+      async collect() {
+        const lag = await sources.replicationLagBytes();
+        if (lag !== undefined) this.set(lag);
+      },
+    }),
+    slowClientDisconnects: new Counter({
+      name: 'walcast_slow_client_disconnects_total',
+      help: 'Streams cut off because the client did not keep up',
+      registers: [registry],
+    }),
+    httpRequests: new Counter({
+      name: 'walcast_http_requests_total',
+      help: 'HTTP requests by route and status',
+      labelNames: ['route', 'method', 'status'],
+      registers: [registry],
+    }),
+  };
+}

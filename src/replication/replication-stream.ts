@@ -1,0 +1,187 @@
+// The replication connection: START_REPLICATION on the slot, decode, hand messages on in
+// order, send standby status updates, reconnect with backoff. The one I/O shell around
+// pg-logical-replication.
+//
+//   starting ──subscribe──► streaming ──error/close──► reconnecting ──backoff──► streaming
+//       └──────────────────────────stop()──────────────────────────► stopped
+//
+// Acknowledgement invariant: the flush position we report is never past
+//   min(end of the last fully processed transaction, oldest retained event's commit LSN),
+// so after a crash Postgres replays everything a client might still ask for. The
+// library's own acks (auto, and a timer that acks the last keepalive) would break this,
+// so both are off and we answer keepalives ourselves (FACTS.md).
+import pgLogical from 'pg-logical-replication';
+import type pg from 'pg';
+import { WalcastError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { formatLsn, maxLsn, minLsn, parseLsn, ZERO_LSN, type Lsn } from './lsn.js';
+import { PgoutputDecoder, type PgoutputMessage } from './pgoutput.js';
+
+const { LogicalReplicationService } = pgLogical;
+
+export type ReplicationStatus = 'starting' | 'streaming' | 'reconnecting' | 'stopped';
+
+export interface ReplicationSink {
+  handle(message: PgoutputMessage): void;
+  connectionReset(): void;
+}
+
+export interface ReplicationOptions {
+  readonly connectionString: string;
+  readonly slotName: string;
+  readonly publication: string;
+  readonly sink: ReplicationSink;
+  /** Commit LSN of the oldest event still retained, if any: acknowledgements stop there. */
+  readonly holdBack: () => Lsn | undefined;
+  /** The slot's confirmed_flush_lsn when we start: never report less. */
+  readonly confirmedFlush: Lsn;
+  readonly log: Logger;
+  readonly statusIntervalMs?: number;
+}
+
+export interface ReplicationStream {
+  readonly status: () => ReplicationStatus;
+  /** True once the server said it has sent us everything (a keepalive outside a transaction). */
+  readonly caughtUp: () => boolean;
+  /** End of the last WAL we have fully processed. */
+  readonly processedLsn: () => Lsn;
+  /** The position last reported to Postgres as flushed (the slot's confirmed_flush_lsn). */
+  readonly confirmedLsn: () => Lsn;
+  stop(): Promise<void>;
+}
+
+/**
+ * Session settings the value mapping in events/values relies on: ISO dates in UTC,
+ * hex bytea and shortest-exact floats, whatever the server's defaults are.
+ */
+const SESSION_OPTIONS = '-c DateStyle=ISO -c TimeZone=UTC -c bytea_output=hex -c extra_float_digits=1 -c IntervalStyle=postgres';
+
+const MIN_BACKOFF_MS = 200;
+const MAX_BACKOFF_MS = 10_000;
+
+export function startReplication(options: ReplicationOptions): ReplicationStream {
+  const { slotName, publication, sink, log } = options;
+  let status: ReplicationStatus = 'starting';
+  let caughtUp = false;
+  let inTransaction = false;
+  let processed: Lsn = ZERO_LSN;
+  let confirmed: Lsn = options.confirmedFlush;
+  let backoff = MIN_BACKOFF_MS;
+  let reconnectTimer: NodeJS.Timeout | undefined;
+  let service: InstanceType<typeof LogicalReplicationService> | undefined;
+
+  function safeFlushLsn(): Lsn {
+    const held = options.holdBack();
+    return held === undefined ? processed : minLsn(processed, held);
+  }
+
+  /**
+   * Standby status update: flushed = everything before `safeFlushLsn()`. Never lower than
+   * what we reported before; `force` answers a keepalive that asked for a reply.
+   */
+  function sendStatus(force: boolean): void {
+    const flush = maxLsn(safeFlushLsn(), confirmed);
+    if (!service || status !== 'streaming' || flush === ZERO_LSN) return;
+    if (!force && flush === confirmed) return;
+    // The library reports `acknowledge(x)` as x + 1 flushed.
+    void service.acknowledge(formatLsn((flush - 1n) as Lsn));
+    confirmed = flush;
+  }
+
+  function onData(_walStart: string, message: PgoutputMessage): void {
+    backoff = MIN_BACKOFF_MS;
+    if (message.tag === 'begin') inTransaction = true;
+    sink.handle(message);
+    if (message.tag === 'commit') {
+      inTransaction = false;
+      processed = maxLsn(processed, message.endLsn);
+    }
+  }
+
+  function onKeepalive(walEnd: string, _timestamp: number, shouldRespond: boolean): void {
+    // Everything the server sent before this keepalive has been handled (one socket, in
+    // order), so outside a transaction its position is fully processed.
+    if (!inTransaction) {
+      processed = maxLsn(processed, parseLsn(walEnd));
+      caughtUp = true;
+    }
+    sendStatus(shouldRespond);
+  }
+
+  function scheduleReconnect(reason: unknown): void {
+    if (status === 'stopped' || reconnectTimer) return;
+    status = 'reconnecting';
+    caughtUp = false;
+    inTransaction = false;
+    sink.connectionReset();
+    log.warn({ err: reason, retryInMs: backoff }, 'replication connection lost; reconnecting');
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = undefined;
+      void connect();
+    }, backoff);
+    backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+  }
+
+  async function connect(): Promise<void> {
+    const previous = service;
+    service = undefined;
+    await previous?.destroy().catch(() => undefined);
+    if (status === 'stopped') return;
+
+    const decoder = new PgoutputDecoder();
+    const current = new LogicalReplicationService(
+      { connectionString: options.connectionString, options: SESSION_OPTIONS } as pg.ClientConfig,
+      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } },
+    );
+    service = current;
+    current.on('data', onData);
+    current.on('heartbeat', onKeepalive);
+    current.on('start', () => {
+      status = 'streaming';
+      log.info({ slot: slotName, from: formatLsn(processed) }, 'replication streaming');
+    });
+    current.on('error', (error: unknown) => {
+      if (service === current) scheduleReconnect(error);
+    });
+    const plugin = {
+      options: {},
+      name: 'pgoutput',
+      parse: (buffer: Buffer) => decoder.decode(buffer),
+      start: (client: pg.Client, slot: string, lsn: string) =>
+        client.query(
+          `START_REPLICATION SLOT "${slot}" LOGICAL ${lsn} ` +
+            `(proto_version '1', publication_names '"${publication}"', messages 'true')`,
+        ),
+    };
+    // Starting at what we already processed (not the slot's older confirmed position)
+    // makes the server skip transactions we have; it never goes below confirmed_flush_lsn.
+    current
+      .subscribe(plugin, slotName, formatLsn(processed))
+      .then(() => {
+        if (service === current) scheduleReconnect(new WalcastError('REPLICATION_UNAVAILABLE', 'replication stream ended'));
+      })
+      .catch((error: unknown) => {
+        if (service === current) scheduleReconnect(error);
+      });
+  }
+
+  const statusTimer = setInterval(() => sendStatus(false), options.statusIntervalMs ?? 1000);
+  statusTimer.unref();
+  void connect();
+
+  return {
+    status: () => status,
+    caughtUp: () => caughtUp && status === 'streaming',
+    processedLsn: () => processed,
+    confirmedLsn: () => confirmed,
+    async stop() {
+      sendStatus(false);
+      status = 'stopped';
+      clearInterval(statusTimer);
+      clearTimeout(reconnectTimer);
+      const current = service;
+      service = undefined;
+      await current?.destroy().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,48 @@
+// The instance's permanent replication slot: created when missing, read for its confirmed position.
+import pg from 'pg';
+import { WalcastError } from '../errors.js';
+import { parseLsn, ZERO_LSN, type Lsn } from './lsn.js';
+
+export interface SlotState {
+  readonly confirmedFlush: Lsn;
+  readonly created: boolean;
+}
+
+const DUPLICATE_OBJECT = '42710';
+
+/** Makes sure `slotName` exists as a pgoutput slot in this database and returns where it stands. */
+export async function ensureSlot(connectionString: string, slotName: string): Promise<SlotState> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    const existing = await readSlot(client, slotName);
+    if (existing) return { confirmedFlush: existing, created: false };
+    try {
+      await client.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName]);
+    } catch (error) {
+      // Another process with the same instance name created it first: use theirs.
+      if ((error as { code?: string }).code !== DUPLICATE_OBJECT) throw error;
+    }
+    return { confirmedFlush: (await readSlot(client, slotName)) ?? ZERO_LSN, created: true };
+  } finally {
+    await client.end();
+  }
+}
+
+async function readSlot(client: pg.Client, slotName: string): Promise<Lsn | undefined> {
+  const result = await client.query<{ plugin: string; database: string; confirmed_flush_lsn: string | null }>(
+    `select plugin, database, confirmed_flush_lsn::text
+       from pg_replication_slots where slot_name = $1`,
+    [slotName],
+  );
+  const row = result.rows[0];
+  if (!row) return undefined;
+  const current = await client.query<{ db: string }>('select current_database() as db');
+  if (row.plugin !== 'pgoutput' || row.database !== current.rows[0]?.db) {
+    throw new WalcastError(
+      'INVALID_CONFIG',
+      `replication slot ${slotName} exists but is not a pgoutput slot of this database; set WALCAST_INSTANCE to another name or drop the slot`,
+    );
+  }
+  return row.confirmed_flush_lsn ? parseLsn(row.confirmed_flush_lsn) : ZERO_LSN;
+}

@@ -1,0 +1,79 @@
+// Fans committed events out to the open streams: each event is encoded once and written
+// to the live subscribers of its tenant (or to all, for tables without a tenant column).
+import type { RetainedEvent, RetentionLog } from '../events/retention.js';
+import { SSE_EVENT, SSE_KEEPALIVE_MS } from '../http/constants.js';
+import { encodeEvent, formatSse, formatSseComment } from './sse.js';
+import type { Subscriber } from './subscriber.js';
+
+export interface Hub {
+  add(subscriber: Subscriber): void;
+  remove(subscriber: Subscriber): void;
+  publish(events: readonly RetainedEvent[]): void;
+  readonly size: () => number;
+  /** Ends every stream (shutdown): clients reconnect, to this instance or another. */
+  closeAll(): void;
+}
+
+export interface HubOptions {
+  readonly retention: RetentionLog;
+  readonly now: () => number;
+  readonly keepaliveMs?: number;
+}
+
+export function createHub(options: HubOptions): Hub {
+  const byTenant = new Map<string, Set<Subscriber>>();
+  let count = 0;
+
+  function all(): Subscriber[] {
+    return [...byTenant.values()].flatMap((set) => [...set]);
+  }
+
+  function remove(subscriber: Subscriber): void {
+    const set = byTenant.get(subscriber.filter.tenant);
+    if (set?.delete(subscriber)) {
+      count--;
+      if (set.size === 0) byTenant.delete(subscriber.filter.tenant);
+    }
+  }
+
+  // One timer for every stream: keepalive comments and token expiry (DESIGN §3, §5).
+  let lastKeepalive = options.now();
+  const tick = setInterval(() => {
+    const now = options.now();
+    const keepalive = now - lastKeepalive >= (options.keepaliveMs ?? SSE_KEEPALIVE_MS);
+    if (keepalive) lastKeepalive = now;
+    for (const subscriber of all()) {
+      if (subscriber.expiresAt !== undefined && now >= subscriber.expiresAt) {
+        subscriber.write(formatSse({ event: SSE_EVENT.authExpired, data: JSON.stringify({ reason: 'token expired' }) }));
+        subscriber.close('expired');
+      } else if (keepalive) {
+        subscriber.write(formatSseComment('keepalive'));
+      }
+    }
+  }, 1000);
+  tick.unref();
+
+  return {
+    add(subscriber) {
+      let set = byTenant.get(subscriber.filter.tenant);
+      if (!set) byTenant.set(subscriber.filter.tenant, (set = new Set()));
+      set.add(subscriber);
+      count++;
+      subscriber.replay(options.retention);
+    },
+    remove,
+    publish(events) {
+      for (const { event } of events) {
+        const frame = encodeEvent(event);
+        const targets = event.tenant === null ? all() : byTenant.get(event.tenant);
+        if (!targets) continue;
+        for (const subscriber of targets) subscriber.offer(event, frame);
+      }
+    },
+    size: () => count,
+    closeAll() {
+      clearInterval(tick);
+      for (const subscriber of all()) subscriber.close('shutdown');
+    },
+  };
+}

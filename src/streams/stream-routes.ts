@@ -1,0 +1,99 @@
+// GET /v1/stream: the SSE stream of the caller's tenant, resumable with Last-Event-ID.
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { principalOf, requireAuth } from '../auth/require-auth.js';
+import type { VerifyToken } from '../auth/jwt.js';
+import { WalcastError } from '../errors.js';
+import { asEventId, type EventId } from '../events/event-id.js';
+import type { ExposureCatalog, TableName } from '../events/exposure.js';
+import type { RetentionLog } from '../events/retention.js';
+import { HEADER, QUERY, SSE_EVENT, SSE_RETRY_MS } from '../http/constants.js';
+import { parseQuery } from '../http/validate.js';
+import type { Metrics } from '../http/metrics.js';
+import type { Hub } from './hub.js';
+import { formatSse, formatSseRetry } from './sse.js';
+import { Subscriber } from './subscriber.js';
+
+const MAX_TABLES = 100;
+
+const StreamQuery = z.object({
+  [QUERY.tables]: z.string().max(20_000).optional(),
+  [QUERY.lastEventId]: z.string().max(64).optional(),
+  [QUERY.where]: z.string().optional(),
+  [QUERY.rooms]: z.string().optional(),
+});
+
+export interface StreamRouteDeps {
+  readonly verifyToken: VerifyToken;
+  readonly catalog: ExposureCatalog;
+  readonly retention: RetentionLog;
+  readonly hub: Hub;
+  readonly metrics: Metrics;
+  readonly maxQueueBytes: number;
+}
+
+/** `schema.table` or `table` (schema public), exactly as in the catalog; anything else is unknown. */
+export function resolveTable(catalog: ExposureCatalog, name: string): TableName {
+  const qualified = (name.includes('.') ? name : `public.${name}`) as TableName;
+  if (!catalog.has(qualified)) throw new WalcastError('TABLE_NOT_FOUND', `no exposed table named ${JSON.stringify(name.slice(0, 200))}`);
+  return qualified;
+}
+
+function requestedTables(catalog: ExposureCatalog, list: string | undefined): ReadonlySet<TableName> | null {
+  if (list === undefined || list === '') return null;
+  const names = list.split(',');
+  if (names.length > MAX_TABLES) throw new WalcastError('INVALID_PARAMETER', `at most ${MAX_TABLES} tables per stream`);
+  return new Set(names.map((name) => resolveTable(catalog, name.trim())));
+}
+
+/** The header is what a browser sends on reconnect, newer than the URL: it wins (DESIGN §4). */
+function lastEventIdOf(request: Request, fromQuery: string | undefined): EventId | undefined {
+  const header = request.headers[HEADER.lastEventId];
+  const text = typeof header === 'string' && header !== '' ? header : fromQuery;
+  return text === undefined || text === '' ? undefined : asEventId(text);
+}
+
+export function streamRoutes(deps: StreamRouteDeps): Router {
+  const router = Router();
+
+  router.get('/v1/stream', requireAuth(deps.verifyToken), function openStream(request: Request, response: Response) {
+    const principal = principalOf(response);
+    const query = parseQuery(StreamQuery, request);
+    if (query[QUERY.where] !== undefined || query[QUERY.rooms] !== undefined) {
+      throw new WalcastError('INVALID_PARAMETER', 'where= and rooms= are not supported by this version yet');
+    }
+    const tables = requestedTables(deps.catalog, query[QUERY.tables]);
+    const lastEventId = lastEventIdOf(request, query[QUERY.lastEventId]);
+    const resume = lastEventId === undefined ? undefined : deps.retention.resumeAfter(lastEventId);
+
+    response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    request.socket.setNoDelay(true);
+    response.write(formatSseRetry(SSE_RETRY_MS));
+    if (resume?.kind === 'reset') {
+      response.write(formatSse({ event: SSE_EVENT.reset, data: JSON.stringify({ reason: 'the requested position is no longer retained; refetch your snapshot' }) }));
+    }
+
+    const subscriber = new Subscriber({
+      response,
+      filter: { tenant: principal.tenant, tables },
+      after: resume?.kind === 'resume' ? lastEventId : undefined,
+      startSeq: resume?.kind === 'resume' ? resume.seq : deps.retention.nextSeq,
+      expiresAt: principal.expiresAt,
+      maxQueueBytes: deps.maxQueueBytes,
+      onSent: (count) => deps.metrics.eventsSent.inc(count),
+      onClose: (closed, reason) => {
+        deps.hub.remove(closed);
+        if (reason === 'slow' || reason === 'lagged') deps.metrics.slowClientDisconnects.inc();
+      },
+    });
+    response.on('close', () => subscriber.close('client'));
+    deps.hub.add(subscriber);
+  });
+
+  return router;
+}

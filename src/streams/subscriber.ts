@@ -1,0 +1,102 @@
+// One client stream: what it may see, where its cursor is, and its bounded queue.
+//
+//   replaying ──cursor reaches the log's head──► live ──► closed
+//       │  reads retained events from its cursor,            ▲
+//       │  pausing on socket backpressure                    │
+//       └── cursor evicted while paused / queue over bound ──┘
+//
+// While replaying, new events land in the retention log, which the replay reads in
+// turn, so switching to live in the same tick as reaching the head loses nothing and
+// sends nothing twice.
+import type { ServerResponse } from 'node:http';
+import type { EventId } from '../events/event-id.js';
+import type { WalcastEvent } from '../events/event.js';
+import type { TableName } from '../events/exposure.js';
+import type { RetentionLog } from '../events/retention.js';
+import { encodeEvent } from './sse.js';
+
+export interface SubscriberFilter {
+  readonly tenant: string;
+  /** null: every table exposed to the tenant. */
+  readonly tables: ReadonlySet<TableName> | null;
+}
+
+export type CloseReason = 'client' | 'slow' | 'expired' | 'lagged' | 'shutdown';
+
+export interface SubscriberOptions {
+  readonly response: ServerResponse;
+  readonly filter: SubscriberFilter;
+  /** Only events after this ID are sent (a resume ID may be ahead of this instance). */
+  readonly after: EventId | undefined;
+  readonly startSeq: number;
+  readonly expiresAt: number | undefined;
+  readonly maxQueueBytes: number;
+  readonly onSent: (count: number) => void;
+  readonly onClose: (subscriber: Subscriber, reason: CloseReason) => void;
+}
+
+export class Subscriber {
+  private state: 'replaying' | 'live' | 'closed' = 'replaying';
+  private cursor: number;
+  private after: EventId | undefined;
+  readonly filter: SubscriberFilter;
+  readonly expiresAt: number | undefined;
+
+  constructor(private readonly options: SubscriberOptions) {
+    this.filter = options.filter;
+    this.cursor = options.startSeq;
+    this.after = options.after;
+    this.expiresAt = options.expiresAt;
+  }
+
+  get isLive(): boolean {
+    return this.state === 'live';
+  }
+
+  accepts(event: WalcastEvent): boolean {
+    if (event.tenant !== null && event.tenant !== this.filter.tenant) return false;
+    if (this.filter.tables !== null && !this.filter.tables.has(event.table)) return false;
+    return this.after === undefined || event.id > this.after;
+  }
+
+  /** Replays from the cursor until caught up with `log`, then goes live. */
+  replay(log: RetentionLog): void {
+    if (this.state !== 'replaying') return;
+    if (this.cursor < log.firstSeq) return this.close('lagged');
+    let sent = 0;
+    while (this.cursor < log.nextSeq) {
+      const retained = log.at(this.cursor++)!;
+      if (!this.accepts(retained.event)) continue;
+      this.options.response.write(encodeEvent(retained.event));
+      sent++;
+      if (this.options.response.writableNeedDrain) {
+        this.options.onSent(sent);
+        this.options.response.once('drain', () => this.replay(log));
+        return;
+      }
+    }
+    this.options.onSent(sent);
+    this.after = undefined;
+    this.state = 'live';
+  }
+
+  /** A live event (already filtered by tenant by the hub), with its shared bytes. */
+  offer(event: WalcastEvent, frame: Buffer): void {
+    if (this.state !== 'live' || !this.accepts(event)) return;
+    this.options.response.write(frame);
+    this.options.onSent(1);
+    if (this.options.response.writableLength > this.options.maxQueueBytes) this.close('slow');
+  }
+
+  write(text: string): void {
+    if (this.state !== 'closed') this.options.response.write(text);
+  }
+
+  close(reason: CloseReason): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.options.onClose(this, reason);
+    if (reason === 'slow' || reason === 'lagged') this.options.response.destroy();
+    else this.options.response.end();
+  }
+}

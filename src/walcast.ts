@@ -1,0 +1,120 @@
+// Wires one walcast instance around a database: migrations, slot, replication, events,
+// streams and HTTP. Used by the CLI and by tests; owns no process-level concerns.
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import type { Router } from 'express';
+import pg from 'pg';
+import { createTokenVerifier, type VerifyToken } from './auth/jwt.js';
+import type { Config } from './config/config.js';
+import { createEventPipeline } from './events/event-pipeline.js';
+import { ExposureCatalog } from './events/exposure.js';
+import { RetentionLog } from './events/retention.js';
+import { createApp } from './http/app.js';
+import { createMetrics } from './http/metrics.js';
+import type { Logger } from './log.js';
+import { formatLsn, parseLsn } from './replication/lsn.js';
+import { startReplication, type ReplicationStream } from './replication/replication-stream.js';
+import { ensureSlot } from './replication/slot.js';
+import { loadExposures } from './sql/exposure-store.js';
+import { migrate } from './sql/migrate.js';
+import { createHub } from './streams/hub.js';
+import { streamRoutes } from './streams/stream-routes.js';
+
+export interface WalcastOptions {
+  readonly config: Config;
+  readonly databaseUrl: string;
+  readonly log: Logger;
+  /** Defaults to the secret or JWKS URL in `config`. */
+  readonly verifyToken?: VerifyToken;
+  readonly host?: string;
+  readonly keepaliveMs?: number;
+  /** Mounted before the API routes (the embedded demo page). */
+  readonly extraRouters?: readonly Router[];
+}
+
+export interface RunningWalcast {
+  readonly server: Server;
+  readonly port: number;
+  readonly url: string;
+  readonly replication: ReplicationStream;
+  readonly retention: RetentionLog;
+  readonly catalog: ExposureCatalog;
+  close(): Promise<void>;
+}
+
+export async function startWalcast(options: WalcastOptions): Promise<RunningWalcast> {
+  const { config, databaseUrl, log } = options;
+  await migrate(databaseUrl);
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  pool.on('error', (error) => log.warn({ err: error }, 'idle database connection failed'));
+
+  const publication = await pool.query('select 1 from pg_publication where pubname = $1', [config.publication]);
+  if (publication.rowCount === 0) await pool.query(`create publication ${pg.escapeIdentifier(config.publication)}`);
+  const slot = await ensureSlot(databaseUrl, config.slotName);
+  const catalog = new ExposureCatalog(config.publication, await loadExposures(pool));
+  const retention = new RetentionLog({ maxEvents: config.retainEvents, maxBytes: config.retainBytes }, slot.confirmedFlush);
+  const hub = createHub({ retention, now: Date.now, ...(options.keepaliveMs ? { keepaliveMs: options.keepaliveMs } : {}) });
+
+  let replication: ReplicationStream | undefined;
+  const metrics = createMetrics({
+    clients: () => hub.size(),
+    retainedEvents: () => retention.size,
+    replicationLagBytes: async () => {
+      if (!replication) return undefined;
+      const result = await pool.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
+      const current = parseLsn(result.rows[0]!.lsn);
+      const processed = replication.processedLsn();
+      return current > processed ? Number(current - processed) : 0;
+    },
+  });
+  const pipeline = createEventPipeline({
+    catalog,
+    retention,
+    publish: (events) => hub.publish(events),
+    log,
+    onChangesDecoded: (count) => metrics.changes.inc(count),
+  });
+  replication = startReplication({
+    connectionString: databaseUrl,
+    slotName: config.slotName,
+    publication: config.publication,
+    sink: pipeline,
+    holdBack: () => retention.oldestCommitLsn(),
+    confirmedFlush: slot.confirmedFlush,
+    log,
+  });
+  const stream = replication;
+  log.info({ slot: config.slotName, created: slot.created, confirmedFlush: formatLsn(slot.confirmedFlush) }, 'slot ready');
+
+  const verifyToken = options.verifyToken ?? createTokenVerifier({ secret: config.jwtSecret, jwksUrl: config.jwksUrl, tenantClaim: config.tenantClaim });
+  const app = createApp({
+    log,
+    metrics,
+    readiness: () => ({
+      ready: stream.caughtUp(),
+      detail: { replication: stream.status(), caughtUp: stream.caughtUp(), processedLsn: formatLsn(stream.processedLsn()) },
+    }),
+    routers: [...(options.extraRouters ?? []), streamRoutes({ verifyToken, catalog, retention, hub, metrics, maxQueueBytes: config.clientQueueBytes })],
+  });
+  const server = createServer(app);
+  server.listen(config.port, options.host);
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    server,
+    port,
+    url: `http://${options.host && options.host !== '0.0.0.0' ? options.host : 'localhost'}:${port}`,
+    replication: stream,
+    retention,
+    catalog,
+    async close() {
+      server.close();
+      hub.closeAll();
+      server.closeAllConnections();
+      await stream.stop();
+      await pool.end();
+    },
+  };
+}
