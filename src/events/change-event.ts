@@ -2,7 +2,7 @@
 // tenant routing and hidden columns. Pure: one decoded change in, zero or more events out.
 import { UNCHANGED_TOAST, type Relation, type RowChange, type Tuple } from '../replication/pgoutput.js';
 import type { Lsn } from '../replication/lsn.js';
-import { formatEventId } from './event-id.js';
+import { formatEventId, type EventId } from './event-id.js';
 import type { WalcastEvent } from './event.js';
 import { tableName, type Exposure, type TableName } from './exposure.js';
 import { decoderFor, type JsonValue, type ValueDecoder } from './values.js';
@@ -99,7 +99,7 @@ interface ChangeParts {
 }
 
 /** Serializes in the field order of DESIGN §3, omitting what the change does not have. */
-function toEvent(parts: ChangeParts, id: string, shape: TableShape, txn: TransactionContext): WalcastEvent {
+function toEvent(parts: ChangeParts, id: EventId, shape: TableShape, txn: TransactionContext): WalcastEvent {
   const body: Record<string, unknown> = { id, table: shape.table, op: parts.op, tenant: parts.tenant, key: parts.key };
   if (parts.row) body.row = parts.row;
   if (parts.old) body.old = parts.old;
@@ -109,9 +109,9 @@ function toEvent(parts: ChangeParts, id: string, shape: TableShape, txn: Transac
   body.lsn = txn.lsnText;
   body.committedAt = txn.committedAt;
   return {
-    id: id as WalcastEvent['id'],
+    id,
     type: 'change',
-    tenant: body.tenant,
+    tenant: parts.tenant,
     table: shape.table,
     commitLsn: txn.commitLsn,
     json: JSON.stringify(body),
