@@ -52,6 +52,8 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
   const { catalog, retention, publish, log } = deps;
   const shapes = new WeakMap<Relation, { version: number; shape: TableShape | null }>();
   let open: OpenTransaction | null = null;
+  /** After a reconnect the server may resend transactions we already have: skip them. */
+  let lastCommitLsn = retention.headCommitLsn() ?? 0n;
 
   function shapeFor(relation: Relation): TableShape | null {
     const cached = shapes.get(relation);
@@ -116,6 +118,11 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
           return;
         case 'commit': {
           if (!open) return;
+          if (open.context.commitLsn <= lastCommitLsn) {
+            open = null;
+            return;
+          }
+          lastCommitLsn = open.context.commitLsn;
           deps.onChangesDecoded?.(open.position);
           const retained: RetainedEvent[] = [];
           for (const event of open.events) {

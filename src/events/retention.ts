@@ -61,6 +61,10 @@ export class RetentionLog {
     return this.entries[this.entries.length - 1]?.event.id;
   }
 
+  headCommitLsn(): Lsn | undefined {
+    return this.entries[this.entries.length - 1]?.event.commitLsn;
+  }
+
   /** The commit LSN of the oldest retained event: the slot must not be confirmed past it. */
   oldestCommitLsn(): Lsn | undefined {
     return this.entries[this.start]?.event.commitLsn;
@@ -71,12 +75,13 @@ export class RetentionLog {
   }
 
   /**
-   * Appends in stream order. An event at or before the head is a replay after a
-   * reconnect (IDs are derived from the WAL) and is ignored.
+   * Appends in stream order. Two events may share an ID (a row moving between tenants is
+   * a delete for one and an insert for the other); an ID behind the head or the floor
+   * cannot be placed in order and is refused.
    */
   append(event: WalcastEvent): RetainedEvent | undefined {
     const head = this.headId;
-    if ((head !== undefined && event.id <= head) || event.id < this.floor) return undefined;
+    if ((head !== undefined && event.id < head) || event.id < this.floor) return undefined;
     const retained: RetainedEvent = {
       seq: this.nextSeqValue++,
       event,
