@@ -38,7 +38,12 @@ export interface SubscriberOptions {
 export class Subscriber {
   private state: 'replaying' | 'live' | 'closed' = 'replaying';
   private cursor: number;
-  private after: EventId | undefined;
+  /**
+   * Kept for the stream's life: a resume ID can be ahead of what this instance has
+   * decoded (it is still rebuilding its window, or another instance is faster), and
+   * the events up to it arrive live.
+   */
+  private readonly after: EventId | undefined;
   readonly filter: SubscriberFilter;
   readonly expiresAt: number | undefined;
 
@@ -76,7 +81,6 @@ export class Subscriber {
       }
     }
     this.options.onSent(sent);
-    this.after = undefined;
     this.state = 'live';
   }
 
