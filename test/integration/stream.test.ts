@@ -205,6 +205,16 @@ describe('tables= and tokens', () => {
     }
   });
 
+  it('ends a stream at its token\'s expiry, after an auth_expired event', async () => {
+    const stream = await SseClient.open(walcast.streamUrl(await walcast.token('acme', 'short-lived', 2), { tables: 'todos' }));
+    try {
+      const expired = await stream.next(6_000);
+      expect(expired.type).toBe('auth_expired');
+    } finally {
+      stream.close();
+    }
+  });
+
   it('accepts the token as a Bearer header too', async () => {
     const response = await fetch(`${walcast.url}/v1/stream?tables=todos`, {
       headers: { authorization: `Bearer ${await walcast.token('acme')}` },

@@ -1,0 +1,7 @@
+// The public API of the `walcast` package. `walcast/client` (the browser SDK) comes later.
+export { loadConfig, type Config } from './config/config.js';
+export { startWalcast, type RunningWalcast, type WalcastOptions } from './walcast.js';
+export { createTokenVerifier, signToken, type Principal, type VerifyToken } from './auth/jwt.js';
+export { WalcastError, ERROR_CODES, type ErrorCode } from './errors.js';
+export { migrate } from './sql/migrate.js';
+export type { EventId } from './events/event-id.js';
