@@ -175,6 +175,31 @@ describe('resuming with Last-Event-ID', () => {
   });
 });
 
+describe('operations endpoints', () => {
+  it('report liveness, readiness once caught up, and the DESIGN §9 metrics', async () => {
+    expect(await (await fetch(`${walcast.url}/healthz`)).json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${walcast.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', replication: 'streaming', caughtUp: true });
+    const stream = await openStream('acme');
+    try {
+      await db.sql.query(`insert into todos (org_id, title) values ('acme', 'metered')`);
+      await stream.next();
+      const metrics = await (await fetch(`${walcast.url}/metrics`)).text();
+      expect(metrics).toMatch(/^walcast_clients [1-9]/m);
+      expect(metrics).toMatch(/^walcast_changes_total [1-9]/m);
+      expect(metrics).toMatch(/^walcast_events_sent_total [1-9]/m);
+      expect(metrics).toMatch(/^walcast_retained_events [1-9]/m);
+      expect(metrics).toMatch(/^walcast_replication_lag_bytes \d+/m);
+      expect(metrics).toMatch(/^walcast_slow_client_disconnects_total 0/m);
+      expect(metrics).toMatch(/^walcast_http_requests_total\{route="\/healthz",method="GET",status="200"\} 1/m);
+      expect(metrics).not.toMatch(/access_token|eyJ/);
+    } finally {
+      stream.close();
+    }
+  });
+});
+
 describe('tables= and tokens', () => {
   it('answers an unknown, unexposed or hostile table name with the same 404', async () => {
     const token = await walcast.token('acme');
