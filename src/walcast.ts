@@ -16,10 +16,13 @@ import type { Logger } from './log.js';
 import { formatLsn, parseLsn } from './replication/lsn.js';
 import { startReplication, type ReplicationStream } from './replication/replication-stream.js';
 import { ensureSlot } from './replication/slot.js';
-import { loadExposures } from './sql/exposure-store.js';
+import { loadExposures, loadListedTables } from './sql/exposure-store.js';
+import { TypeStore } from './sql/type-store.js';
 import { migrate } from './sql/migrate.js';
 import { createHub } from './streams/hub.js';
 import { streamRoutes } from './streams/stream-routes.js';
+
+const LISTED_POLL_MS = 1_000;
 
 export interface WalcastOptions {
   readonly config: Config;
@@ -50,9 +53,19 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
   pool.on('error', (error) => log.warn({ err: error }, 'idle database connection failed'));
 
   const publication = await pool.query('select 1 from pg_publication where pubname = $1', [config.publication]);
-  if (publication.rowCount === 0) await pool.query(`create publication ${pg.escapeIdentifier(config.publication)}`);
+  if (publication.rowCount === 0) {
+    await pool.query(`create publication ${pg.escapeIdentifier(config.publication)} with (publish_via_partition_root = true)`);
+  }
   const slot = await ensureSlot(databaseUrl, config.slotName);
-  const catalog = new ExposureCatalog(config.publication, await loadExposures(pool));
+  const catalog = new ExposureCatalog(config.publication, await loadExposures(pool), await loadListedTables(pool, config.publication));
+  const refreshListed = async () => catalog.setListed(await loadListedTables(pool, config.publication));
+  // ALTER PUBLICATION has no WAL record a client could wait for: the names clients may
+  // ask for follow it by a short poll (changes themselves are never gated on it).
+  const listedPoll = setInterval(() => {
+    refreshListed().catch((error: unknown) => log.warn({ err: error }, 'could not re-read the publication'));
+  }, LISTED_POLL_MS);
+  listedPoll.unref();
+  const types = new TypeStore(pool);
   const retention = new RetentionLog({ maxEvents: config.retainEvents, maxBytes: config.retainBytes }, slot.confirmedFlush);
   const hub = createHub({ retention, now: Date.now, ...(options.keepaliveMs ? { keepaliveMs: options.keepaliveMs } : {}) });
 
@@ -70,7 +83,13 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
   });
   const pipeline = createEventPipeline({
     catalog,
+    lookup: {
+      typeOf: (oid) => types.typeOf(oid),
+      prepareTypes: (oids) => (types.missing(oids).length > 0 ? types.resolve(oids) : undefined),
+      refreshListed,
+    },
     retention,
+    maxTxnChanges: config.maxTxnChanges,
     publish: (events) => hub.publish(events),
     log,
     onChangesDecoded: (count) => metrics.changes.inc(count),
@@ -110,6 +129,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
     retention,
     catalog,
     async close() {
+      clearInterval(listedPoll);
       server.close();
       hub.closeAll();
       server.closeAllConnections();

@@ -5,7 +5,7 @@ import type { Lsn } from '../replication/lsn.js';
 import { formatEventId, type EventId } from './event-id.js';
 import type { WalcastEvent } from './event.js';
 import { tableName, type Exposure, type TableName } from './exposure.js';
-import { decoderFor, type JsonValue, type ValueDecoder } from './values.js';
+import { decoderFor, type ColumnType, type JsonValue, type ValueDecoder } from './values.js';
 
 export interface TransactionContext {
   readonly commitLsn: Lsn;
@@ -18,32 +18,56 @@ type Row = Record<string, JsonValue>;
 
 /** Everything about a relation that is the same for each of its changes, computed once. */
 export interface TableShape {
+  readonly relid: number;
   readonly table: TableName;
   readonly names: readonly string[];
   readonly decoders: readonly ValueDecoder[];
   readonly visible: readonly boolean[];
   readonly keyIndexes: readonly number[];
-  /** Index of the tenant column, or -1 for a table every tenant may read. */
+  /** Index of the tenant column; -1: every tenant may read the table; -2: the column is not published. */
   readonly tenantIndex: number;
 }
 
-export function shapeOf(relation: Relation, exposure: Exposure): TableShape {
+/**
+ * How a listed-but-not-exposed table is shaped: every tenant reads it, nothing hidden,
+ * keyed by its replica identity (the primary key unless the DBA chose otherwise).
+ */
+export function listedExposure(relation: Relation): Exposure {
+  return {
+    relid: relation.relationOid,
+    table: tableName(relation.schema, relation.name),
+    publication: '',
+    tenantColumn: null,
+    versionColumn: null,
+    primaryKey: [],
+    hiddenColumns: [],
+    writableColumns: null,
+  };
+}
+
+/**
+ * A column list on the publication can leave a tenant or key column out of what is
+ * sent; then `tenantIndex` is -2 and no event is routed (guessing would leak).
+ */
+export function shapeOf(relation: Relation, exposure: Exposure, typeOf: (oid: number) => ColumnType): TableShape {
   const names = relation.columns.map((column) => column.name);
   const hidden = new Set(exposure.hiddenColumns);
   const keyNames = exposure.primaryKey.length > 0
     ? exposure.primaryKey
     : relation.columns.filter((column) => column.isIdentity).map((column) => column.name);
   const keyIndexes = keyNames.map((name) => names.indexOf(name)).filter((index) => index >= 0);
+  const tenantIndex = exposure.tenantColumn === null ? -1 : names.indexOf(exposure.tenantColumn);
   return {
+    relid: relation.relationOid,
+    // The relation's own name: a rename reaches events even before it is announced.
     table: tableName(relation.schema, relation.name),
     names,
-    decoders: relation.columns.map((column) => decoderFor(column.typeOid)),
+    decoders: relation.columns.map((column) => decoderFor(typeOf(column.typeOid))),
     visible: names.map((name) => !hidden.has(name)),
     keyIndexes: keyIndexes.length > 0 ? keyIndexes : names.map((_, index) => index),
-    tenantIndex: exposure.tenantColumn === null ? -1 : names.indexOf(exposure.tenantColumn),
+    tenantIndex: tenantIndex === -1 && exposure.tenantColumn !== null ? -2 : tenantIndex,
   };
 }
-
 
 function decodeRow(shape: TableShape, tuple: Tuple, fillFrom: Tuple | null): { row: Row; unchanged: string[] } {
   const row: Row = {};
@@ -72,8 +96,9 @@ function keyOf(shape: TableShape, tuple: Tuple): Row {
 }
 
 /** The tenant a tuple belongs to: null for a tenant-less table, undefined when unknown or NULL. */
-function tenantOf(shape: TableShape, tuple: Tuple | null): string | null | undefined {
-  if (shape.tenantIndex < 0) return null;
+export function tenantOf(shape: TableShape, tuple: Tuple | null): string | null | undefined {
+  if (shape.tenantIndex === -1) return null;
+  if (shape.tenantIndex < 0) return undefined;
   const value = tuple?.[shape.tenantIndex];
   return typeof value === 'string' ? value : undefined;
 }
@@ -112,6 +137,7 @@ function toEvent(parts: ChangeParts, id: EventId, shape: TableShape, txn: Transa
     id,
     type: 'change',
     tenant: parts.tenant,
+    relid: shape.relid,
     table: shape.table,
     commitLsn: txn.commitLsn,
     json: JSON.stringify(body),

@@ -10,6 +10,7 @@ export interface WalcastEvent {
   readonly type: EventType;
   /** The tenant that may see it; null for tables without a tenant column (every tenant). */
   readonly tenant: string | null;
+  readonly relid: number;
   readonly table: TableName;
   readonly commitLsn: Lsn;
   /** The SSE `data:` payload, serialized once for every subscriber. */

@@ -9,50 +9,27 @@ export type ValueDecoder = (text: string) => JsonValue;
 const OID = {
   bool: 16,
   bytea: 17,
-  int8: 20,
   int2: 21,
   int4: 23,
   oid: 26,
   json: 114,
   float4: 700,
   float8: 701,
-  money: 790,
-  date: 1082,
   time: 1083,
   timestamp: 1114,
   timestamptz: 1184,
-  numeric: 1700,
+  timetz: 1266,
   jsonb: 3802,
 } as const;
 
-/** Array type OID → element type OID, for the element types that are not plain strings. */
-const ARRAY_ELEMENT: Record<number, number> = {
-  1000: OID.bool,
-  1001: OID.bytea,
-  1016: OID.int8,
-  1005: OID.int2,
-  1007: OID.int4,
-  1028: OID.oid,
-  199: OID.json,
-  1021: OID.float4,
-  1022: OID.float8,
-  791: OID.money,
-  1182: OID.date,
-  1183: OID.time,
-  1115: OID.timestamp,
-  1185: OID.timestamptz,
-  1231: OID.numeric,
-  3807: OID.jsonb,
-  // Arrays of text-like types decode element-wise as strings.
-  1009: 25,
-  1015: 1043,
-  1014: 1042,
-  2951: 2950,
-  1270: 1266,
-  1187: 1186,
-  1041: 869,
-  651: 650,
-};
+/**
+ * What a column's values look like once domains are unwrapped: a scalar of a base type,
+ * or an array (of any dimension) of one. Resolved from pg_type (sql/type-store.ts), since
+ * pgoutput names a domain or an array of enums by an OID only the catalog explains.
+ */
+export type ColumnType =
+  | { readonly kind: 'scalar'; readonly oid: number }
+  | { readonly kind: 'array'; readonly elementOid: number };
 
 const asString: ValueDecoder = (text) => text;
 
@@ -79,11 +56,12 @@ const asTimestamp: ValueDecoder = (text) => {
   return `${match[1]}T${match[2]}.${fraction}${match[4] ? 'Z' : ''}`;
 };
 
-const TIME = /^(\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?$/;
+/** `12:00:00.5` → `12:00:00.500000`; timetz keeps its offset: `12:00:00.500000+05:30`. */
+const TIME = /^(\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?([+-]\d\d(?::\d\d){0,2})?$/;
 
 const asTime: ValueDecoder = (text) => {
   const match = TIME.exec(text);
-  return match ? `${match[1]}.${(match[2] ?? '').padEnd(6, '0')}` : text;
+  return match ? `${match[1]}.${(match[2] ?? '').padEnd(6, '0')}${match[3] ?? ''}` : text;
 };
 
 function scalarDecoder(typeOid: number): ValueDecoder {
@@ -105,18 +83,20 @@ function scalarDecoder(typeOid: number): ValueDecoder {
     case OID.timestamptz:
       return asTimestamp;
     case OID.time:
+    case OID.timetz:
       return asTime;
     default:
-      // int8, numeric and money stay strings so no precision is lost; date, uuid, text,
-      // enums and every other type are their Postgres text form.
+      // int8, numeric and money stay strings so no precision is lost; date, interval,
+      // uuid, inet, text, enums and every other type are their Postgres text form.
       return asString;
   }
 }
 
-/** The decoder for one column type; computed once per relation column, not per value. */
-export function decoderFor(typeOid: number): ValueDecoder {
-  const elementOid = ARRAY_ELEMENT[typeOid];
-  if (elementOid === undefined) return scalarDecoder(typeOid);
-  const element = scalarDecoder(elementOid);
-  return (text) => parseArray(text, element) as JsonValue;
+/** The decoder for one column type; built once per relation column, not per value. */
+export function decoderFor(type: ColumnType): ValueDecoder {
+  if (type.kind === 'scalar') return scalarDecoder(type.oid);
+  const decodeElement = scalarDecoder(type.elementOid);
+  // Nested braces are further dimensions of the same element type; explicit lower bounds
+  // (`[0:1]={…}`) are not carried.
+  return (text) => parseArray(text, decodeElement) as JsonValue;
 }

@@ -22,7 +22,8 @@ const { LogicalReplicationService } = pgLogical;
 export type ReplicationStatus = 'starting' | 'streaming' | 'reconnecting' | 'stopped';
 
 export interface ReplicationSink {
-  handle(message: PgoutputMessage): void;
+  /** A promise pauses the stream: later messages wait, in order, until it settles. */
+  handle(message: PgoutputMessage): Promise<void> | undefined;
   connectionReset(): void;
 }
 
@@ -88,32 +89,83 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
     confirmed = flush;
   }
 
-  function onData(_walStart: string, message: PgoutputMessage): void {
-    backoff = MIN_BACKOFF_MS;
+  // Messages, keepalives and resets run strictly in arrival order. The sink may pause us
+  // (a catalog lookup for a relation it has not seen); what arrives meanwhile queues up.
+  // Without a pause, work runs at once.
+  type Work = () => Promise<void> | undefined;
+  const queue: Work[] = [];
+  let paused = false;
+
+  function run(work: Work): void {
+    if (paused) {
+      queue.push(work);
+      return;
+    }
+    const pending = work();
+    if (pending) pause(pending);
+  }
+
+  function pause(pending: Promise<void>): void {
+    paused = true;
+    void pending.then(drain, (error: unknown) => {
+      log.error({ err: error }, 'replication sink failed');
+      drain();
+    });
+  }
+
+  function drain(): void {
+    paused = false;
+    while (queue.length > 0) {
+      const pending = queue.shift()!();
+      if (pending) return pause(pending);
+    }
+  }
+
+  function handleData(message: PgoutputMessage): Promise<void> | undefined {
     if (message.tag === 'begin') inTransaction = true;
-    sink.handle(message);
+    const pending = sink.handle(message);
     if (message.tag === 'commit') {
       inTransaction = false;
       processed = maxLsn(processed, message.endLsn);
     }
+    return pending;
   }
 
-  function onKeepalive(walEnd: string, _timestamp: number, shouldRespond: boolean): void {
+  function handleKeepalive(walEnd: Lsn, shouldRespond: boolean): undefined {
     // Everything the server sent before this keepalive has been handled (one socket, in
-    // order), so outside a transaction its position is fully processed.
+    // order, and the queue keeps that order), so outside a transaction it is processed.
     if (!inTransaction) {
-      processed = maxLsn(processed, parseLsn(walEnd));
+      processed = maxLsn(processed, walEnd);
       caughtUp = true;
     }
     sendStatus(shouldRespond);
+    return undefined;
+  }
+
+  function onData(_walStart: string, message: PgoutputMessage): void {
+    backoff = MIN_BACKOFF_MS;
+    if (paused) {
+      queue.push(() => handleData(message));
+      return;
+    }
+    const pending = handleData(message);
+    if (pending) pause(pending);
+  }
+
+  function onKeepalive(walEnd: string, _timestamp: number, shouldRespond: boolean): void {
+    const position = parseLsn(walEnd);
+    run(() => handleKeepalive(position, shouldRespond));
   }
 
   function scheduleReconnect(reason: unknown): void {
     if (status === 'stopped' || reconnectTimer) return;
     status = 'reconnecting';
     caughtUp = false;
-    inTransaction = false;
-    sink.connectionReset();
+    run(() => {
+      inTransaction = false;
+      sink.connectionReset();
+      return undefined;
+    });
     log.warn({ err: reason, retryInMs: backoff }, 'replication connection lost; reconnecting');
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined;

@@ -32,14 +32,18 @@ export interface StreamRouteDeps {
   readonly maxQueueBytes: number;
 }
 
-/** `schema.table` or `table` (schema public), exactly as in the catalog; anything else is unknown. */
-export function resolveTable(catalog: ExposureCatalog, name: string): TableName {
+/**
+ * `schema.table` or `table` (schema public), exactly as in the catalog, to its relation
+ * OID; anything else, exposed or not, existing or not, is the same 404.
+ */
+export function resolveTable(catalog: ExposureCatalog, name: string): number {
   const qualified = (name.includes('.') ? name : `public.${name}`) as TableName;
-  if (!catalog.has(qualified)) throw new WalcastError('TABLE_NOT_FOUND', `no exposed table named ${JSON.stringify(name.slice(0, 200))}`);
-  return qualified;
+  const relid = catalog.resolve(qualified);
+  if (relid === undefined) throw new WalcastError('TABLE_NOT_FOUND', `no exposed table named ${JSON.stringify(name.slice(0, 200))}`);
+  return relid;
 }
 
-function requestedTables(catalog: ExposureCatalog, list: string | undefined): ReadonlySet<TableName> | null {
+function requestedTables(catalog: ExposureCatalog, list: string | undefined): ReadonlySet<number> | null {
   if (list === undefined || list === '') return null;
   const names = list.split(',');
   if (names.length > MAX_TABLES) throw new WalcastError('INVALID_PARAMETER', `at most ${MAX_TABLES} tables per stream`);

@@ -11,14 +11,13 @@
 import type { ServerResponse } from 'node:http';
 import type { EventId } from '../events/event-id.js';
 import type { WalcastEvent } from '../events/event.js';
-import type { TableName } from '../events/exposure.js';
 import type { RetentionLog } from '../events/retention.js';
 import { encodeEvent } from './sse.js';
 
 export interface SubscriberFilter {
   readonly tenant: string;
-  /** null: every table exposed to the tenant. */
-  readonly tables: ReadonlySet<TableName> | null;
+  /** Relation OIDs (a renamed table stays subscribed); null: every table exposed to the tenant. */
+  readonly tables: ReadonlySet<number> | null;
 }
 
 export type CloseReason = 'client' | 'slow' | 'expired' | 'lagged' | 'shutdown';
@@ -60,7 +59,7 @@ export class Subscriber {
 
   accepts(event: WalcastEvent): boolean {
     if (event.tenant !== null && event.tenant !== this.filter.tenant) return false;
-    if (this.filter.tables !== null && !this.filter.tables.has(event.table)) return false;
+    if (this.filter.tables !== null && !this.filter.tables.has(event.relid)) return false;
     return this.after === undefined || event.id > this.after;
   }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decoderFor } from '../../src/events/values.js';
 
-const decode = (oid: number, text: string) => decoderFor(oid)(text);
+const decode = (oid: number, text: string) => decoderFor({ kind: 'scalar', oid })(text);
+const decodeArray = (elementOid: number, text: string) => decoderFor({ kind: 'array', elementOid })(text);
 
 describe('Postgres text → JSON values', () => {
   it('keeps int8, numeric and money exact as strings', () => {
@@ -23,6 +24,9 @@ describe('Postgres text → JSON values', () => {
     expect(decode(1114, '2026-11-23 06:00:00')).toBe('2026-11-23T06:00:00.000000');
     expect(decode(1184, 'infinity')).toBe('infinity');
     expect(decode(1083, '23:59:59.000001')).toBe('23:59:59.000001');
+    expect(decode(1083, '12:00:00')).toBe('12:00:00.000000');
+    expect(decode(1266, '12:00:00.5+05:30')).toBe('12:00:00.500000+05:30');
+    expect(decode(1266, '12:00:00-08')).toBe('12:00:00.000000-08');
     expect(decode(1082, '2026-11-23')).toBe('2026-11-23');
   });
 
@@ -34,10 +38,12 @@ describe('Postgres text → JSON values', () => {
   });
 
   it('turns arrays into JSON arrays of the element type, NULLs included', () => {
-    expect(decode(1007, '{1,NULL,3}')).toEqual([1, null, 3]);
-    expect(decode(1007, '{{1,2},{3,4}}')).toEqual([[1, 2], [3, 4]]);
-    expect(decode(1009, '{"a,b","NULL",NULL,"x\\"y"}')).toEqual(['a,b', 'NULL', null, 'x"y']);
-    expect(decode(1016, '{9223372036854775807}')).toEqual(['9223372036854775807']);
+    expect(decodeArray(23, '{1,NULL,3}')).toEqual([1, null, 3]);
+    expect(decodeArray(23, '{{1,2},{3,4}}')).toEqual([[1, 2], [3, 4]]);
+    expect(decodeArray(25, '{"a,b","NULL",NULL,"x\\"y"}')).toEqual(['a,b', 'NULL', null, 'x"y']);
+    expect(decodeArray(20, '{9223372036854775807}')).toEqual(['9223372036854775807']);
+    expect(decodeArray(1184, '{"2026-11-23 06:00:00.5+00",NULL}')).toEqual(['2026-11-23T06:00:00.500000Z', null]);
+    expect(decodeArray(16, '{}')).toEqual([]);
   });
 
   it('leaves uuid, text and unknown types as their text', () => {
