@@ -1,26 +1,30 @@
 // Row changes → typed change events (DESIGN §3): key, row, old, changed, unchanged,
 // tenant routing and hidden columns. Pure: one decoded change in, zero or more events out.
+// Events are written as JSON text directly (values.ts): once per change, for every client.
 import { UNCHANGED_TOAST, type Relation, type RowChange, type Tuple } from '../replication/pgoutput.js';
 import type { Lsn } from '../replication/lsn.js';
 import { formatEventId, type EventId } from './event-id.js';
 import type { WalcastEvent } from './event.js';
 import { tableName, type Exposure, type TableName } from './exposure.js';
-import { decoderFor, type ColumnType, type JsonValue, type ValueDecoder } from './values.js';
+import { decoderFor, type ColumnType, type JsonText, type ValueDecoder } from './values.js';
 
 export interface TransactionContext {
   readonly commitLsn: Lsn;
   readonly lsnText: string;
   readonly xid: string;
   readonly committedAt: string;
+  /** `,"xid":…,"lsn":…,"committedAt":…}`: the same closing fields on each of its events. */
+  readonly jsonTail: string;
 }
-
-type Row = Record<string, JsonValue>;
 
 /** Everything about a relation that is the same for each of its changes, computed once. */
 export interface TableShape {
   readonly relid: number;
   readonly table: TableName;
+  readonly tableJson: string;
   readonly names: readonly string[];
+  /** `"name":` per column, escaped once. */
+  readonly jsonKeys: readonly string[];
   readonly decoders: readonly ValueDecoder[];
   readonly visible: readonly boolean[];
   readonly keyIndexes: readonly number[];
@@ -55,22 +59,25 @@ export function shapeOf(relation: Relation, exposure: Exposure, typeOf: (oid: nu
   const keyNames = exposure.primaryKey.length > 0
     ? exposure.primaryKey
     : relation.columns.filter((column) => column.isIdentity).map((column) => column.name);
-  const keyIndexes = keyNames.map((name) => names.indexOf(name)).filter((index) => index >= 0);
+  // A hidden column never leaves the server, not even as part of a key.
+  const keyIndexes = keyNames.map((name) => names.indexOf(name)).filter((index) => index >= 0 && !hidden.has(names[index]!));
   const tenantIndex = exposure.tenantColumn === null ? -1 : names.indexOf(exposure.tenantColumn);
   return {
     relid: relation.relationOid,
     // The relation's own name: a rename reaches events even before it is announced.
     table: tableName(relation.schema, relation.name),
+    tableJson: JSON.stringify(tableName(relation.schema, relation.name)),
     names,
+    jsonKeys: names.map((name) => `${JSON.stringify(name)}:`),
     decoders: relation.columns.map((column) => decoderFor(typeOf(column.typeOid))),
     visible: names.map((name) => !hidden.has(name)),
-    keyIndexes: keyIndexes.length > 0 ? keyIndexes : names.map((_, index) => index),
+    keyIndexes: keyIndexes.length > 0 ? keyIndexes : names.flatMap((name, index) => (hidden.has(name) ? [] : [index])),
     tenantIndex: tenantIndex === -1 && exposure.tenantColumn !== null ? -2 : tenantIndex,
   };
 }
 
-function decodeRow(shape: TableShape, tuple: Tuple, fillFrom: Tuple | null): { row: Row; unchanged: string[] } {
-  const row: Row = {};
+function decodeRow(shape: TableShape, tuple: Tuple, fillFrom: Tuple | null): { row: JsonText; unchanged: string[] } {
+  let row = '';
   const unchanged: string[] = [];
   for (let i = 0; i < tuple.length; i++) {
     if (!shape.visible[i]) continue;
@@ -80,19 +87,19 @@ function decodeRow(shape: TableShape, tuple: Tuple, fillFrom: Tuple | null): { r
       unchanged.push(shape.names[i]!);
       continue;
     }
-    row[shape.names[i]!] = value === null ? null : shape.decoders[i]!(value);
+    row += `${row === '' ? '' : ','}${shape.jsonKeys[i]!}${value === null ? 'null' : shape.decoders[i]!(value)}`;
   }
-  return { row, unchanged };
+  return { row: `{${row}}` as JsonText, unchanged };
 }
 
-function keyOf(shape: TableShape, tuple: Tuple): Row {
-  const key: Row = {};
+function keyOf(shape: TableShape, tuple: Tuple): JsonText {
+  let key = '';
   for (const index of shape.keyIndexes) {
     const value = tuple[index];
-    if (typeof value === 'string') key[shape.names[index]!] = shape.decoders[index]!(value);
-    else if (value === null) key[shape.names[index]!] = null;
+    if (value === UNCHANGED_TOAST || value === undefined) continue;
+    key += `${key === '' ? '' : ','}${shape.jsonKeys[index]!}${value === null ? 'null' : shape.decoders[index]!(value)}`;
   }
-  return key;
+  return `{${key}}` as JsonText;
 }
 
 /** The tenant a tuple belongs to: null for a tenant-less table, undefined when unknown or NULL. */
@@ -116,23 +123,20 @@ function changedColumns(shape: TableShape, old: Tuple, next: Tuple): string[] {
 interface ChangeParts {
   readonly op: 'insert' | 'update' | 'delete';
   readonly tenant: string | null;
-  readonly key: Row;
-  readonly row?: Row | undefined;
-  readonly old?: Row | undefined;
+  readonly key: JsonText;
+  readonly row?: JsonText | undefined;
+  readonly old?: JsonText | undefined;
   readonly changed?: string[] | undefined;
   readonly unchanged?: string[] | undefined;
 }
 
-/** Serializes in the field order of DESIGN §3, omitting what the change does not have. */
+/** Writes the fields in the order of DESIGN §3, leaving out what the change does not have. */
 function toEvent(parts: ChangeParts, id: EventId, shape: TableShape, txn: TransactionContext): WalcastEvent {
-  const body: Record<string, unknown> = { id, table: shape.table, op: parts.op, tenant: parts.tenant, key: parts.key };
-  if (parts.row) body.row = parts.row;
-  if (parts.old) body.old = parts.old;
-  if (parts.changed) body.changed = parts.changed;
-  if (parts.unchanged) body.unchanged = parts.unchanged;
-  body.xid = txn.xid;
-  body.lsn = txn.lsnText;
-  body.committedAt = txn.committedAt;
+  let json = `{"id":"${id}","table":${shape.tableJson},"op":"${parts.op}","tenant":${parts.tenant === null ? 'null' : JSON.stringify(parts.tenant)},"key":${parts.key}`;
+  if (parts.row) json += `,"row":${parts.row}`;
+  if (parts.old) json += `,"old":${parts.old}`;
+  if (parts.changed) json += `,"changed":${JSON.stringify(parts.changed)}`;
+  if (parts.unchanged) json += `,"unchanged":${JSON.stringify(parts.unchanged)}`;
   return {
     id,
     type: 'change',
@@ -140,7 +144,7 @@ function toEvent(parts: ChangeParts, id: EventId, shape: TableShape, txn: Transa
     relid: shape.relid,
     table: shape.table,
     commitLsn: txn.commitLsn,
-    json: JSON.stringify(body),
+    json: json + txn.jsonTail,
   };
 }
 
@@ -167,21 +171,22 @@ export function changeEvents(change: RowChange, shape: TableShape, txn: Transact
       return [toEvent({ op: 'delete', tenant, key: keyOf(shape, before), old }, id, shape, txn)];
     }
     case 'update': {
+      // The old row (FULL), else the old identity columns when they changed, else nothing.
+      const before = change.old ?? change.key;
       const tenant = tenantOf(shape, change.new);
-      const oldTenant = change.old ? tenantOf(shape, change.old) : tenant;
+      const oldTenant = before ? tenantOf(shape, before) : tenant;
       const { row, unchanged } = decodeRow(shape, change.new, change.old);
       const old = change.old ? decodeRow(shape, change.old, null).row : undefined;
-      if (change.old && oldTenant !== tenant && oldTenant !== undefined) {
-        const events = [toEvent({ op: 'delete', tenant: oldTenant, key: keyOf(shape, change.old), old }, id, shape, txn)];
+      if (before && oldTenant !== undefined && oldTenant !== tenant) {
+        const events = [toEvent({ op: 'delete', tenant: oldTenant, key: keyOf(shape, before), old }, id, shape, txn)];
         if (tenant !== undefined) events.push(toEvent({ op: 'insert', tenant, key: keyOf(shape, change.new), row }, id, shape, txn));
         return events;
       }
       if (tenant === undefined) return [];
-      const changed = change.old
-        ? changedColumns(shape, change.old, change.new)
-        : shape.names.filter((_, i) => shape.visible[i] && change.new[i] !== UNCHANGED_TOAST);
+      // Exact only with the old row; without it, absent rather than a guess.
+      const changed = change.old ? changedColumns(shape, change.old, change.new) : undefined;
       // `key` names the row as it was, so a client can find it even when the update moved its key.
-      const key = keyOf(shape, change.old ?? change.key ?? change.new);
+      const key = keyOf(shape, before ?? change.new);
       return [toEvent({ op: 'update', tenant, key, row, old, changed, unchanged }, id, shape, txn)];
     }
   }

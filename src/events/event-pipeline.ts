@@ -75,12 +75,10 @@ export function formatCommitTime(micros: bigint): string {
 }
 
 function contextOf(begin: Begin): TransactionContext {
-  return {
-    commitLsn: begin.commitLsn,
-    lsnText: formatLsn(begin.commitLsn),
-    xid: String(begin.xid),
-    committedAt: formatCommitTime(begin.commitTime),
-  };
+  const lsnText = formatLsn(begin.commitLsn);
+  const xid = String(begin.xid);
+  const committedAt = formatCommitTime(begin.commitTime);
+  return { commitLsn: begin.commitLsn, lsnText, xid, committedAt, jsonTail: `,"xid":"${xid}","lsn":"${lsnText}","committedAt":"${committedAt}"}` };
 }
 
 function invalidateEvent(invalidation: Invalidation, txn: TransactionContext): WalcastEvent {

@@ -1,9 +1,13 @@
-// Postgres text values → JSON values (DESIGN §3). The replication connection runs with
-// DateStyle=ISO and TimeZone=UTC (see replication-stream), which this mapping relies on.
+// Postgres text values → JSON (DESIGN §3), written straight as JSON text: no value goes
+// through a JS number or object on the way, so nothing Postgres stored loses a digit
+// (an int8 or a jsonb number past 2^53 included), and a row serializes without building
+// an object first. The replication connection runs with DateStyle=ISO, TimeZone=UTC and
+// bytea_output=hex (see replication-stream), which this mapping relies on.
 import { parse as parseArray } from 'postgres-array';
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-export type ValueDecoder = (text: string) => JsonValue;
+/** A JSON document as text. */
+export type JsonText = string & { readonly __brand: 'JsonText' };
+export type ValueDecoder = (text: string) => JsonText;
 
 /** Built-in type OIDs (`pg_type.oid`, stable across Postgres versions). */
 const OID = {
@@ -31,29 +35,36 @@ export type ColumnType =
   | { readonly kind: 'scalar'; readonly oid: number }
   | { readonly kind: 'array'; readonly elementOid: number };
 
-const asString: ValueDecoder = (text) => text;
+const json = (text: string) => text as JsonText;
+const quoted = (text: string) => JSON.stringify(text) as JsonText;
+
+const asString: ValueDecoder = quoted;
+
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /** Numbers that JSON cannot carry (NaN, ±Infinity) stay strings, as Postgres spells them. */
 const asNumber: ValueDecoder = (text) => {
+  if (JSON_NUMBER.test(text)) return json(text);
   const value = Number(text);
-  return Number.isFinite(value) ? value : text;
+  return Number.isFinite(value) ? json(String(value)) : quoted(text);
 };
 
-const asBool: ValueDecoder = (text) => text === 't';
+const asBool: ValueDecoder = (text) => json(text === 't' ? 'true' : 'false');
 
-const asJson: ValueDecoder = (text) => JSON.parse(text) as JsonValue;
+/** Postgres only stores valid JSON in json/jsonb: its text is the value, digit for digit. */
+const asJson: ValueDecoder = json;
 
 /** bytea_output=hex: `\x0a0b…` → base64. */
-const asBase64: ValueDecoder = (text) => Buffer.from(text.slice(2), 'hex').toString('base64');
+const asBase64: ValueDecoder = (text) => json(`"${Buffer.from(text.slice(2), 'hex').toString('base64')}"`);
 
 /** `2026-11-23 06:00:00.1+00` → `2026-11-23T06:00:00.100000Z`; infinity and BC dates stay as Postgres wrote them. */
 const TIMESTAMP = /^(\d{4,}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?(\+00)?$/;
 
 const asTimestamp: ValueDecoder = (text) => {
   const match = TIMESTAMP.exec(text);
-  if (!match) return text;
+  if (!match) return quoted(text);
   const fraction = (match[3] ?? '').padEnd(6, '0');
-  return `${match[1]}T${match[2]}.${fraction}${match[4] ? 'Z' : ''}`;
+  return json(`"${match[1]}T${match[2]}.${fraction}${match[4] ? 'Z' : ''}"`);
 };
 
 /** `12:00:00.5` → `12:00:00.500000`; timetz keeps its offset: `12:00:00.500000+05:30`. */
@@ -61,7 +72,7 @@ const TIME = /^(\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?([+-]\d\d(?::\d\d){0,2})?$/;
 
 const asTime: ValueDecoder = (text) => {
   const match = TIME.exec(text);
-  return match ? `${match[1]}.${(match[2] ?? '').padEnd(6, '0')}${match[3] ?? ''}` : text;
+  return match ? json(`"${match[1]}.${(match[2] ?? '').padEnd(6, '0')}${match[3] ?? ''}"`) : quoted(text);
 };
 
 function scalarDecoder(typeOid: number): ValueDecoder {
@@ -92,11 +103,17 @@ function scalarDecoder(typeOid: number): ValueDecoder {
   }
 }
 
+type Nested = (JsonText | null | Nested)[];
+
+function arrayText(items: Nested): JsonText {
+  return json(`[${items.map((item) => (item === null ? 'null' : Array.isArray(item) ? arrayText(item) : item)).join(',')}]`);
+}
+
 /** The decoder for one column type; built once per relation column, not per value. */
 export function decoderFor(type: ColumnType): ValueDecoder {
   if (type.kind === 'scalar') return scalarDecoder(type.oid);
   const decodeElement = scalarDecoder(type.elementOid);
   // Nested braces are further dimensions of the same element type; explicit lower bounds
   // (`[0:1]={…}`) are not carried.
-  return (text) => parseArray(text, decodeElement) as JsonValue;
+  return (text) => arrayText(parseArray(text, decodeElement) as Nested);
 }

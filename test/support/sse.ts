@@ -5,6 +5,8 @@ export interface ReceivedMessage {
   readonly type: string;
   readonly id: string;
   readonly data: Record<string, unknown>;
+  /** The `data:` text as sent. */
+  readonly raw: string;
 }
 
 const EVENT_TYPES = ['change', 'truncate', 'invalidate', 'reset', 'auth_expired', 'presence'];
@@ -18,7 +20,7 @@ export class SseClient {
   private constructor(private readonly source: EventSource) {
     for (const type of EVENT_TYPES) {
       source.addEventListener(type, (event) => {
-        this.received.push({ type, id: event.lastEventId, data: JSON.parse(event.data) as Record<string, unknown> });
+        this.received.push({ type, id: event.lastEventId, data: JSON.parse(event.data) as Record<string, unknown>, raw: event.data });
         this.wake?.();
       });
     }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { decoderFor } from '../../src/events/values.js';
 
-const decode = (oid: number, text: string) => decoderFor({ kind: 'scalar', oid })(text);
-const decodeArray = (elementOid: number, text: string) => decoderFor({ kind: 'array', elementOid })(text);
+const raw = (oid: number, text: string) => decoderFor({ kind: 'scalar', oid })(text);
+const decode = (oid: number, text: string): unknown => JSON.parse(raw(oid, text));
+const decodeArray = (elementOid: number, text: string): unknown => JSON.parse(decoderFor({ kind: 'array', elementOid })(text));
 
 describe('Postgres text → JSON values', () => {
   it('keeps int8, numeric and money exact as strings', () => {
@@ -28,6 +29,13 @@ describe('Postgres text → JSON values', () => {
     expect(decode(1266, '12:00:00.5+05:30')).toBe('12:00:00.500000+05:30');
     expect(decode(1266, '12:00:00-08')).toBe('12:00:00.000000-08');
     expect(decode(1082, '2026-11-23')).toBe('2026-11-23');
+  });
+
+  it('writes JSON numbers digit for digit, inside json documents too', () => {
+    expect(raw(3802, '{"n": 12345678901234567890123}')).toBe('{"n": 12345678901234567890123}');
+    expect(raw(701, '1e+100')).toBe('1e+100');
+    expect(raw(701, '-0')).toBe('-0');
+    expect(raw(20, '9223372036854775807')).toBe('"9223372036854775807"');
   });
 
   it('parses booleans, JSON and bytea', () => {
