@@ -19,7 +19,14 @@ declare module 'vitest' {
 type Teardown = () => Promise<void>;
 
 const log = createLogger('warn');
-const LOGICAL_SETTINGS = { wal_level: 'logical', max_replication_slots: '64', max_wal_senders: '64', max_connections: '200' };
+const LOGICAL_SETTINGS = {
+  wal_level: 'logical',
+  max_replication_slots: '64',
+  max_wal_senders: '64',
+  max_connections: '200',
+  // Prepared (two-phase) transactions are part of what is tested.
+  max_prepared_transactions: '20',
+};
 
 /** testcontainers 11 is imported only here and only when an engine may answer (FACTS.md). */
 async function startContainer(): Promise<{ url: string; teardown: Teardown } | undefined> {
