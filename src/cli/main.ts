@@ -4,7 +4,8 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { signToken } from '../auth/jwt.js';
-import { loadConfig, type Config } from '../config/config.js';
+import { assertCanVerifyTokens, loadConfig, type Config } from '../config/config.js';
+import { diagnose, formatFindings } from '../doctor/checks.js';
 import { demoRoutes, devSecret, installDemo } from '../embedded/demo.js';
 import { startPostgres, type PostgresServer } from '../embedded/postgres-server.js';
 import { isWalcastError, WalcastError } from '../errors.js';
@@ -16,14 +17,18 @@ const USAGE = `usage: walcast <command>
 
   serve                          stream changes over HTTP (what npm start runs)
   migrate                        install or upgrade the walcast SQL schema in DATABASE_URL
+  doctor                         check DATABASE_URL for what walcast needs; print the SQL that fixes
+                                 each problem; exit 1 when there is one
   token --tenant T --sub U [--ttl SECONDS]
                                  print a token signed with WALCAST_JWT_SECRET (or the dev secret)
 
 Settings are environment variables; see the README.`;
 
+const EXIT_PROBLEMS = 1;
 const EXIT_CONFIG = 2;
 
 async function serve(config: Config, log: Logger): Promise<void> {
+  assertCanVerifyTokens(config);
   let embedded: PostgresServer | undefined;
   let databaseUrl = config.databaseUrl;
   let secret = config.jwtSecret;
@@ -87,6 +92,13 @@ async function runMigrate(config: Config): Promise<void> {
   process.stdout.write(`walcast schema at version ${result.version} (${result.applied.join(', ')})\n`);
 }
 
+async function runDoctor(config: Config): Promise<void> {
+  if (!config.databaseUrl) throw new WalcastError('INVALID_CONFIG', 'DATABASE_URL is required for doctor (the embedded server prints its URL on start)');
+  const findings = await diagnose(config.databaseUrl, config.publication);
+  process.stdout.write(formatFindings(findings));
+  if (findings.some((finding) => finding.severity === 'fail')) process.exitCode = EXIT_PROBLEMS;
+}
+
 async function runToken(config: Config, args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -115,6 +127,8 @@ async function main(argv: string[]): Promise<void> {
       return serve(config, log);
     case 'migrate':
       return runMigrate(config);
+    case 'doctor':
+      return runDoctor(config);
     case 'token':
       return runToken(config, rest);
     default:

@@ -29,15 +29,6 @@ const Env = z
     WALCAST_CLIENT_QUEUE_BYTES: positiveInt.default(1024 * 1024),
     WALCAST_DATA_DIR: z.string().min(1).default('.walcast'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  })
-  .superRefine((env, ctx) => {
-    if (env.DATABASE_URL && !env.WALCAST_JWT_SECRET && !env.WALCAST_JWKS_URL) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['WALCAST_JWT_SECRET'],
-        message: 'is required with DATABASE_URL (or set WALCAST_JWKS_URL); the dev secret exists only in embedded mode',
-      });
-    }
   });
 
 export type Mode = 'embedded' | 'external';
@@ -64,6 +55,19 @@ export interface Config {
 /** `walcast_<instance>`: slot names allow only `[a-z0-9_]` and 63 characters. */
 export function slotNameFor(instance: string): string {
   return `walcast_${instance.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+}
+
+/**
+ * Serving needs a way to verify tokens: a secret or a JWKS URL, except in embedded mode,
+ * which has a dev secret. (migrate and doctor need neither.)
+ */
+export function assertCanVerifyTokens(config: Config): void {
+  if (config.databaseUrl && !config.jwtSecret && !config.jwksUrl) {
+    throw new WalcastError(
+      'INVALID_CONFIG',
+      'invalid configuration: WALCAST_JWT_SECRET is required with DATABASE_URL (or set WALCAST_JWKS_URL); the dev secret exists only in embedded mode',
+    );
+  }
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): Config {

@@ -1,43 +1,13 @@
 // The `walcast` command as a user runs it: built JS, real processes, real signals.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCli, waitForOutput } from '../support/cli.js';
 import { createTestDatabase } from '../support/database.js';
 import { SseClient } from '../support/sse.js';
 import { TEST_SECRET } from '../support/walcast.js';
-
-const BIN = path.resolve('dist/cli/main.js');
-
-interface Run {
-  readonly child: ChildProcessWithoutNullStreams;
-  output: string;
-  readonly exited: Promise<number | null>;
-}
-
-function runCli(args: string[], env: Record<string, string>): Run {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env } });
-  const run: Run = {
-    child,
-    output: '',
-    exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
-  };
-  child.stdout.on('data', (chunk: Buffer) => (run.output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (run.output += chunk.toString()));
-  return run;
-}
-
-async function waitForOutput(run: Run, pattern: RegExp, timeout = 30_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const match = pattern.exec(run.output);
-    if (match) return match;
-    if (Date.now() > deadline || run.child.exitCode !== null) throw new Error(`no ${pattern} in output:\n${run.output}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('walcast CLI', () => {
   it('stops with a message naming a bad environment variable', async () => {

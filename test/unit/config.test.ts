@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, slotNameFor } from '../../src/config/config.js';
+import { assertCanVerifyTokens, loadConfig, slotNameFor } from '../../src/config/config.js';
 
 describe('configuration', () => {
   it('defaults to embedded mode on port 8080 with DESIGN defaults', () => {
@@ -14,8 +14,9 @@ describe('configuration', () => {
     expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
   });
 
-  it('requires a secret or JWKS URL outside embedded mode', () => {
-    expect(() => loadConfig({ DATABASE_URL: 'postgres://h/db' })).toThrow(/WALCAST_JWT_SECRET/);
+  it('requires a secret or JWKS URL to serve outside embedded mode', () => {
+    expect(() => assertCanVerifyTokens(loadConfig({ DATABASE_URL: 'postgres://h/db' }))).toThrow(/WALCAST_JWT_SECRET/);
+    expect(() => assertCanVerifyTokens(loadConfig({}))).not.toThrow();
     expect(() => loadConfig({ DATABASE_URL: 'postgres://h/db', WALCAST_JWT_SECRET: 'short' })).toThrow(/at least 32/);
     expect(loadConfig({ DATABASE_URL: 'postgres://h/db', WALCAST_JWT_SECRET: 'x'.repeat(32) }).mode).toBe('external');
   });
