@@ -17,6 +17,7 @@ import { formatLsn, parseLsn } from './replication/lsn.js';
 import { startReplication, type ReplicationStream } from './replication/replication-stream.js';
 import { ensureSlot } from './replication/slot.js';
 import { loadExposures, loadListedTables } from './sql/exposure-store.js';
+import { filterableColumns } from './sql/columns.js';
 import { TypeStore } from './sql/type-store.js';
 import { migrate } from './sql/migrate.js';
 import { createHub } from './streams/hub.js';
@@ -114,7 +115,15 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
       ready: stream.caughtUp(),
       detail: { replication: stream.status(), caughtUp: stream.caughtUp(), processedLsn: formatLsn(stream.processedLsn()) },
     }),
-    routers: [...(options.extraRouters ?? []), streamRoutes({ verifyToken, catalog, retention, hub, metrics, maxQueueBytes: config.clientQueueBytes })],
+    routers: [...(options.extraRouters ?? []), streamRoutes({
+        verifyToken,
+        catalog,
+        retention,
+        hub,
+        metrics,
+        maxQueueBytes: config.clientQueueBytes,
+        filterableColumns: (relid) => filterableColumns(pool, types, catalog, relid),
+      })],
   });
   const server = createServer(app);
   server.listen(config.port, options.host);

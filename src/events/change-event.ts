@@ -124,6 +124,7 @@ interface ChangeParts {
   readonly op: 'insert' | 'update' | 'delete';
   readonly tenant: string | null;
   readonly key: JsonText;
+  readonly newKey?: JsonText | undefined;
   readonly row?: JsonText | undefined;
   readonly old?: JsonText | undefined;
   readonly changed?: string[] | undefined;
@@ -145,6 +146,7 @@ function toEvent(parts: ChangeParts, id: EventId, shape: TableShape, txn: Transa
     table: shape.table,
     commitLsn: txn.commitLsn,
     json: json + txn.jsonTail,
+    ...(parts.op === 'update' && parts.row ? { update: { key: parts.key, newKey: parts.newKey, row: parts.row, old: parts.old } } : {}),
   };
 }
 
@@ -187,7 +189,8 @@ export function changeEvents(change: RowChange, shape: TableShape, txn: Transact
       const changed = change.old ? changedColumns(shape, change.old, change.new) : undefined;
       // `key` names the row as it was, so a client can find it even when the update moved its key.
       const key = keyOf(shape, before ?? change.new);
-      return [toEvent({ op: 'update', tenant, key, row, old, changed, unchanged }, id, shape, txn)];
+      const newKey = before ? keyOf(shape, change.new) : undefined;
+      return [toEvent({ op: 'update', tenant, key, newKey: newKey !== key ? newKey : undefined, row, old, changed, unchanged }, id, shape, txn)];
     }
   }
 }

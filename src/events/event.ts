@@ -15,4 +15,18 @@ export interface WalcastEvent {
   readonly commitLsn: Lsn;
   /** The SSE `data:` payload, serialized once for every subscriber. */
   readonly json: string;
+  /**
+   * For an update, its parts as JSON text: a `where=` filter turns the update into an
+   * insert (the row moved into the filter) or a delete (out of it) without re-reading
+   * a value, so not a digit is lost.
+   */
+  readonly update?: UpdateParts;
+}
+
+export interface UpdateParts {
+  readonly key: string;
+  /** The key of the row as it is now, when the update changed it. */
+  readonly newKey: string | undefined;
+  readonly row: string;
+  readonly old: string | undefined;
 }

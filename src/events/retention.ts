@@ -25,6 +25,13 @@ export type ResumePoint =
 
 const ENTRY_OVERHEAD_BYTES = 160;
 
+/** What an event holds in memory, roughly: its JSON, and an update's parts. */
+function sizeOf(event: WalcastEvent): number {
+  const parts = event.update;
+  const partBytes = parts ? parts.key.length + parts.row.length + (parts.old?.length ?? 0) + (parts.newKey?.length ?? 0) : 0;
+  return event.json.length + partBytes + ENTRY_OVERHEAD_BYTES;
+}
+
 export class RetentionLog {
   private entries: RetainedEvent[] = [];
   private start = 0;
@@ -85,7 +92,7 @@ export class RetentionLog {
     const retained: RetainedEvent = {
       seq: this.nextSeqValue++,
       event,
-      bytes: event.json.length + ENTRY_OVERHEAD_BYTES,
+      bytes: sizeOf(event),
     };
     this.entries.push(retained);
     this.totalBytes += retained.bytes;

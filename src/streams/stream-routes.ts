@@ -13,13 +13,14 @@ import type { Metrics } from '../http/metrics.js';
 import type { Hub } from './hub.js';
 import { formatSse, formatSseRetry } from './sse.js';
 import { Subscriber } from './subscriber.js';
+import { compileWhere, parseWhere, type FilterColumn, type RowPredicate } from './where.js';
 
 const MAX_TABLES = 100;
 
 const StreamQuery = z.object({
   [QUERY.tables]: z.string().max(20_000).optional(),
   [QUERY.lastEventId]: z.string().max(64).optional(),
-  [QUERY.where]: z.string().optional(),
+  [QUERY.where]: z.union([z.string().max(2_000), z.array(z.string().max(2_000))]).optional(),
   [QUERY.rooms]: z.string().optional(),
 });
 
@@ -30,6 +31,8 @@ export interface StreamRouteDeps {
   readonly hub: Hub;
   readonly metrics: Metrics;
   readonly maxQueueBytes: number;
+  /** The columns of a table a `where=` may name, with their types. */
+  readonly filterableColumns: (relid: number) => Promise<FilterColumn[]>;
 }
 
 /**
@@ -43,11 +46,26 @@ export function resolveTable(catalog: ExposureCatalog, name: string): number {
   return relid;
 }
 
-function requestedTables(catalog: ExposureCatalog, list: string | undefined): ReadonlySet<number> | null {
+/** Requested tables by relation OID, with the name the client used; null: all of them. */
+function requestedTables(catalog: ExposureCatalog, list: string | undefined): ReadonlyMap<number, string> | null {
   if (list === undefined || list === '') return null;
   const names = list.split(',');
   if (names.length > MAX_TABLES) throw new WalcastError('INVALID_PARAMETER', `at most ${MAX_TABLES} tables per stream`);
-  return new Set(names.map((name) => resolveTable(catalog, name.trim())));
+  return new Map(names.map((name) => [resolveTable(catalog, name.trim()), name.trim()]));
+}
+
+/** One predicate per requested table; each must have every column the filter names. */
+async function requestedWhere(
+  deps: StreamRouteDeps,
+  texts: string | string[] | undefined,
+  tables: ReadonlyMap<number, string> | null,
+): Promise<ReadonlyMap<number, RowPredicate> | null> {
+  if (texts === undefined) return null;
+  const conditions = parseWhere([texts].flat());
+  if (!tables) throw new WalcastError('INVALID_PARAMETER', 'where: name the tables it applies to with tables=');
+  const where = new Map<number, RowPredicate>();
+  for (const [relid, name] of tables) where.set(relid, compileWhere(conditions, await deps.filterableColumns(relid), name));
+  return where;
 }
 
 /** The header is what a browser sends on reconnect, newer than the URL: it wins (DESIGN §4). */
@@ -60,13 +78,15 @@ function lastEventIdOf(request: Request, fromQuery: string | undefined): EventId
 export function streamRoutes(deps: StreamRouteDeps): Router {
   const router = Router();
 
-  router.get('/v1/stream', requireAuth(deps.verifyToken), function openStream(request: Request, response: Response) {
+  router.get('/v1/stream', requireAuth(deps.verifyToken), async function openStream(request: Request, response: Response) {
     const principal = principalOf(response);
     const query = parseQuery(StreamQuery, request);
-    if (query[QUERY.where] !== undefined || query[QUERY.rooms] !== undefined) {
-      throw new WalcastError('INVALID_PARAMETER', 'where= and rooms= are not supported by this version yet');
+    if (query[QUERY.rooms] !== undefined) {
+      throw new WalcastError('INVALID_PARAMETER', 'rooms= is not supported by this version yet');
     }
     const tables = requestedTables(deps.catalog, query[QUERY.tables]);
+    const where = await requestedWhere(deps, query[QUERY.where], tables);
+    if (request.socket.destroyed) return;
     const lastEventId = lastEventIdOf(request, query[QUERY.lastEventId]);
     const resume = lastEventId === undefined ? undefined : deps.retention.resumeAfter(lastEventId);
 
@@ -84,7 +104,7 @@ export function streamRoutes(deps: StreamRouteDeps): Router {
 
     const subscriber = new Subscriber({
       response,
-      filter: { tenant: principal.tenant, tables },
+      filter: { tenant: principal.tenant, tables: tables && new Set(tables.keys()), where },
       after: resume?.kind === 'resume' ? lastEventId : undefined,
       startSeq: resume?.kind === 'resume' ? resume.seq : deps.retention.nextSeq,
       expiresAt: principal.expiresAt,

@@ -12,12 +12,16 @@ import type { ServerResponse } from 'node:http';
 import type { EventId } from '../events/event-id.js';
 import type { WalcastEvent } from '../events/event.js';
 import type { RetentionLog } from '../events/retention.js';
+import { frameFor, judge } from './filtered-frames.js';
 import { encodeEvent } from './sse.js';
+import type { RowPredicate } from './where.js';
 
 export interface SubscriberFilter {
   readonly tenant: string;
   /** Relation OIDs (a renamed table stays subscribed); null: every table exposed to the tenant. */
   readonly tables: ReadonlySet<number> | null;
+  /** `where=` predicates by relation OID; null: no filter. */
+  readonly where: ReadonlyMap<number, RowPredicate> | null;
 }
 
 export type CloseReason = 'client' | 'slow' | 'expired' | 'lagged' | 'shutdown';
@@ -57,10 +61,19 @@ export class Subscriber {
     return this.state === 'live';
   }
 
-  accepts(event: WalcastEvent): boolean {
+  private accepts(event: WalcastEvent): boolean {
     if (event.tenant !== null && event.tenant !== this.filter.tenant) return false;
     if (this.filter.tables !== null && !this.filter.tables.has(event.relid)) return false;
     return this.after === undefined || event.id > this.after;
+  }
+
+  /** The bytes this stream gets for an event, or null; `shared` is the unfiltered frame. */
+  private frameOf(event: WalcastEvent, shared: Buffer): Buffer | null {
+    if (!this.accepts(event)) return null;
+    const predicate = this.filter.where?.get(event.relid);
+    if (!predicate) return shared;
+    const verdict = judge(event, predicate);
+    return verdict === 'skip' ? null : frameFor(event, verdict);
   }
 
   /** Replays from the cursor until caught up with `log`, then goes live. */
@@ -70,8 +83,9 @@ export class Subscriber {
     let sent = 0;
     while (this.cursor < log.nextSeq) {
       const retained = log.at(this.cursor++)!;
-      if (!this.accepts(retained.event)) continue;
-      this.options.response.write(encodeEvent(retained.event));
+      const frame = this.frameOf(retained.event, encodeEvent(retained.event));
+      if (!frame) continue;
+      this.options.response.write(frame);
       sent++;
       if (this.options.response.writableNeedDrain) {
         this.options.onSent(sent);
@@ -84,8 +98,10 @@ export class Subscriber {
   }
 
   /** A live event (already filtered by tenant by the hub), with its shared bytes. */
-  offer(event: WalcastEvent, frame: Buffer): void {
-    if (this.state !== 'live' || !this.accepts(event)) return;
+  offer(event: WalcastEvent, shared: Buffer): void {
+    if (this.state !== 'live') return;
+    const frame = this.frameOf(event, shared);
+    if (!frame) return;
     this.options.response.write(frame);
     this.options.onSent(1);
     if (this.options.response.writableLength > this.options.maxQueueBytes) this.close('slow');
