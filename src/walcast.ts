@@ -17,13 +17,16 @@ import { formatLsn, parseLsn } from './replication/lsn.js';
 import { startReplication, type ReplicationStream } from './replication/replication-stream.js';
 import { ensureSlot } from './replication/slot.js';
 import { loadExposures, loadListedTables } from './sql/exposure-store.js';
-import { filterableColumns } from './sql/columns.js';
+import { describeTable } from './sql/columns.js';
 import { TypeStore } from './sql/type-store.js';
 import { migrate } from './sql/migrate.js';
+import { snapshotRoutes } from './snapshots/snapshot-routes.js';
 import { createHub } from './streams/hub.js';
 import { streamRoutes } from './streams/stream-routes.js';
 
 const LISTED_POLL_MS = 1_000;
+/** Snapshot reads hold a connection each for their duration. */
+const POOL_SIZE = 10;
 
 export interface WalcastOptions {
   readonly config: Config;
@@ -50,7 +53,7 @@ export interface RunningWalcast {
 export async function startWalcast(options: WalcastOptions): Promise<RunningWalcast> {
   const { config, databaseUrl, log } = options;
   await migrate(databaseUrl);
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: POOL_SIZE });
   pool.on('error', (error) => log.warn({ err: error }, 'idle database connection failed'));
 
   const publication = await pool.query('select 1 from pg_publication where pubname = $1', [config.publication]);
@@ -122,8 +125,9 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
         hub,
         metrics,
         maxQueueBytes: config.clientQueueBytes,
-        filterableColumns: (relid) => filterableColumns(pool, types, catalog, relid),
-      })],
+        filterableColumns: async (relid) => (await describeTable(pool, types, catalog, relid)).columns,
+      }),
+      snapshotRoutes({ verifyToken, catalog, pool, describeTable: (relid) => describeTable(pool, types, catalog, relid) })],
   });
   const server = createServer(app);
   server.listen(config.port, options.host);

@@ -11,7 +11,7 @@ import { decoderFor, type ColumnType, type JsonText, type ValueDecoder } from '.
 export interface TransactionContext {
   readonly commitLsn: Lsn;
   readonly lsnText: string;
-  readonly xid: string;
+  readonly xid: number;
   readonly committedAt: string;
   /** `,"xid":…,"lsn":…,"committedAt":…}`: the same closing fields on each of its events. */
   readonly jsonTail: string;
@@ -145,6 +145,7 @@ function toEvent(parts: ChangeParts, id: EventId, shape: TableShape, txn: Transa
     relid: shape.relid,
     table: shape.table,
     commitLsn: txn.commitLsn,
+    xid: txn.xid,
     json: json + txn.jsonTail,
     ...(parts.op === 'update' && parts.row ? { update: { key: parts.key, newKey: parts.newKey, row: parts.row, old: parts.old } } : {}),
   };

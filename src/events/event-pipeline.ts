@@ -76,9 +76,14 @@ export function formatCommitTime(micros: bigint): string {
 
 function contextOf(begin: Begin): TransactionContext {
   const lsnText = formatLsn(begin.commitLsn);
-  const xid = String(begin.xid);
   const committedAt = formatCommitTime(begin.commitTime);
-  return { commitLsn: begin.commitLsn, lsnText, xid, committedAt, jsonTail: `,"xid":"${xid}","lsn":"${lsnText}","committedAt":"${committedAt}"}` };
+  return {
+    commitLsn: begin.commitLsn,
+    lsnText,
+    xid: begin.xid,
+    committedAt,
+    jsonTail: `,"xid":"${begin.xid}","lsn":"${lsnText}","committedAt":"${committedAt}"}`,
+  };
 }
 
 function invalidateEvent(invalidation: Invalidation, txn: TransactionContext): WalcastEvent {
@@ -91,6 +96,7 @@ function invalidateEvent(invalidation: Invalidation, txn: TransactionContext): W
     relid: shape.relid,
     table: shape.table,
     commitLsn: txn.commitLsn,
+    xid: txn.xid,
     json: JSON.stringify({ id, table: shape.table, tenant, reason: INVALIDATE_REASON, lsn: txn.lsnText, committedAt: txn.committedAt }),
   };
 }
@@ -165,6 +171,7 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
         relid: shape.relid,
         table: shape.table,
         commitLsn: txn.context.commitLsn,
+        xid: txn.context.xid,
         json: JSON.stringify({ id, table: shape.table, lsn: txn.context.lsnText, committedAt: txn.context.committedAt }),
       };
       if (txn.invalidations) invalidate(txn.invalidations, { event, shape, position });

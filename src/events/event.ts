@@ -13,6 +13,8 @@ export interface WalcastEvent {
   readonly relid: number;
   readonly table: TableName;
   readonly commitLsn: Lsn;
+  /** The transaction's xid (32 bits, as pgoutput sends it): snapshot cursors decide by it. */
+  readonly xid: number;
   /** The SSE `data:` payload, serialized once for every subscriber. */
   readonly json: string;
   /**

@@ -2,7 +2,8 @@
 // it on resume; the slot's confirmed position is held back to its oldest entry, so a
 // restarted instance rebuilds the same window from the WAL (DESIGN §7).
 import type { Lsn } from '../replication/lsn.js';
-import { formatEventId, type EventId } from './event-id.js';
+import { formatEventId, MAX_POSITION, type EventId } from './event-id.js';
+import type { ResumePosition } from './resume-point.js';
 import type { WalcastEvent } from './event.js';
 
 export interface RetentionLimits {
@@ -98,6 +99,15 @@ export class RetentionLog {
     this.totalBytes += retained.bytes;
     this.evict();
     return retained;
+  }
+
+  resumeFrom(position: ResumePosition): ResumePoint {
+    if (position.kind === 'event') return this.resumeAfter(position.id);
+    // Every transaction the snapshot did not see commits at or after `low`: all of them
+    // must still be here. Which ones they are is the cursor's to say, so scan it all.
+    const { low } = position.cursor;
+    const before = low === 0n ? formatEventId(low, 0) : formatEventId((low - 1n) as Lsn, MAX_POSITION);
+    return before < this.floor ? { kind: 'reset' } : { kind: 'resume', seq: this.firstSeq };
   }
 
   resumeAfter(lastEventId: EventId): ResumePoint {

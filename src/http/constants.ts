@@ -4,6 +4,7 @@ export const HEADER = {
   authorization: 'authorization',
   lastEventId: 'last-event-id',
   requestId: 'x-request-id',
+  cursor: 'walcast-cursor',
 } as const;
 
 export const QUERY = {
@@ -12,6 +13,7 @@ export const QUERY = {
   lastEventId: 'lastEventId',
   rooms: 'rooms',
   where: 'where',
+  limit: 'limit',
 } as const;
 
 export const SSE_EVENT = {

@@ -15,6 +15,7 @@ import type pg from 'pg';
 import { WalcastError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { formatLsn, maxLsn, minLsn, parseLsn, ZERO_LSN, type Lsn } from './lsn.js';
+import { TEXT_FORMAT } from '../events/values.js';
 import { PgoutputDecoder, type PgoutputMessage } from './pgoutput.js';
 
 const { LogicalReplicationService } = pgLogical;
@@ -51,11 +52,8 @@ export interface ReplicationStream {
   stop(): Promise<void>;
 }
 
-/**
- * Session settings the value mapping in events/values relies on: ISO dates in UTC,
- * hex bytea and shortest-exact floats, whatever the server's defaults are.
- */
-const SESSION_OPTIONS = '-c DateStyle=ISO -c TimeZone=UTC -c bytea_output=hex -c extra_float_digits=1 -c IntervalStyle=postgres';
+/** The settings the value mapping in events/values relies on, for this session. */
+const SESSION_OPTIONS = Object.entries(TEXT_FORMAT).map(([name, value]) => `-c ${name}=${value}`).join(' ');
 
 const MIN_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 10_000;

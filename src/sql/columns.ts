@@ -1,16 +1,51 @@
-// A table's columns as a client may filter them: from the catalog, never from the request;
-// hidden columns left out.
-import type pg from 'pg';
-import type { ExposureCatalog } from '../events/exposure.js';
-import type { FilterColumn } from '../streams/where.js';
+// A table as clients may see it, from the catalog (never from the request): its name as
+// SQL, its visible columns with their types, and its key. Hidden columns are left out.
+import pg from 'pg';
+import { tableName, type ExposureCatalog, type TableName } from '../events/exposure.js';
+import { WalcastError } from '../errors.js';
+import type { ColumnType } from '../events/values.js';
 import type { TypeStore } from './type-store.js';
 
-export async function filterableColumns(db: Pick<pg.Pool, 'query'>, types: TypeStore, catalog: ExposureCatalog, relid: number): Promise<FilterColumn[]> {
-  const { rows } = await db.query<{ name: string; type: number }>(
-    'select attname as name, atttypid::int4 as type from pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped order by attnum',
+export interface VisibleColumn {
+  readonly name: string;
+  readonly type: ColumnType;
+  /** `format_type()`: what a parameter is cast to so Postgres compares as for the column. */
+  readonly sqlType: string;
+}
+
+export interface TableDescription {
+  /** `schema.table`, as events name it. */
+  readonly name: TableName;
+  /** Schema-qualified and quoted, ready for SQL. */
+  readonly sqlName: string;
+  readonly columns: readonly VisibleColumn[];
+  readonly keyColumns: readonly string[];
+}
+
+export async function describeTable(
+  db: Pick<pg.Pool, 'query'>,
+  types: TypeStore,
+  catalog: ExposureCatalog,
+  relid: number,
+): Promise<TableDescription> {
+  const table = await db.query<{ schema: string; name: string; key: string[] }>(
+    `select n.nspname as schema, c.relname as name, walcast.key_columns(c.oid) as key
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = $1`,
+    [relid],
+  );
+  const { rows } = await db.query<{ name: string; type: number; sql_type: string }>(
+    `select attname as name, atttypid::int4 as type, format_type(atttypid, atttypmod) as sql_type
+       from pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped order by attnum`,
     [relid],
   );
   await types.resolve(rows.map((row) => row.type));
   const hidden = new Set(catalog.exposureOf(relid)?.hiddenColumns ?? []);
-  return rows.filter((row) => !hidden.has(row.name)).map((row) => ({ name: row.name, type: types.typeOf(row.type) }));
+  const found = table.rows[0];
+  if (!found) throw new WalcastError('TABLE_NOT_FOUND', 'the table no longer exists');
+  return {
+    name: tableName(found.schema, found.name),
+    sqlName: `${pg.escapeIdentifier(found.schema)}.${pg.escapeIdentifier(found.name)}`,
+    columns: rows.filter((row) => !hidden.has(row.name)).map((row) => ({ name: row.name, type: types.typeOf(row.type), sqlType: row.sql_type })),
+    keyColumns: found.key.filter((name) => !hidden.has(name)),
+  };
 }

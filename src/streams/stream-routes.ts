@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { principalOf, requireAuth } from '../auth/require-auth.js';
 import type { VerifyToken } from '../auth/jwt.js';
 import { WalcastError } from '../errors.js';
-import { asEventId, type EventId } from '../events/event-id.js';
+import { isNewTo, MAX_CURSOR_LENGTH, parseResumePosition, type ResumePosition } from '../events/resume-point.js';
 import type { ExposureCatalog, TableName } from '../events/exposure.js';
 import type { RetentionLog } from '../events/retention.js';
 import { HEADER, QUERY, SSE_EVENT, SSE_RETRY_MS } from '../http/constants.js';
@@ -19,7 +19,7 @@ const MAX_TABLES = 100;
 
 const StreamQuery = z.object({
   [QUERY.tables]: z.string().max(20_000).optional(),
-  [QUERY.lastEventId]: z.string().max(64).optional(),
+  [QUERY.lastEventId]: z.string().max(MAX_CURSOR_LENGTH).optional(),
   [QUERY.where]: z.union([z.string().max(2_000), z.array(z.string().max(2_000))]).optional(),
   [QUERY.rooms]: z.string().optional(),
 });
@@ -32,7 +32,7 @@ export interface StreamRouteDeps {
   readonly metrics: Metrics;
   readonly maxQueueBytes: number;
   /** The columns of a table a `where=` may name, with their types. */
-  readonly filterableColumns: (relid: number) => Promise<FilterColumn[]>;
+  readonly filterableColumns: (relid: number) => Promise<readonly FilterColumn[]>;
 }
 
 /**
@@ -69,10 +69,10 @@ async function requestedWhere(
 }
 
 /** The header is what a browser sends on reconnect, newer than the URL: it wins (DESIGN §4). */
-function lastEventIdOf(request: Request, fromQuery: string | undefined): EventId | undefined {
+function resumePositionOf(request: Request, fromQuery: string | undefined): ResumePosition | undefined {
   const header = request.headers[HEADER.lastEventId];
   const text = typeof header === 'string' && header !== '' ? header : fromQuery;
-  return text === undefined || text === '' ? undefined : asEventId(text);
+  return text === undefined || text === '' ? undefined : parseResumePosition(text);
 }
 
 export function streamRoutes(deps: StreamRouteDeps): Router {
@@ -87,8 +87,8 @@ export function streamRoutes(deps: StreamRouteDeps): Router {
     const tables = requestedTables(deps.catalog, query[QUERY.tables]);
     const where = await requestedWhere(deps, query[QUERY.where], tables);
     if (request.socket.destroyed) return;
-    const lastEventId = lastEventIdOf(request, query[QUERY.lastEventId]);
-    const resume = lastEventId === undefined ? undefined : deps.retention.resumeAfter(lastEventId);
+    const position = resumePositionOf(request, query[QUERY.lastEventId]);
+    const resume = position === undefined ? undefined : deps.retention.resumeFrom(position);
 
     response.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -105,7 +105,7 @@ export function streamRoutes(deps: StreamRouteDeps): Router {
     const subscriber = new Subscriber({
       response,
       filter: { tenant: principal.tenant, tables: tables && new Set(tables.keys()), where },
-      after: resume?.kind === 'resume' ? lastEventId : undefined,
+      isNew: position && resume?.kind === 'resume' ? isNewTo(position) : undefined,
       startSeq: resume?.kind === 'resume' ? resume.seq : deps.retention.nextSeq,
       expiresAt: principal.expiresAt,
       maxQueueBytes: deps.maxQueueBytes,

@@ -9,7 +9,6 @@
 // turn, so switching to live in the same tick as reaching the head loses nothing and
 // sends nothing twice.
 import type { ServerResponse } from 'node:http';
-import type { EventId } from '../events/event-id.js';
 import type { WalcastEvent } from '../events/event.js';
 import type { RetentionLog } from '../events/retention.js';
 import { frameFor, judge } from './filtered-frames.js';
@@ -29,8 +28,8 @@ export type CloseReason = 'client' | 'slow' | 'expired' | 'lagged' | 'shutdown';
 export interface SubscriberOptions {
   readonly response: ServerResponse;
   readonly filter: SubscriberFilter;
-  /** Only events after this ID are sent (a resume ID may be ahead of this instance). */
-  readonly after: EventId | undefined;
+  /** Only events new to the client's resume position are sent (it may be ahead of this instance). */
+  readonly isNew: ((event: WalcastEvent) => boolean) | undefined;
   readonly startSeq: number;
   readonly expiresAt: number | undefined;
   readonly maxQueueBytes: number;
@@ -46,14 +45,14 @@ export class Subscriber {
    * decoded (it is still rebuilding its window, or another instance is faster), and
    * the events up to it arrive live.
    */
-  private readonly after: EventId | undefined;
+  private readonly isNew: ((event: WalcastEvent) => boolean) | undefined;
   readonly filter: SubscriberFilter;
   readonly expiresAt: number | undefined;
 
   constructor(private readonly options: SubscriberOptions) {
     this.filter = options.filter;
     this.cursor = options.startSeq;
-    this.after = options.after;
+    this.isNew = options.isNew;
     this.expiresAt = options.expiresAt;
   }
 
@@ -64,7 +63,7 @@ export class Subscriber {
   private accepts(event: WalcastEvent): boolean {
     if (event.tenant !== null && event.tenant !== this.filter.tenant) return false;
     if (this.filter.tables !== null && !this.filter.tables.has(event.relid)) return false;
-    return this.after === undefined || event.id > this.after;
+    return this.isNew === undefined || this.isNew(event);
   }
 
   /** The bytes this stream gets for an event, or null; `shared` is the unfiltered frame. */

@@ -1,0 +1,52 @@
+// The SELECT behind a snapshot: the caller's tenant, the `where=` conditions, in key
+// order. Pure. Identifiers come from the catalog (quoted here); values are parameters,
+// cast to the column's own type so Postgres compares exactly as it does for the column.
+import pg from 'pg';
+import type { VisibleColumn } from '../sql/columns.js';
+import type { Condition } from '../streams/where.js';
+
+export interface SnapshotQueryInput {
+  readonly sqlName: string;
+  readonly columns: readonly VisibleColumn[];
+  readonly keyColumns: readonly string[];
+  /** Null: every tenant may read the table. */
+  readonly tenant: { readonly column: VisibleColumn; readonly value: string } | null;
+  readonly conditions: readonly Condition[];
+}
+
+export interface Sql {
+  readonly text: string;
+  readonly values: unknown[];
+}
+
+const COMPARISON: Record<string, string> = { eq: '=', neq: '<>', lt: '<', lte: '<=', gt: '>', gte: '>=' };
+
+export function snapshotQuery(input: SnapshotQueryInput): Sql {
+  const values: unknown[] = [];
+  const param = (value: unknown) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  const byName = new Map(input.columns.map((column) => [column.name, column]));
+  const where: string[] = [];
+  if (input.tenant) {
+    where.push(`t.${pg.escapeIdentifier(input.tenant.column.name)} = ${param(input.tenant.value)}::${input.tenant.column.sqlType}`);
+  }
+  for (const condition of input.conditions) {
+    // compileWhere has checked every column exists and is visible.
+    const column = byName.get(condition.column)!;
+    const name = `t.${pg.escapeIdentifier(column.name)}`;
+    let test: string;
+    if (condition.operator === 'is') test = `${name} is ${condition.values[0] === 'null' ? 'null' : condition.values[0] === 'true' ? 'true' : 'false'}`;
+    else if (condition.operator === 'in') test = `${name} = any(${param(condition.values)}::${column.sqlType}[])`;
+    else test = `${name} ${COMPARISON[condition.operator]} ${param(condition.values[0])}::${column.sqlType}`;
+    where.push(condition.negate ? `not (${test})` : test);
+  }
+  // Each column in its type's own text output (as pgoutput sends it: `t`, not `true`).
+  const select = input.columns.map((column) => `t.${pg.escapeIdentifier(column.name)}`).join(', ');
+  const order = input.keyColumns.map((name) => `t.${pg.escapeIdentifier(name)}`).join(', ');
+  return {
+    text: `select ${select} from ${input.sqlName} as t${where.length > 0 ? ` where ${where.join(' and ')}` : ''}${order ? ` order by ${order}` : ''}`,
+    values,
+  };
+}
