@@ -13,9 +13,9 @@ import { RetentionLog } from './events/retention.js';
 import { createApp } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
 import type { Logger } from './log.js';
-import { formatLsn, parseLsn } from './replication/lsn.js';
+import { formatLsn, parseLsn, type Lsn } from './replication/lsn.js';
 import { startReplication, type ReplicationStream } from './replication/replication-stream.js';
-import { ensureSlot } from './replication/slot.js';
+import { ensureSlot, recreateSlot } from './replication/slot.js';
 import { loadExposures, loadListedTables } from './sql/exposure-store.js';
 import { describeTable } from './sql/columns.js';
 import { TypeStore } from './sql/type-store.js';
@@ -25,6 +25,7 @@ import { createHub } from './streams/hub.js';
 import { streamRoutes } from './streams/stream-routes.js';
 
 const LISTED_POLL_MS = 1_000;
+const EXPIRY_INTERVAL_MS = 1_000;
 /** Snapshot reads hold a connection each for their duration. */
 const POOL_SIZE = 10;
 
@@ -70,10 +71,18 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
   }, LISTED_POLL_MS);
   listedPoll.unref();
   const types = new TypeStore(pool);
-  const retention = new RetentionLog({ maxEvents: config.retainEvents, maxBytes: config.retainBytes }, slot.confirmedFlush);
+  const retention = new RetentionLog(
+    { maxEvents: config.retainEvents, maxBytes: config.retainBytes, maxAgeMs: config.retainSeconds * 1000, maxWalBytes: config.retainWalBytes },
+    slot.confirmedFlush,
+  );
+  let serverWalEnd: Lsn | undefined;
+  const expiry = setInterval(() => retention.expire(serverWalEnd), EXPIRY_INTERVAL_MS);
+  expiry.unref();
   const hub = createHub({ retention, now: Date.now, ...(options.keepaliveMs ? { keepaliveMs: options.keepaliveMs } : {}) });
 
   let replication: ReplicationStream | undefined;
+  /** When the slot was last lost and recreated: /readyz tells operators. */
+  let slotLostAt: string | undefined;
   const metrics = createMetrics({
     clients: () => hub.size(),
     retainedEvents: () => retention.size,
@@ -106,6 +115,16 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
     holdBack: () => retention.oldestCommitLsn(),
     confirmedFlush: slot.confirmedFlush,
     log,
+    onServerWalEnd: (lsn) => {
+      serverWalEnd = lsn;
+    },
+    recoverSlot: async () => {
+      const horizon = await recreateSlot(databaseUrl, config.slotName);
+      retention.restartAt(horizon);
+      hub.resetAll('the replication slot was lost and recreated; changes in between are unknown: refetch your snapshot');
+      slotLostAt = new Date().toISOString();
+      return horizon;
+    },
   });
   const stream = replication;
   log.info({ slot: config.slotName, created: slot.created, confirmedFlush: formatLsn(slot.confirmedFlush) }, 'slot ready');
@@ -116,7 +135,12 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
     metrics,
     readiness: () => ({
       ready: stream.caughtUp(),
-      detail: { replication: stream.status(), caughtUp: stream.caughtUp(), processedLsn: formatLsn(stream.processedLsn()) },
+      detail: {
+        replication: stream.status(),
+        caughtUp: stream.caughtUp(),
+        processedLsn: formatLsn(stream.processedLsn()),
+        ...(slotLostAt ? { slotLostAt } : {}),
+      },
     }),
     routers: [...(options.extraRouters ?? []), streamRoutes({
         verifyToken,
@@ -143,6 +167,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
     catalog,
     async close() {
       clearInterval(listedPoll);
+      clearInterval(expiry);
       server.close();
       hub.closeAll();
       server.closeAllConnections();

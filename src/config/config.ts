@@ -26,6 +26,8 @@ const Env = z
     WALCAST_MAX_TXN_CHANGES: positiveInt.default(10_000),
     WALCAST_RETAIN_EVENTS: positiveInt.default(100_000),
     WALCAST_RETAIN_BYTES: positiveInt.default(64 * 1024 * 1024),
+    WALCAST_RETAIN_SECONDS: positiveInt.default(3_600),
+    WALCAST_RETAIN_WAL_BYTES: positiveInt.default(1024 * 1024 * 1024),
     WALCAST_CLIENT_QUEUE_BYTES: positiveInt.default(1024 * 1024),
     WALCAST_DATA_DIR: z.string().min(1).default('.walcast'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -47,6 +49,8 @@ export interface Config {
   readonly maxTxnChanges: number;
   readonly retainEvents: number;
   readonly retainBytes: number;
+  readonly retainSeconds: number;
+  readonly retainWalBytes: number;
   readonly clientQueueBytes: number;
   readonly dataDir: string;
   readonly logLevel: string;
@@ -93,6 +97,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     maxTxnChanges: e.WALCAST_MAX_TXN_CHANGES,
     retainEvents: e.WALCAST_RETAIN_EVENTS,
     retainBytes: e.WALCAST_RETAIN_BYTES,
+    retainSeconds: e.WALCAST_RETAIN_SECONDS,
+    retainWalBytes: e.WALCAST_RETAIN_WAL_BYTES,
     clientQueueBytes: e.WALCAST_CLIENT_QUEUE_BYTES,
     dataDir: e.WALCAST_DATA_DIR,
     logLevel: e.LOG_LEVEL,

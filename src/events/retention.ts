@@ -9,6 +9,9 @@ import type { WalcastEvent } from './event.js';
 export interface RetentionLimits {
   readonly maxEvents: number;
   readonly maxBytes: number;
+  /** How long an event stays (ms), and how much WAL behind the server's end it may pin. */
+  readonly maxAgeMs: number;
+  readonly maxWalBytes: number;
 }
 
 export interface RetainedEvent {
@@ -16,6 +19,8 @@ export interface RetainedEvent {
   readonly seq: number;
   readonly event: WalcastEvent;
   readonly bytes: number;
+  /** When it was retained (ms since the epoch). */
+  readonly at: number;
 }
 
 /** Where a client resuming after `lastEventId` starts reading. */
@@ -45,7 +50,11 @@ export class RetentionLog {
    * @param horizon the slot's confirmed position when streaming began: every transaction
    *   that commits at or after it is replayed to us, anything before it is not.
    */
-  constructor(private readonly limits: RetentionLimits, horizon: Lsn) {
+  constructor(
+    private readonly limits: RetentionLimits,
+    horizon: Lsn,
+    private readonly now: () => number = Date.now,
+  ) {
     this.floor = formatEventId(horizon, 0);
   }
 
@@ -94,11 +103,23 @@ export class RetentionLog {
       seq: this.nextSeqValue++,
       event,
       bytes: sizeOf(event),
+      at: this.now(),
     };
     this.entries.push(retained);
     this.totalBytes += retained.bytes;
     this.evict();
     return retained;
+  }
+
+  /**
+   * The slot was lost and recreated at `horizon`: what happened before it cannot be
+   * replayed, so nothing here can be resumed from any more.
+   */
+  restartAt(horizon: Lsn): void {
+    this.entries = [];
+    this.start = 0;
+    this.totalBytes = 0;
+    this.floor = formatEventId(horizon, 0);
   }
 
   resumeFrom(position: ResumePosition): ResumePoint {
@@ -122,14 +143,36 @@ export class RetentionLog {
     return { kind: 'resume', seq: this.firstSeq + (low - this.start) };
   }
 
-  private evict(): void {
-    while (this.size > 1 && (this.size > this.limits.maxEvents || this.totalBytes > this.limits.maxBytes)) {
-      const dropped = this.entries[this.start]!;
-      this.start++;
-      this.totalBytes -= dropped.bytes;
-      // A client holding exactly the dropped ID still has everything after it here.
-      this.floor = dropped.event.id;
+  /**
+   * Drops events past their age, and those pinning more than the allowed WAL behind the
+   * server's current end, so an idle publication on a busy database never holds WAL.
+   */
+  expire(serverWalEnd: Lsn | undefined): void {
+    const oldestAllowed = this.now() - this.limits.maxAgeMs;
+    const walFloor = serverWalEnd === undefined ? 0n : serverWalEnd - BigInt(this.limits.maxWalBytes);
+    while (this.size > 0) {
+      const oldest = this.entries[this.start]!;
+      if (oldest.at >= oldestAllowed && oldest.event.commitLsn >= walFloor) break;
+      this.dropOldest();
     }
+    this.compact();
+  }
+
+  private evict(): void {
+    // The newest event stays whatever its size: it is what the slot is confirmed up to.
+    while (this.size > 1 && (this.size > this.limits.maxEvents || this.totalBytes > this.limits.maxBytes)) this.dropOldest();
+    this.compact();
+  }
+
+  private dropOldest(): void {
+    const dropped = this.entries[this.start]!;
+    this.start++;
+    this.totalBytes -= dropped.bytes;
+    // A client holding exactly the dropped ID still has everything after it here.
+    this.floor = dropped.event.id;
+  }
+
+  private compact(): void {
     if (this.start > 4096 && this.start * 2 > this.entries.length) {
       this.entries = this.entries.slice(this.start);
       this.start = 0;

@@ -20,7 +20,7 @@ import { PgoutputDecoder, type PgoutputMessage } from './pgoutput.js';
 
 const { LogicalReplicationService } = pgLogical;
 
-export type ReplicationStatus = 'starting' | 'streaming' | 'reconnecting' | 'stopped';
+export type ReplicationStatus = 'starting' | 'streaming' | 'reconnecting' | 'recovering' | 'stopped';
 
 export interface ReplicationSink {
   /** A promise pauses the stream: later messages wait, in order, until it settles. */
@@ -39,6 +39,13 @@ export interface ReplicationOptions {
   readonly confirmedFlush: Lsn;
   readonly log: Logger;
   readonly statusIntervalMs?: number;
+  /**
+   * The slot is gone (dropped, or invalidated by max_slot_wal_keep_size): make a new one
+   * and return its confirmed position. What happened in between is lost to us.
+   */
+  readonly recoverSlot: () => Promise<Lsn>;
+  /** The server's current WAL end, from each keepalive. */
+  readonly onServerWalEnd?: (lsn: Lsn) => void;
 }
 
 export interface ReplicationStream {
@@ -56,6 +63,12 @@ export interface ReplicationStream {
 const SESSION_OPTIONS = Object.entries(TEXT_FORMAT).map(([name, value]) => `-c ${name}=${value}`).join(' ');
 
 const MIN_BACKOFF_MS = 200;
+
+/** START_REPLICATION on a slot that was dropped (42704) or invalidated (55000). */
+function isSlotLost(error: unknown): boolean {
+  const { code, message } = error as { code?: string; message?: string };
+  return code === '42704' || (code === '55000' && /invalidated|can no longer get changes/i.test(message ?? ''));
+}
 const MAX_BACKOFF_MS = 10_000;
 
 export function startReplication(options: ReplicationOptions): ReplicationStream {
@@ -130,6 +143,7 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
   }
 
   function handleKeepalive(walEnd: Lsn, shouldRespond: boolean): undefined {
+    options.onServerWalEnd?.(walEnd);
     // Everything the server sent before this keepalive has been handled (one socket, in
     // order, and the queue keeps that order), so outside a transaction it is processed.
     if (!inTransaction) {
@@ -157,6 +171,7 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
 
   function scheduleReconnect(reason: unknown): void {
     if (status === 'stopped' || reconnectTimer) return;
+    if (isSlotLost(reason)) return void recover(reason);
     status = 'reconnecting';
     caughtUp = false;
     run(() => {
@@ -170,6 +185,31 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
       void connect();
     }, backoff);
     backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+  }
+
+  async function recover(reason: unknown): Promise<void> {
+    status = 'recovering';
+    caughtUp = false;
+    log.error({ err: reason, slot: slotName }, 'replication slot lost; recreating it (clients whose position is gone get reset)');
+    try {
+      const fresh = await options.recoverSlot();
+      run(() => {
+        inTransaction = false;
+        sink.connectionReset();
+        processed = fresh;
+        confirmed = fresh;
+        return undefined;
+      });
+      if (status === 'recovering') void connect();
+    } catch (error) {
+      status = 'reconnecting';
+      log.error({ err: error }, 'could not recreate the replication slot; retrying');
+      reconnectTimer = setTimeout(() => {
+        reconnectTimer = undefined;
+        void recover(reason);
+      }, backoff);
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
   }
 
   async function connect(): Promise<void> {

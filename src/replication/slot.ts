@@ -29,6 +29,21 @@ export async function ensureSlot(connectionString: string, slotName: string): Pr
   }
 }
 
+/** Replaces a lost slot (dropped, or invalidated and useless) with a new one; returns its position. */
+export async function recreateSlot(connectionString: string, slotName: string): Promise<Lsn> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    await client.query(
+      `select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active`,
+      [slotName],
+    );
+  } finally {
+    await client.end();
+  }
+  return (await ensureSlot(connectionString, slotName)).confirmedFlush;
+}
+
 async function readSlot(client: pg.Client, slotName: string): Promise<Lsn | undefined> {
   const result = await client.query<{ plugin: string; database: string; confirmed_flush_lsn: string | null }>(
     `select plugin, database, confirmed_flush_lsn::text

@@ -10,6 +10,8 @@ export interface Hub {
   remove(subscriber: Subscriber): void;
   publish(events: readonly RetainedEvent[]): void;
   readonly size: () => number;
+  /** Every stream gets `reset` and goes on live (the history behind it was lost). */
+  resetAll(reason: string): void;
   /** Ends every stream (shutdown): clients reconnect, to this instance or another. */
   closeAll(): void;
 }
@@ -71,6 +73,10 @@ export function createHub(options: HubOptions): Hub {
       }
     },
     size: () => count,
+    resetAll(reason) {
+      const frame = formatSse({ event: SSE_EVENT.reset, data: JSON.stringify({ reason }) });
+      for (const subscriber of all()) subscriber.reset(options.retention.nextSeq, frame);
+    },
     closeAll() {
       clearInterval(tick);
       for (const subscriber of all()) subscriber.close('shutdown');

@@ -106,6 +106,14 @@ export class Subscriber {
     if (this.options.response.writableLength > this.options.maxQueueBytes) this.close('slow');
   }
 
+  /** The history behind this stream is gone: say so, then go on live from `seq`. */
+  reset(seq: number, frame: string): void {
+    if (this.state === 'closed') return;
+    this.options.response.write(frame);
+    this.cursor = seq;
+    this.state = 'live';
+  }
+
   write(text: string): void {
     if (this.state !== 'closed') this.options.response.write(text);
   }
