@@ -15,7 +15,7 @@ import { createMetrics } from './http/metrics.js';
 import type { Logger } from './log.js';
 import { formatLsn, parseLsn, type Lsn } from './replication/lsn.js';
 import { startReplication, type ReplicationStream } from './replication/replication-stream.js';
-import { ensureSlot, recreateSlot } from './replication/slot.js';
+import { ensureSlot, recreateSlot, serverIsStopping } from './replication/slot.js';
 import { loadExposures, loadListedTables } from './sql/exposure-store.js';
 import { describeTable } from './sql/columns.js';
 import { TypeStore } from './sql/type-store.js';
@@ -115,6 +115,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
     holdBack: () => retention.oldestCommitLsn(),
     confirmedFlush: slot.confirmedFlush,
     log,
+    serverIsStopping: () => serverIsStopping(databaseUrl),
     onServerWalEnd: (lsn) => {
       serverWalEnd = lsn;
     },
@@ -158,6 +159,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
 
+  let closing: Promise<void> | undefined;
   return {
     server,
     port,
@@ -165,14 +167,20 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
     replication: stream,
     retention,
     catalog,
-    async close() {
-      clearInterval(listedPoll);
-      clearInterval(expiry);
-      server.close();
-      hub.closeAll();
-      server.closeAllConnections();
-      await stream.stop();
-      await pool.end();
+    close() {
+      closing ??= shutDown();
+      return closing;
     },
   };
+
+  /** Stops accepting, ends every stream (clients reconnect elsewhere), reports the final position. */
+  async function shutDown(): Promise<void> {
+    clearInterval(listedPoll);
+    clearInterval(expiry);
+    server.close();
+    hub.closeAll();
+    server.closeAllConnections();
+    await stream.stop();
+    await pool.end();
+  }
 }

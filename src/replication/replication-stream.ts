@@ -46,6 +46,8 @@ export interface ReplicationOptions {
   readonly recoverSlot: () => Promise<Lsn>;
   /** The server's current WAL end, from each keepalive. */
   readonly onServerWalEnd?: (lsn: Lsn) => void;
+  /** Whether Postgres is shutting down (it refuses new connections with 57P03). */
+  readonly serverIsStopping: () => Promise<boolean>;
 }
 
 export interface ReplicationStream {
@@ -82,9 +84,35 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
   let reconnectTimer: NodeJS.Timeout | undefined;
   let service: InstanceType<typeof LogicalReplicationService> | undefined;
 
+  /**
+   * A stopping Postgres waits for each logical walsender's client to confirm everything
+   * sent, so holding the slot back would hang its shutdown. Once it is stopping we let
+   * it go: our window stays in memory; only a walcast restarted before new events come
+   * in would lack the older ones (its clients get reset).
+   */
+  let releaseForShutdown = false;
+  let probingShutdown = false;
+
   function safeFlushLsn(): Lsn {
-    const held = options.holdBack();
+    const held = releaseForShutdown ? undefined : options.holdBack();
     return held === undefined ? processed : minLsn(processed, held);
+  }
+
+  function probeShutdown(): void {
+    if (probingShutdown || releaseForShutdown) return;
+    probingShutdown = true;
+    options
+      .serverIsStopping()
+      .then((stopping) => {
+        if (!stopping || status !== 'streaming') return;
+        releaseForShutdown = true;
+        log.warn({ slot: slotName }, 'Postgres is shutting down: confirming the slot up to what was received so it can');
+        sendStatus(true);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        probingShutdown = false;
+      });
   }
 
   /**
@@ -151,6 +179,8 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
       caughtUp = true;
     }
     sendStatus(shouldRespond);
+    // Caught up and asked for a reply: the server may be waiting on us to stop.
+    if (shouldRespond && !inTransaction && walEnd <= processed) probeShutdown();
     return undefined;
   }
 
@@ -174,6 +204,7 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
     if (isSlotLost(reason)) return void recover(reason);
     status = 'reconnecting';
     caughtUp = false;
+    releaseForShutdown = false;
     run(() => {
       inTransaction = false;
       sink.connectionReset();

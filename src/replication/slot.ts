@@ -29,6 +29,21 @@ export async function ensureSlot(connectionString: string, slotName: string): Pr
   }
 }
 
+const CANNOT_CONNECT_NOW = '57P03';
+
+/** Postgres refuses new connections with 57P03 while it shuts down. */
+export async function serverIsStopping(connectionString: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString, connectionTimeoutMillis: 2_000 });
+  try {
+    await client.connect();
+    return false;
+  } catch (error) {
+    return (error as { code?: string }).code === CANNOT_CONNECT_NOW;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /** Replaces a lost slot (dropped, or invalidated and useless) with a new one; returns its position. */
 export async function recreateSlot(connectionString: string, slotName: string): Promise<Lsn> {
   const client = new pg.Client({ connectionString });
