@@ -20,12 +20,16 @@ import { loadExposures, loadListedTables } from './sql/exposure-store.js';
 import { describeTable } from './sql/columns.js';
 import { TypeStore } from './sql/type-store.js';
 import { migrate } from './sql/migrate.js';
+import { HeldSnapshots } from './snapshots/held-snapshots.js';
 import { snapshotRoutes } from './snapshots/snapshot-routes.js';
 import { createHub } from './streams/hub.js';
 import { streamRoutes } from './streams/stream-routes.js';
 
 const LISTED_POLL_MS = 1_000;
 const EXPIRY_INTERVAL_MS = 1_000;
+/** Paged snapshot reads hold a transaction open (and vacuum back): few, and not for long. */
+const MAX_HELD_SNAPSHOTS = 8;
+const HELD_SNAPSHOT_TTL_MS = 5 * 60_000;
 /** Snapshot reads hold a connection each for their duration. */
 const POOL_SIZE = 10;
 
@@ -71,6 +75,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
   }, LISTED_POLL_MS);
   listedPoll.unref();
   const types = new TypeStore(pool);
+  const held = new HeldSnapshots({ max: MAX_HELD_SNAPSHOTS, ttlMs: HELD_SNAPSHOT_TTL_MS });
   const retention = new RetentionLog(
     { maxEvents: config.retainEvents, maxBytes: config.retainBytes, maxAgeMs: config.retainSeconds * 1000, maxWalBytes: config.retainWalBytes },
     slot.confirmedFlush,
@@ -152,7 +157,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
         maxQueueBytes: config.clientQueueBytes,
         filterableColumns: async (relid) => (await describeTable(pool, types, catalog, relid)).columns,
       }),
-      snapshotRoutes({ verifyToken, catalog, pool, describeTable: (relid) => describeTable(pool, types, catalog, relid) })],
+      snapshotRoutes({ verifyToken, catalog, pool, connectionString: databaseUrl, held, describeTable: (relid) => describeTable(pool, types, catalog, relid) })],
   });
   const server = createServer(app);
   server.listen(config.port, options.host);
@@ -181,6 +186,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
     hub.closeAll();
     server.closeAllConnections();
     await stream.stop();
+    await held.releaseAll();
     await pool.end();
   }
 }

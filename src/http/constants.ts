@@ -14,6 +14,7 @@ export const QUERY = {
   rooms: 'rooms',
   where: 'where',
   limit: 'limit',
+  page: 'page',
 } as const;
 
 export const SSE_EVENT = {

@@ -12,12 +12,16 @@ import { parseQuery } from '../http/validate.js';
 import type { TableDescription } from '../sql/columns.js';
 import { resolveTable } from '../streams/stream-routes.js';
 import { compileWhere, parseWhere } from '../streams/where.js';
+import { WalcastError } from '../errors.js';
+import type { HeldSnapshots } from './held-snapshots.js';
+import { formatPageToken, parsePageToken } from './page-token.js';
 import { openSnapshot } from './read-snapshot.js';
 import { snapshotQuery } from './snapshot-sql.js';
 
 const RowsQuery = z.object({
   [QUERY.where]: z.union([z.string().max(2_000), z.array(z.string().max(2_000))]).optional(),
   [QUERY.limit]: z.coerce.number().int().min(1).max(100_000_000).optional(),
+  [QUERY.page]: z.string().max(64_000).optional(),
   [QUERY.accessToken]: z.string().optional(),
 });
 
@@ -25,6 +29,8 @@ export interface SnapshotRouteDeps {
   readonly verifyToken: VerifyToken;
   readonly catalog: ExposureCatalog;
   readonly pool: pg.Pool;
+  readonly connectionString: string;
+  readonly held: HeldSnapshots;
   readonly describeTable: (relid: number) => Promise<TableDescription>;
 }
 
@@ -62,13 +68,30 @@ export function snapshotRoutes(deps: SnapshotRouteDeps): Router {
     const principal = principalOf(response);
     const query = parseQuery(RowsQuery, request);
     const relid = resolveTable(deps.catalog, String(request.params['table']));
+    const pageText = query[QUERY.page];
+    const page = pageText === undefined ? undefined : parsePageToken(pageText);
+    if (page && (page.relid !== relid || page.tenant !== principal.tenant)) {
+      throw new WalcastError('INVALID_PARAMETER', 'page: this token belongs to another table or tenant');
+    }
+    if (page && query[QUERY.where] !== undefined) throw new WalcastError('INVALID_PARAMETER', 'page: the token carries its filter; leave out where=');
+    const whereTexts = page ? page.where : [query[QUERY.where] ?? []].flat();
     const table = await deps.describeTable(relid);
-    const where = query[QUERY.where];
-    const conditions = where === undefined ? [] : parseWhere([where].flat());
+    const conditions = parseWhere(whereTexts);
     compileWhere(conditions, table.columns, table.name);
     const tenantColumn = deps.catalog.exposureOf(relid)?.tenantColumn ?? null;
     const tenant = tenantColumn === null ? null : { column: table.columns.find((column) => column.name === tenantColumn)!, value: principal.tenant };
-    const read = await openSnapshot(deps.pool, snapshotQuery({ ...table, tenant, conditions }), query[QUERY.limit]);
+    // Pages follow the key; a key with a hidden column cannot be handed to the client.
+    const keyIndexes = table.keyColumns.map((name) => table.columns.findIndex((column) => column.name === name));
+    const pageable = query[QUERY.limit] !== undefined && keyIndexes.length > 0 && keyIndexes.every((index) => index >= 0);
+    const exportSnapshot = pageable && !page;
+    if (exportSnapshot) deps.held.assertRoom();
+    const read = await openSnapshot(deps.pool, deps.connectionString, {
+      query: snapshotQuery({ ...table, tenant, conditions, after: page?.after }),
+      limit: query[QUERY.limit],
+      exportSnapshot,
+      ...(page ? { continueIn: { snapshotId: page.snapshot, cursor: page.cursor } } : {}),
+    });
+    let held = false;
     try {
       response.writeHead(200, {
         'content-type': 'application/json; charset=utf-8',
@@ -78,18 +101,30 @@ export function snapshotRoutes(deps: SnapshotRouteDeps): Router {
       const writeRow = rowWriter(table);
       response.write(`{"table":${JSON.stringify(table.name)},"cursor":"${read.cursor}","rows":[`);
       let first = true;
+      let last: readonly (string | null)[] = [];
       for await (const batch of read.batches()) {
         let chunk = '';
         for (const values of batch) {
           chunk += `${first ? '' : ','}${writeRow(values)}`;
           first = false;
         }
+        last = batch[batch.length - 1]!;
         if (!response.write(chunk)) await writable(response);
         if (response.destroyed) return;
       }
-      response.end(']}');
+      const snapshot = page?.snapshot ?? read.snapshotId;
+      const next = pageable && read.more() && snapshot
+        ? formatPageToken({ snapshot, cursor: read.cursor, relid, tenant: principal.tenant, where: whereTexts, after: keyIndexes.map((index) => last[index] ?? '') })
+        : null;
+      if (next && exportSnapshot) {
+        deps.held.hold(snapshot!, read.detach());
+        held = true;
+      }
+      // The last page: let the first page's transaction go, if this instance holds it.
+      if (!next && page) await deps.held.release(page.snapshot);
+      response.end(`],"next":${JSON.stringify(next)}}`);
     } finally {
-      await read.close();
+      if (!held) await read.close();
     }
   });
 

@@ -12,6 +12,8 @@ export interface SnapshotQueryInput {
   /** Null: every tenant may read the table. */
   readonly tenant: { readonly column: VisibleColumn; readonly value: string } | null;
   readonly conditions: readonly Condition[];
+  /** Keyset paging: only rows whose key sorts after these values (the key's text forms). */
+  readonly after?: readonly string[] | undefined;
 }
 
 export interface Sql {
@@ -41,6 +43,12 @@ export function snapshotQuery(input: SnapshotQueryInput): Sql {
     else if (condition.operator === 'in') test = `${name} = any(${param(condition.values)}::${column.sqlType}[])`;
     else test = `${name} ${COMPARISON[condition.operator]} ${param(condition.values[0])}::${column.sqlType}`;
     where.push(condition.negate ? `not (${test})` : test);
+  }
+  if (input.after) {
+    const keys = input.keyColumns.map((name) => byName.get(name)!);
+    const left = keys.map((column) => `t.${pg.escapeIdentifier(column.name)}`).join(', ');
+    const right = keys.map((column, i) => `${param(input.after![i])}::${column.sqlType}`).join(', ');
+    where.push(`(${left}) > (${right})`);
   }
   // Each column in its type's own text output (as pgoutput sends it: `t`, not `true`).
   const select = input.columns.map((column) => `t.${pg.escapeIdentifier(column.name)}`).join(', ');

@@ -15,6 +15,7 @@ interface Snapshot {
   readonly table: string;
   readonly cursor: string;
   readonly rows: Record<string, unknown>[];
+  readonly next: string | null;
 }
 
 beforeAll(async () => {
@@ -26,7 +27,11 @@ beforeAll(async () => {
     select walcast.expose('cards', tenant_column => 'org_id', hidden_columns => '{secret}');
     create table counters (id int primary key, org_id text not null, n int not null default 0);
     select walcast.expose('counters', tenant_column => 'org_id');
-    insert into counters select i, 'acme', 0 from generate_series(1, 20) i;`);
+    insert into counters select i, 'acme', 0 from generate_series(1, 20) i;
+    create table pages (id int primary key, org_id text not null, v int not null default 0);
+    select walcast.expose('pages', tenant_column => 'org_id');
+    insert into pages select i, 'acme', 0 from generate_series(1, 1200) i;
+    insert into pages select i, 'globex', 0 from generate_series(1201, 1300) i;`);
   walcast = await startTestWalcast(db.url);
   await waitUntilReady(walcast);
 });
@@ -36,9 +41,9 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function snapshot(tenant: string, table: string, query: Record<string, string> = {}): Promise<{ status: number; body: Snapshot; header: string | null }> {
-  const params = new URLSearchParams({ access_token: await walcast.token(tenant), ...query });
-  const response = await fetch(`${walcast.url}/v1/tables/${table}/rows?${params.toString()}`);
+async function snapshot(tenant: string, table: string, query: Record<string, string> = {}, on: TestWalcast = walcast): Promise<{ status: number; body: Snapshot; header: string | null }> {
+  const params = new URLSearchParams({ access_token: await on.token(tenant), ...query });
+  const response = await fetch(`${on.url}/v1/tables/${table}/rows?${params.toString()}`);
   return { status: response.status, header: response.headers.get('walcast-cursor'), body: (await response.json()) as Snapshot };
 }
 
@@ -148,6 +153,54 @@ describe('GET /v1/tables/:table/rows', () => {
       expect(total).toBeGreaterThan(100);
     } finally {
       for (const view of views) view.stream.close();
+    }
+  });
+
+  it('pages a large table inside one snapshot, across instances, and hands off exactly', async () => {
+    const other = await startTestWalcast(db.url, { WALCAST_INSTANCE: 'pager' });
+    try {
+      const first = await snapshot('acme', 'pages', { limit: '500' });
+      expect(first.body.rows.map((row) => row['id'])).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+      expect(first.body.next).toEqual(expect.any(String));
+      // Writers go on between pages; pages must still show the first page's snapshot.
+      await db.sql.query(`update pages set v = v + 1 where id in (10, 700, 1100)`);
+      await db.sql.query(`insert into pages values (1201 + 1000, 'acme', 5)`);
+
+      const second = await snapshot('acme', 'pages', { limit: '500', page: first.body.next! }, other);
+      expect(second.status).toBe(200);
+      expect(second.body.cursor).toBe(first.body.cursor);
+      expect(second.body.rows.map((row) => row['id'])).toEqual(Array.from({ length: 500 }, (_, i) => i + 501));
+      expect(second.body.rows.find((row) => row['id'] === 700)).toMatchObject({ v: 0 });
+      const third = await snapshot('acme', 'pages', { limit: '500', page: second.body.next! });
+      expect(third.body.rows.map((row) => row['id'])).toEqual(Array.from({ length: 200 }, (_, i) => i + 1001));
+      expect(third.body.rows.find((row) => row['id'] === 1100)).toMatchObject({ v: 0 });
+      expect(third.body.next).toBeNull();
+
+      const stream = await SseClient.open(walcast.streamUrl(await walcast.token('acme'), { tables: 'pages', lastEventId: first.body.cursor }));
+      try {
+        const events = await stream.take(4);
+        expect(events.map((event) => [event.data['op'], (event.data['row'] as { id: number }).id])).toEqual([
+          ['update', 10],
+          ['update', 700],
+          ['update', 1100],
+          ['insert', 2201],
+        ]);
+      } finally {
+        stream.close();
+      }
+
+      // The held snapshot was released with the last page: its token is now expired.
+      const expired = await snapshot('acme', 'pages', { limit: '500', page: first.body.next! });
+      expect(expired.status).toBe(410);
+      expect(expired.body).toMatchObject({ error: 'snapshot_expired' });
+      // A token is bound to its table and tenant, and carries its own filter.
+      const fresh = await snapshot('acme', 'pages', { limit: '100' });
+      expect((await snapshot('globex', 'pages', { page: fresh.body.next! })).status).toBe(400);
+      expect((await snapshot('acme', 'cards', { page: fresh.body.next! })).status).toBe(400);
+      expect((await snapshot('acme', 'pages', { page: fresh.body.next!, where: 'v=eq.0' })).status).toBe(400);
+      expect((await snapshot('acme', 'pages', { page: 'garbage' })).body).toMatchObject({ error: 'invalid_parameter' });
+    } finally {
+      await other.close();
     }
   });
 });
