@@ -142,6 +142,13 @@ begin
 end
 $$;
 
+-- Tells every running server, in stream order, that a table is no longer exposed.
+create or replace function walcast.announce_conceal(relid oid, qualified text, publication text) returns void
+language sql as $$
+  select null::void from pg_logical_emit_message(true, 'walcast.config',
+    jsonb_build_object('op', 'conceal', 'relid', relid::int8, 'table', qualified, 'publication', publication)::text)
+$$;
+
 create or replace function walcast.expose(
   tbl              regclass,
   tenant_column    text    default null,
@@ -275,8 +282,7 @@ begin
   end loop;
   -- The version column stays: it holds data, and dropping a column is the DBA's call.
   delete from walcast.exposed_tables where relid = tbl;
-  perform pg_logical_emit_message(true, 'walcast.config',
-    jsonb_build_object('op', 'conceal', 'relid', tbl::oid::int8, 'table', qualified, 'publication', e.publication)::text);
+  perform walcast.announce_conceal(tbl::oid, qualified, e.publication);
 end
 $$;
 
@@ -295,10 +301,7 @@ begin
     if dropped.object_type = 'table' then
       delete from walcast.exposed_tables x where x.relid::oid = dropped.objid returning * into e;
       if found then
-        perform pg_logical_emit_message(true, 'walcast.config',
-          jsonb_build_object('op', 'conceal', 'relid', dropped.objid::int8,
-                             'table', dropped.schema_name || '.' || dropped.object_name,
-                             'publication', e.publication)::text);
+        perform walcast.announce_conceal(dropped.objid, dropped.schema_name || '.' || dropped.object_name, e.publication);
       end if;
     elsif dropped.object_type = 'table column' then
       continue when exists (select 1 from pg_event_trigger_dropped_objects() d

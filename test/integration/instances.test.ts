@@ -1,10 +1,10 @@
 // Several instances and restarts (DESIGN §1, §7): two instances give every change the
 // same ID; a client switching instance resumes exactly; an ID ahead of an instance waits
 // for it; a walcast killed with -9 and restarted, and a SIGTERM, lose nothing.
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/sql/migrate.js';
 import { runCli, waitForOutput, type Run } from '../support/cli.js';
+import { freePort } from '../support/net.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { SseClient } from '../support/sse.js';
 import { startTestWalcast, TEST_SECRET, waitUntilReady, type TestWalcast } from '../support/walcast.js';
@@ -94,14 +94,6 @@ describe('two instances on one database', () => {
     }
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function serve(port: number): Run {
   return runCli(['serve'], {

@@ -4,13 +4,13 @@
 // end up with every change exactly once, in commit order, reproducing the final balances.
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '../../src/auth/jwt.js';
 import { migrate } from '../../src/sql/migrate.js';
 import { runCli, type Run } from '../support/cli.js';
+import { freePort } from '../support/net.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { SseClient, type ReceivedMessage } from '../support/sse.js';
 import { TEST_SECRET } from '../support/walcast.js';
@@ -65,14 +65,6 @@ async function tpcbThroughPg(seconds: number, clients: number): Promise<void> {
       await client.end();
     }),
   );
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 beforeAll(async () => {
