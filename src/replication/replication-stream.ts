@@ -66,10 +66,13 @@ const SESSION_OPTIONS = Object.entries(TEXT_FORMAT).map(([name, value]) => `-c $
 
 const MIN_BACKOFF_MS = 200;
 
-/** START_REPLICATION on a slot that was dropped (42704) or invalidated (55000). */
+/**
+ * START_REPLICATION on a slot that was dropped (42704) or invalidated (55000: "can no
+ * longer get changes from" / "can no longer access" the slot, depending on the major).
+ */
 function isSlotLost(error: unknown): boolean {
-  const { code, message } = error as { code?: string; message?: string };
-  return code === '42704' || (code === '55000' && /invalidated|can no longer get changes/i.test(message ?? ''));
+  const { code, message, detail } = error as { code?: string; message?: string; detail?: string };
+  return code === '42704' || (code === '55000' && /can no longer|invalidated/i.test(`${message ?? ''} ${detail ?? ''}`));
 }
 const MAX_BACKOFF_MS = 10_000;
 

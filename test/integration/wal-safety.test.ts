@@ -27,13 +27,14 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function slot(): Promise<{ lag: number; pid: number | null }> {
-  const { rows } = await db.sql.query<{ lag: string; pid: number | null }>(
-    `select pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::int8::text as lag, active_pid as pid
+async function slot(): Promise<{ lag: number; retained: number; pid: number | null }> {
+  const { rows } = await db.sql.query<{ lag: string; retained: string; pid: number | null }>(
+    `select pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::int8::text as lag,
+            pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::int8::text as retained, active_pid as pid
        from pg_replication_slots where slot_name = $1`,
     [walcast.config.slotName],
   );
-  return { lag: Number(rows[0]?.lag ?? Number.NaN), pid: rows[0]?.pid ?? null };
+  return { lag: Number(rows[0]?.lag ?? Number.NaN), retained: Number(rows[0]?.retained ?? Number.NaN), pid: rows[0]?.pid ?? null };
 }
 
 async function eventually(check: () => Promise<boolean>, what: string, timeout = 10_000): Promise<void> {
@@ -58,6 +59,10 @@ describe('WAL safety', () => {
     // ~40 MB of WAL the publication never sees: walcast must not pin it.
     await eventually(async () => (await slot()).lag < MAX_WAL + 2 * 1024 * 1024, 'the slot is confirmed near the WAL end');
     expect(walcast.retention.size).toBe(0);
+    // What the slot makes Postgres keep follows once decoding passes a running-xacts
+    // record (a checkpoint writes one).
+    await db.sql.query('checkpoint');
+    await eventually(async () => (await slot()).retained < MAX_WAL + 2 * 1024 * 1024, 'the WAL the slot retains is bounded');
   });
 });
 

@@ -1,5 +1,6 @@
-// Postgres itself restarting under a running walcast (DESIGN §7): walcast reconnects with
-// backoff, open streams stay open and continue with no gap and no duplicate.
+// A Postgres of our own, to restart and to misconfigure (DESIGN §7): walcast rides out a
+// server restart with no gap and no duplicate, and recovers from a slot that Postgres
+// invalidated (max_slot_wal_keep_size), telling its clients to refetch.
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,7 +13,9 @@ import { SseClient } from '../support/sse.js';
 import { startTestWalcast, waitUntilReady, type TestWalcast } from '../support/walcast.js';
 
 const log = createLogger('warn');
-const SETTINGS = { wal_level: 'logical', fsync: 'off' };
+// A tiny max_slot_wal_keep_size, so a slot held back by retained events is invalidated
+// as soon as enough other WAL is written.
+const SETTINGS = { wal_level: 'logical', fsync: 'off', max_slot_wal_keep_size: '1MB', max_wal_size: '32MB' };
 let dir: string;
 let server: PostgresServer;
 let walcast: TestWalcast;
@@ -25,7 +28,8 @@ beforeAll(async () => {
   const sql = new pg.Client({ connectionString: server.url });
   await sql.connect();
   await sql.query(`create table pings (id serial primary key, org_id text not null, n int);
-                   select walcast.expose('pings', tenant_column => 'org_id');`);
+                   select walcast.expose('pings', tenant_column => 'org_id');
+                   create table bulk (id serial primary key, filler text);`);
   await sql.end();
   walcast = await startTestWalcast(server.url);
   await waitUntilReady(walcast);
@@ -37,11 +41,18 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function ping(n: number): Promise<void> {
+async function execute(text: string, values: unknown[] = []): Promise<pg.QueryResult> {
   const sql = new pg.Client({ connectionString: server.url });
   await sql.connect();
-  await sql.query(`insert into pings (org_id, n) values ('acme', $1)`, [n]);
-  await sql.end();
+  try {
+    return await sql.query(text, values);
+  } finally {
+    await sql.end();
+  }
+}
+
+async function ping(n: number): Promise<void> {
+  await execute(`insert into pings (org_id, n) values ('acme', $1)`, [n]);
 }
 
 describe('Postgres restarting', () => {
@@ -60,6 +71,26 @@ describe('Postgres restarting', () => {
       await waitUntilReady(walcast, 20_000);
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(stream.unread()).toEqual([]);
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('recovers from a slot Postgres invalidated: reset to its streams, then live again', async () => {
+    const stream = await SseClient.open(walcast.streamUrl(await walcast.token('acme'), { tables: 'pings' }));
+    try {
+      await ping(10);
+      await stream.next(); // retained: the slot is held back to it
+      // Far more WAL than max_slot_wal_keep_size, then a checkpoint: Postgres invalidates the slot.
+      for (let i = 0; i < 4; i++) await execute(`insert into bulk (filler) select repeat('x', 500) from generate_series(1, 20000)`);
+      await execute('checkpoint');
+      const reset = await stream.next(30_000);
+      expect(reset.type).toBe('reset');
+      await waitUntilReady(walcast, 20_000);
+      const { rows } = await execute(`select wal_status from pg_replication_slots where slot_name = $1`, [walcast.config.slotName]);
+      expect(rows[0]!.wal_status).not.toBe('lost');
+      await ping(11);
+      expect((await stream.next(10_000)).data).toMatchObject({ row: { n: 11 } });
     } finally {
       stream.close();
     }
