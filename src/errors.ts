@@ -11,13 +11,20 @@ export const ERROR_CODES = {
   INVALID_PARAMETER: 400,
   INVALID_EVENT_ID: 400,
   MALFORMED_JSON: 400,
+  PRECONDITION_REQUIRED: 428,
   AUTH_REQUIRED: 401,
   INVALID_TOKEN: 401,
   TOKEN_EXPIRED: 401,
+  FORBIDDEN: 403,
   TABLE_NOT_FOUND: 404,
+  ROW_NOT_FOUND: 404,
   NOT_FOUND: 404,
+  VERSION_CONFLICT: 409,
   SNAPSHOT_EXPIRED: 410,
   PAYLOAD_TOO_LARGE: 413,
+  VALIDATION_FAILED: 422,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  RATE_LIMITED: 429,
   TOO_MANY_SNAPSHOTS: 503,
   INTERNAL: 500,
   REPLICATION_PROTOCOL: 500,
@@ -31,10 +38,21 @@ export class WalcastError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  /** More fields for the JSON body (`column`, `current`, …); never secrets. */
+  readonly details: Readonly<Record<string, unknown>>;
+  /** Extra response headers (`Retry-After`). */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown>; headers?: Record<string, string> },
+  ) {
     super(message, options);
     this.code = code;
     this.status = ERROR_CODES[code];
+    this.details = options?.details ?? {};
+    this.headers = options?.headers ?? {};
   }
 
   /** The `error` field of a JSON error body. */

@@ -20,6 +20,10 @@ import { loadExposures, loadListedTables } from './sql/exposure-store.js';
 import { describeTable } from './sql/columns.js';
 import { TypeStore } from './sql/type-store.js';
 import { migrate } from './sql/migrate.js';
+import { createRateLimiter } from './http/rate-limit.js';
+import { createPresence } from './presence/presence.js';
+import { presenceRoutes } from './presence/presence-routes.js';
+import { PRESENCE_MESSAGE_PREFIX } from './presence/rooms.js';
 import { HeldSnapshots } from './snapshots/held-snapshots.js';
 import { snapshotRoutes } from './snapshots/snapshot-routes.js';
 import { createHub } from './streams/hub.js';
@@ -81,9 +85,13 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
     slot.confirmedFlush,
   );
   let serverWalEnd: Lsn | undefined;
-  const expiry = setInterval(() => retention.expire(serverWalEnd), EXPIRY_INTERVAL_MS);
+  const expiry = setInterval(() => {
+    retention.expire(serverWalEnd);
+    presence.expire();
+  }, EXPIRY_INTERVAL_MS);
   expiry.unref();
   const hub = createHub({ retention, now: Date.now, ...(options.keepaliveMs ? { keepaliveMs: options.keepaliveMs } : {}) });
+  const presence = createPresence({ publish: (tenant, room, data) => hub.publishPresence(tenant, room, data), log });
 
   let replication: ReplicationStream | undefined;
   /** When the slot was last lost and recreated: /readyz tells operators. */
@@ -111,6 +119,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
     publish: (events) => hub.publish(events),
     log,
     onChangesDecoded: (count) => metrics.changes.inc(count),
+    presence: (content) => presence.receive(content),
   });
   replication = startReplication({
     connectionString: databaseUrl,
@@ -156,6 +165,16 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
         metrics,
         maxQueueBytes: config.clientQueueBytes,
         filterableColumns: async (relid) => (await describeTable(pool, types, catalog, relid)).columns,
+        presenceMembers: (tenant, room) => presence.members(tenant, room),
+      }),
+      presenceRoutes({
+        verifyToken,
+        ttlMs: config.presenceTtlSeconds * 1000,
+        limiter: createRateLimiter(config.presenceRatePerMinute, 'heartbeats'),
+        emit: async (message) => {
+          await pool.query(`select pg_logical_emit_message(false, $1, $2)`, [PRESENCE_MESSAGE_PREFIX, JSON.stringify(message)]);
+        },
+        members: (tenant, room) => presence.members(tenant, room),
       }),
       snapshotRoutes({ verifyToken, catalog, pool, connectionString: databaseUrl, held, describeTable: (relid) => describeTable(pool, types, catalog, relid) })],
   });

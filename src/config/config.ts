@@ -23,6 +23,8 @@ const Env = z
     WALCAST_PUBLICATION: identifier.default('walcast'),
     WALCAST_INSTANCE: z.string().min(1).max(200).optional(),
     WALCAST_PRESENCE_TTL: positiveInt.default(30),
+    WALCAST_PRESENCE_RATE: positiveInt.default(120),
+    WALCAST_EDIT_RATE: positiveInt.default(600),
     WALCAST_MAX_TXN_CHANGES: positiveInt.default(10_000),
     WALCAST_RETAIN_EVENTS: positiveInt.default(100_000),
     WALCAST_RETAIN_BYTES: positiveInt.default(64 * 1024 * 1024),
@@ -46,6 +48,9 @@ export interface Config {
   readonly instance: string;
   readonly slotName: string;
   readonly presenceTtlSeconds: number;
+  /** Heartbeats and edits a user may send a minute (per instance). */
+  readonly presenceRatePerMinute: number;
+  readonly editRatePerMinute: number;
   readonly maxTxnChanges: number;
   readonly retainEvents: number;
   readonly retainBytes: number;
@@ -94,6 +99,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     instance,
     slotName: slotNameFor(instance),
     presenceTtlSeconds: e.WALCAST_PRESENCE_TTL,
+    presenceRatePerMinute: e.WALCAST_PRESENCE_RATE,
+    editRatePerMinute: e.WALCAST_EDIT_RATE,
     maxTxnChanges: e.WALCAST_MAX_TXN_CHANGES,
     retainEvents: e.WALCAST_RETAIN_EVENTS,
     retainBytes: e.WALCAST_RETAIN_BYTES,

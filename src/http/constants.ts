@@ -12,6 +12,7 @@ export const QUERY = {
   tables: 'tables',
   lastEventId: 'lastEventId',
   rooms: 'rooms',
+  room: 'room',
   where: 'where',
   limit: 'limit',
   page: 'page',
@@ -23,6 +24,7 @@ export const SSE_EVENT = {
   invalidate: 'invalidate',
   reset: 'reset',
   authExpired: 'auth_expired',
+  presence: 'presence',
 } as const;
 
 /** Reconnect delay suggested to EventSource clients (`retry:`). */

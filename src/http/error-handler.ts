@@ -24,7 +24,8 @@ function fromBodyParser(error: BodyParserError): WalcastError | undefined {
 }
 
 export function sendError(response: Response, error: WalcastError): void {
-  response.status(error.status).json({ error: error.wireCode, message: error.message });
+  for (const [name, value] of Object.entries(error.headers)) response.setHeader(name, value);
+  response.status(error.status).json({ error: error.wireCode, message: error.message, ...error.details });
 }
 
 export function errorHandler(log: Logger) {

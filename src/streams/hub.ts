@@ -9,6 +9,8 @@ export interface Hub {
   add(subscriber: Subscriber): void;
   remove(subscriber: Subscriber): void;
   publish(events: readonly RetainedEvent[]): void;
+  /** A presence event for the streams of `tenant` that follow `room`. */
+  publishPresence(tenant: string, room: string, data: string): void;
   readonly size: () => number;
   /** Every stream gets `reset` and goes on live (the history behind it was lost). */
   resetAll(reason: string): void;
@@ -71,6 +73,12 @@ export function createHub(options: HubOptions): Hub {
         if (!targets) continue;
         for (const subscriber of targets) subscriber.offer(event, frame);
       }
+    },
+    publishPresence(tenant, room, data) {
+      const targets = byTenant.get(tenant);
+      if (!targets) return;
+      const frame = formatSse({ event: SSE_EVENT.presence, data });
+      for (const subscriber of targets) if (subscriber.filter.rooms.has(room)) subscriber.writePresence(frame);
     },
     size: () => count,
     resetAll(reason) {

@@ -12,6 +12,8 @@ import { parseQuery } from '../http/validate.js';
 import type { Metrics } from '../http/metrics.js';
 import type { Hub } from './hub.js';
 import { formatSse, formatSseRetry } from './sse.js';
+import { RoomName } from '../presence/presence-routes.js';
+import type { Member } from '../presence/rooms.js';
 import { Subscriber } from './subscriber.js';
 import { compileWhere, parseWhere, type FilterColumn, type RowPredicate } from './where.js';
 
@@ -21,7 +23,7 @@ const StreamQuery = z.object({
   [QUERY.tables]: z.string().max(20_000).optional(),
   [QUERY.lastEventId]: z.string().max(MAX_CURSOR_LENGTH).optional(),
   [QUERY.where]: z.union([z.string().max(2_000), z.array(z.string().max(2_000))]).optional(),
-  [QUERY.rooms]: z.string().optional(),
+  [QUERY.rooms]: z.string().max(2_100).optional(),
 });
 
 export interface StreamRouteDeps {
@@ -33,6 +35,21 @@ export interface StreamRouteDeps {
   readonly maxQueueBytes: number;
   /** The columns of a table a `where=` may name, with their types. */
   readonly filterableColumns: (relid: number) => Promise<readonly FilterColumn[]>;
+  /** Who is in a room now, for the `sync` a stream starts with. */
+  readonly presenceMembers: (tenant: string, room: string) => Member[];
+}
+
+const MAX_ROOMS = 20;
+
+function requestedRooms(list: string | undefined): string[] {
+  if (list === undefined || list === '') return [];
+  const rooms = [...new Set(list.split(','))];
+  if (rooms.length > MAX_ROOMS) throw new WalcastError('INVALID_PARAMETER', `at most ${MAX_ROOMS} rooms per stream`);
+  for (const room of rooms) {
+    const checked = RoomName.safeParse(room);
+    if (!checked.success) throw new WalcastError('INVALID_PARAMETER', `rooms: ${JSON.stringify(room.slice(0, 100))} ${checked.error.issues[0]?.message ?? 'is not a room name'}`);
+  }
+  return rooms;
 }
 
 /**
@@ -81,9 +98,7 @@ export function streamRoutes(deps: StreamRouteDeps): Router {
   router.get('/v1/stream', requireAuth(deps.verifyToken), async function openStream(request: Request, response: Response) {
     const principal = principalOf(response);
     const query = parseQuery(StreamQuery, request);
-    if (query[QUERY.rooms] !== undefined) {
-      throw new WalcastError('INVALID_PARAMETER', 'rooms= is not supported by this version yet');
-    }
+    const rooms = requestedRooms(query[QUERY.rooms]);
     const tables = requestedTables(deps.catalog, query[QUERY.tables]);
     const where = await requestedWhere(deps, query[QUERY.where], tables);
     if (request.socket.destroyed) return;
@@ -104,7 +119,7 @@ export function streamRoutes(deps: StreamRouteDeps): Router {
 
     const subscriber = new Subscriber({
       response,
-      filter: { tenant: principal.tenant, tables: tables && new Set(tables.keys()), where },
+      filter: { tenant: principal.tenant, tables: tables && new Set(tables.keys()), where, rooms: new Set(rooms) },
       isNew: position && resume?.kind === 'resume' ? isNewTo(position) : undefined,
       startSeq: resume?.kind === 'resume' ? resume.seq : deps.retention.nextSeq,
       expiresAt: principal.expiresAt,
@@ -116,6 +131,9 @@ export function streamRoutes(deps: StreamRouteDeps): Router {
       },
     });
     response.on('close', () => subscriber.close('client'));
+    for (const room of rooms) {
+      subscriber.write(formatSse({ event: SSE_EVENT.presence, data: JSON.stringify({ room, op: 'sync', members: deps.presenceMembers(principal.tenant, room) }) }));
+    }
     deps.hub.add(subscriber);
   });
 

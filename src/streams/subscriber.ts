@@ -21,6 +21,8 @@ export interface SubscriberFilter {
   readonly tables: ReadonlySet<number> | null;
   /** `where=` predicates by relation OID; null: no filter. */
   readonly where: ReadonlyMap<number, RowPredicate> | null;
+  /** Presence rooms it follows (`rooms=`). */
+  readonly rooms: ReadonlySet<string>;
 }
 
 export type CloseReason = 'client' | 'slow' | 'expired' | 'lagged' | 'shutdown';
@@ -116,6 +118,13 @@ export class Subscriber {
 
   write(text: string): void {
     if (this.state !== 'closed') this.options.response.write(text);
+  }
+
+  /** A presence event (no `id:`): live only, under the same queue bound as events. */
+  writePresence(frame: string): void {
+    if (this.state === 'closed') return;
+    this.options.response.write(frame);
+    if (this.options.response.writableLength > this.options.maxQueueBytes) this.close('slow');
   }
 
   close(reason: CloseReason): void {
