@@ -27,6 +27,20 @@ create table if not exists walcast.exposed_tables (
   exposed_at                timestamptz not null default now()
 );
 
+-- Idempotency-Key: the first response to a key, stored in the same transaction as its
+-- edit, so a retry (on any instance, after any restart) gets that response and changes
+-- nothing. Per tenant; a key is forgotten 24 hours after its first use.
+create table if not exists walcast.idempotency_keys (
+  tenant       text not null,
+  key          text not null,
+  request_hash text not null,
+  status       int2,
+  headers      jsonb,
+  body         text,
+  created_at   timestamptz not null default now(),
+  primary key (tenant, key)
+);
+
 -- Bumps the version column named by the trigger's argument on every update, by anyone:
 -- the app's own writes move the version too, so an edit based on a stale read conflicts.
 create or replace function walcast.bump_version() returns trigger

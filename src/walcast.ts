@@ -20,6 +20,8 @@ import { loadExposures, loadListedTables } from './sql/exposure-store.js';
 import { describeTable } from './sql/columns.js';
 import { TypeStore } from './sql/type-store.js';
 import { migrate } from './sql/migrate.js';
+import { editRoutes } from './edits/edit-routes.js';
+import { forgetExpiredKeys } from './edits/idempotency.js';
 import { createRateLimiter } from './http/rate-limit.js';
 import { createPresence } from './presence/presence.js';
 import { presenceRoutes } from './presence/presence-routes.js';
@@ -31,6 +33,7 @@ import { streamRoutes } from './streams/stream-routes.js';
 
 const LISTED_POLL_MS = 1_000;
 const EXPIRY_INTERVAL_MS = 1_000;
+const KEY_CLEANUP_INTERVAL_MS = 10 * 60_000;
 /** Paged snapshot reads hold a transaction open (and vacuum back): few, and not for long. */
 const MAX_HELD_SNAPSHOTS = 8;
 const HELD_SNAPSHOT_TTL_MS = 5 * 60_000;
@@ -89,6 +92,10 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
     retention.expire(serverWalEnd);
     presence.expire();
   }, EXPIRY_INTERVAL_MS);
+  const keyCleanup = setInterval(() => {
+    forgetExpiredKeys(pool).catch((error: unknown) => log.warn({ err: error }, 'could not delete expired idempotency keys'));
+  }, KEY_CLEANUP_INTERVAL_MS);
+  keyCleanup.unref();
   expiry.unref();
   const hub = createHub({ retention, now: Date.now, ...(options.keepaliveMs ? { keepaliveMs: options.keepaliveMs } : {}) });
   const presence = createPresence({ publish: (tenant, room, data) => hub.publishPresence(tenant, room, data), log });
@@ -167,6 +174,13 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
         filterableColumns: async (relid) => (await describeTable(pool, types, catalog, relid)).columns,
         presenceMembers: (tenant, room) => presence.members(tenant, room),
       }),
+      editRoutes({
+        verifyToken,
+        catalog,
+        pool,
+        describeTable: (relid) => describeTable(pool, types, catalog, relid),
+        limiter: createRateLimiter(config.editRatePerMinute, 'edits'),
+      }),
       presenceRoutes({
         verifyToken,
         ttlMs: config.presenceTtlSeconds * 1000,
@@ -201,6 +215,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
   async function shutDown(): Promise<void> {
     clearInterval(listedPoll);
     clearInterval(expiry);
+    clearInterval(keyCleanup);
     server.close();
     hub.closeAll();
     server.closeAllConnections();

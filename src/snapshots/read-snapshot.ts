@@ -4,12 +4,11 @@
 import pg from 'pg';
 import { WalcastError } from '../errors.js';
 import { cursorFromSnapshot, formatCursor } from '../events/resume-point.js';
-import { TEXT_FORMAT } from '../events/values.js';
 import { parseLsn } from '../replication/lsn.js';
+import { RAW_TEXT, textFormatSelect } from '../sql/text-format.js';
 import type { Sql } from './snapshot-sql.js';
 
 const BATCH_ROWS = 500;
-const RAW_TEXT = { getTypeParser: () => (value: string) => value };
 /** What pg_export_snapshot() returns, e.g. `00000003-0000001B-1`: checked before it is spliced into SQL. */
 const SNAPSHOT_ID = /^[0-9A-F]{8}-[0-9A-F]{8}-[0-9]{1,10}$/;
 
@@ -72,8 +71,7 @@ export async function openSnapshot(pool: pg.Pool, connectionString: string, requ
     await connection.release(error instanceof Error && !(error instanceof WalcastError) ? error : undefined);
   };
   try {
-    const settings = Object.entries(TEXT_FORMAT);
-    const setFormat = settings.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ');
+    const { sql: setFormat, values: formatValues } = textFormatSelect();
     let cursor: string;
     let snapshotId: string | undefined;
     if (request.continueIn) {
@@ -84,7 +82,7 @@ export async function openSnapshot(pool: pg.Pool, connectionString: string, requ
       } catch (error) {
         throw new WalcastError('SNAPSHOT_EXPIRED', 'the snapshot of this paged read is no longer held; read again from the first page', { cause: error });
       }
-      await client.query(`select ${setFormat}`, settings.flat());
+      await client.query(`select ${setFormat}`, formatValues);
       cursor = request.continueIn.cursor;
     } else {
       // Read before the snapshot: no transaction the snapshot misses commits earlier.
@@ -95,7 +93,7 @@ export async function openSnapshot(pool: pg.Pool, connectionString: string, requ
       const taken = await client.query<{ snapshot: string; lsn: string; exported: string | null }>(
         `select ${setFormat}, pg_current_snapshot()::text as snapshot, pg_current_wal_insert_lsn()::text as lsn,
                 ${request.exportSnapshot ? 'pg_export_snapshot()' : 'null'} as exported`,
-        settings.flat(),
+        formatValues,
       );
       const row = taken.rows[0]!;
       cursor = formatCursor(cursorFromSnapshot(row.snapshot, parseLsn(low.rows[0]!.lsn), parseLsn(row.lsn)));

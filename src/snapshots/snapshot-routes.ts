@@ -6,10 +6,9 @@ import { z } from 'zod';
 import type { VerifyToken } from '../auth/jwt.js';
 import { principalOf, requireAuth } from '../auth/require-auth.js';
 import type { ExposureCatalog } from '../events/exposure.js';
-import { decoderFor } from '../events/values.js';
 import { HEADER, QUERY } from '../http/constants.js';
 import { parseQuery } from '../http/validate.js';
-import type { TableDescription } from '../sql/columns.js';
+import { rowWriter, type TableDescription } from '../sql/columns.js';
 import { resolveTable } from '../streams/stream-routes.js';
 import { compileWhere, parseWhere } from '../streams/where.js';
 import { WalcastError } from '../errors.js';
@@ -45,20 +44,6 @@ function writable(response: Response): Promise<void> {
     response.once('drain', done);
     response.once('close', done);
   });
-}
-
-/** Rows as JSON text, in the same shape and value format as events' `row`. */
-function rowWriter(table: TableDescription): (values: readonly (string | null)[]) => string {
-  const keys = table.columns.map((column) => `${JSON.stringify(column.name)}:`);
-  const decoders = table.columns.map((column) => decoderFor(column.type));
-  return (values) => {
-    let row = '';
-    for (let i = 0; i < values.length; i++) {
-      const value = values[i];
-      row += `${i === 0 ? '' : ','}${keys[i]!}${value === null || value === undefined ? 'null' : decoders[i]!(value)}`;
-    }
-    return `{${row}}`;
-  };
 }
 
 export function snapshotRoutes(deps: SnapshotRouteDeps): Router {

@@ -3,7 +3,7 @@
 import pg from 'pg';
 import { tableName, type ExposureCatalog, type TableName } from '../events/exposure.js';
 import { WalcastError } from '../errors.js';
-import type { ColumnType } from '../events/values.js';
+import { decoderFor, type ColumnType } from '../events/values.js';
 import type { TypeStore } from './type-store.js';
 
 export interface VisibleColumn {
@@ -47,5 +47,19 @@ export async function describeTable(
     sqlName: `${pg.escapeIdentifier(found.schema)}.${pg.escapeIdentifier(found.name)}`,
     columns: rows.filter((row) => !hidden.has(row.name)).map((row) => ({ name: row.name, type: types.typeOf(row.type), sqlType: row.sql_type })),
     keyColumns: found.key.filter((name) => !hidden.has(name)),
+  };
+}
+
+/** Rows read as text → JSON text, in the same shape and value format as events' `row`. */
+export function rowWriter(table: TableDescription): (values: readonly (string | null)[]) => string {
+  const keys = table.columns.map((column) => `${JSON.stringify(column.name)}:`);
+  const decoders = table.columns.map((column) => decoderFor(column.type));
+  return (values) => {
+    let row = '';
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i];
+      row += `${i === 0 ? '' : ','}${keys[i]!}${value === null || value === undefined ? 'null' : decoders[i]!(value)}`;
+    }
+    return `{${row}}`;
   };
 }

@@ -1,0 +1,218 @@
+// POST /v1/tables/:table/rows, PATCH and DELETE /v1/tables/:table/rows/:key (DESIGN §4):
+// edits in the caller's tenant, guarded by the version column the trigger bumps on every
+// update by anyone; with Idempotency-Key, stored with the edit in one transaction. The
+// change then reaches every subscriber as an ordinary event, through the WAL.
+import express, { Router, type Request, type Response } from 'express';
+import type pg from 'pg';
+import { z } from 'zod';
+import type { VerifyToken } from '../auth/jwt.js';
+import { principalOf, requireAuth } from '../auth/require-auth.js';
+import { WalcastError } from '../errors.js';
+import type { Exposure, ExposureCatalog } from '../events/exposure.js';
+import type { RateLimiter } from '../http/rate-limit.js';
+import { parseBody } from '../http/validate.js';
+import type { Sql } from '../snapshots/snapshot-sql.js';
+import { rowWriter, type TableDescription, type VisibleColumn } from '../sql/columns.js';
+import { applyTextFormat, RAW_TEXT } from '../sql/text-format.js';
+import { resolveTable } from '../streams/stream-routes.js';
+import { currentRowSql, deleteSql, insertSql, updateSql, valueParam, type Scope } from './edit-sql.js';
+import { claimKey, IdempotencyKey, requestHash, storeResponse, type StoredResponse } from './idempotency.js';
+import { validationError } from './pg-errors.js';
+import { lastPathSegment, parseRowKey } from './row-key.js';
+
+const BODY_LIMIT = '256kb';
+const Values = z.record(z.string(), z.unknown());
+const PatchBody = z.object({ version: z.union([z.number().int(), z.string()]).optional(), set: Values });
+const DeleteBody = z.object({ version: z.union([z.number().int(), z.string()]).optional() }).optional();
+const VERSION = /^-?\d{1,19}$/;
+const IF_MATCH = /^(?:W\/)?"([^"]*)"$/;
+
+export interface EditRouteDeps {
+  readonly verifyToken: VerifyToken;
+  readonly catalog: ExposureCatalog;
+  readonly pool: pg.Pool;
+  readonly describeTable: (relid: number) => Promise<TableDescription>;
+  readonly limiter: RateLimiter;
+}
+
+type Kind = 'insert' | 'update' | 'delete';
+
+interface Target {
+  readonly exposure: Exposure;
+  readonly table: TableDescription;
+  readonly scope: Scope;
+  readonly writable: ReadonlySet<string>;
+}
+
+async function targetOf(deps: EditRouteDeps, request: Request, tenant: string): Promise<Target> {
+  const relid = resolveTable(deps.catalog, String(request.params['table']));
+  const exposure = deps.catalog.exposureOf(relid);
+  if (!exposure) throw new WalcastError('FORBIDDEN', 'this table is published without walcast.expose(): it takes no edits');
+  const table = await deps.describeTable(relid);
+  const tenantColumn = exposure.tenantColumn === null ? undefined : table.columns.find((column) => column.name === exposure.tenantColumn);
+  const visible = new Set(table.columns.map((column) => column.name));
+  const writable = exposure.writableColumns ?? table.columns.map((column) => column.name).filter((name) => name !== exposure.tenantColumn && name !== exposure.versionColumn);
+  return {
+    exposure,
+    table,
+    scope: { table, tenant: tenantColumn ? { column: tenantColumn, value: tenant } : null },
+    writable: new Set(writable.filter((name) => visible.has(name) && name !== exposure.tenantColumn)),
+  };
+}
+
+/** The columns a body sets, each one the caller may write; hidden and unknown ones alike are refused. */
+function writableSet(target: Target, values: Record<string, unknown>): Map<string, unknown> {
+  for (const name of Object.keys(values)) {
+    if (name === target.exposure.tenantColumn) {
+      throw new WalcastError('FORBIDDEN', `${name} is the tenant column: it is set from your token`, { details: { column: name } });
+    }
+    if (!target.writable.has(name)) throw new WalcastError('FORBIDDEN', `${name.slice(0, 100)} is not a writable column`, { details: { column: name.slice(0, 100) } });
+  }
+  return new Map(Object.entries(values));
+}
+
+/** If-Match wins over a version in the body; one of them is required. */
+function expectedVersion(request: Request, fromBody: number | string | undefined): string {
+  const header = request.headers['if-match'];
+  const text = header === undefined ? (fromBody === undefined ? undefined : String(fromBody)) : (IF_MATCH.exec(header)?.[1] ?? header);
+  if (text === undefined) {
+    throw new WalcastError('PRECONDITION_REQUIRED', 'send the version you edit: If-Match: "<version>" or {"version": n}');
+  }
+  if (!VERSION.test(text)) throw new WalcastError('INVALID_PARAMETER', 'the version must be an integer');
+  return text;
+}
+
+function versionColumnOf(target: Target): VisibleColumn {
+  const name = target.exposure.versionColumn;
+  const column = name === null ? undefined : target.table.columns.find((candidate) => candidate.name === name);
+  if (!column) throw new WalcastError('FORBIDDEN', 'edits by key need a version column (walcast.expose(…, version_column => …))');
+  if (target.table.keyColumns.some((key) => !target.table.columns.some((column) => column.name === key))) {
+    throw new WalcastError('FORBIDDEN', 'this table\'s key has a hidden column: its rows cannot be edited by key');
+  }
+  return column;
+}
+
+function errorResponse(error: WalcastError): StoredResponse {
+  return {
+    status: error.status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...error.headers },
+    body: JSON.stringify({ error: error.wireCode, message: error.message, ...error.details }),
+  };
+}
+
+function send(response: Response, stored: StoredResponse, replayed: boolean): void {
+  for (const [name, value] of Object.entries(stored.headers)) response.setHeader(name, value);
+  if (replayed) response.setHeader('idempotent-replayed', 'true');
+  response.status(stored.status);
+  if (stored.body === '') response.end();
+  else response.end(stored.body);
+}
+
+export function editRoutes(deps: EditRouteDeps): Router {
+  const router = Router();
+  const auth = requireAuth(deps.verifyToken);
+  const json = express.json({ limit: BODY_LIMIT });
+
+  async function edit(kind: Kind, request: Request, response: Response): Promise<void> {
+    const principal = principalOf(response);
+    deps.limiter.take(`${principal.tenant}\u0000${principal.sub}`);
+    const idempotencyHeader = request.headers['idempotency-key'];
+    const idempotencyKey = idempotencyHeader === undefined ? undefined : IdempotencyKey.safeParse(idempotencyHeader).data;
+    if (idempotencyHeader !== undefined && idempotencyKey === undefined) {
+      throw new WalcastError('INVALID_PARAMETER', 'Idempotency-Key must be 1 to 200 printable ASCII characters');
+    }
+    const target = await targetOf(deps, request, principal.tenant);
+    const row = rowWriter(target.table);
+    const versionIndex = target.table.columns.findIndex((column) => column.name === target.exposure.versionColumn);
+    const rawKey = kind === 'insert' ? '' : lastPathSegment(request.originalUrl);
+
+    // What to run, decided before any connection is taken.
+    let statement: Sql;
+    let provided: ReadonlyMap<string, unknown> = new Map();
+    let key: string[] = [];
+    if (kind === 'insert') {
+      provided = writableSet(target, parseBody(Values, request));
+      statement = insertSql(target.scope, provided);
+    } else {
+      const versionColumn = versionColumnOf(target);
+      key = parseRowKey(rawKey, target.table.keyColumns);
+      if (kind === 'update') {
+        const body = parseBody(PatchBody, request);
+        provided = writableSet(target, body.set);
+        statement = updateSql(target.scope, key, { column: versionColumn, value: expectedVersion(request, body.version) }, provided);
+      } else {
+        const body = parseBody(DeleteBody, request);
+        statement = deleteSql(target.scope, key, { column: versionColumn, value: expectedVersion(request, body?.version) });
+      }
+    }
+
+    const succeeded = (values: (string | null)[]): StoredResponse => {
+      const version = versionIndex >= 0 ? values[versionIndex] : null;
+      const etag: Record<string, string> = version === null || version === undefined ? {} : { etag: `"${version}"` };
+      if (kind === 'delete') return { status: 204, headers: {}, body: '' };
+      return {
+        status: kind === 'insert' ? 201 : 200,
+        headers: { 'content-type': 'application/json; charset=utf-8', ...etag },
+        body: `{"row":${row(values)}}`,
+      };
+    };
+
+    const client = await deps.pool.connect();
+    try {
+      await client.query('begin');
+      await applyTextFormat(client);
+      if (idempotencyKey) {
+        const hash = requestHash([kind, target.table.name, rawKey, request.body ?? null, request.headers['if-match'] ?? null]);
+        const stored = await claimKey(client, principal.tenant, idempotencyKey, hash);
+        if (stored) {
+          await client.query('commit');
+          return send(response, stored, true);
+        }
+      }
+      await client.query('savepoint edit');
+      let outcome: StoredResponse;
+      try {
+        const result = await client.query<(string | null)[]>({ ...statement, rowMode: 'array', types: RAW_TEXT });
+        if (result.rows[0]) {
+          outcome = succeeded(result.rows[0]);
+        } else {
+          const current = await client.query<(string | null)[]>({ ...currentRowSql(target.scope, key), rowMode: 'array', types: RAW_TEXT });
+          if (!current.rows[0]) throw new WalcastError('ROW_NOT_FOUND', 'no such row in your tenant');
+          throw new WalcastError('VERSION_CONFLICT', 'the row has changed since that version: here is the current one', {
+            details: { current: JSON.parse(row(current.rows[0])) as unknown },
+          });
+        }
+      } catch (error) {
+        await client.query('rollback to savepoint edit');
+        const known = error instanceof WalcastError
+          ? error
+          : await validationError(error, client, target.table.sqlName, [...provided.keys(), ...target.table.keyColumns], async (name) => {
+              const column = target.table.columns.find((candidate) => candidate.name === name)!;
+              const value = provided.has(name) ? provided.get(name) : key[target.table.keyColumns.indexOf(name)];
+              await client.query('savepoint probe');
+              const values: unknown[] = [];
+              const expression = valueParam(column, value, (v) => (values.push(v), `$${values.length}`));
+              return client.query(`select ${expression}`, values).then(
+                async () => (await client.query('release savepoint probe'), false),
+                async () => (await client.query('rollback to savepoint probe'), true),
+              );
+            });
+        if (!known || known.status >= 500) throw error;
+        outcome = errorResponse(known);
+      }
+      if (idempotencyKey) await storeResponse(client, principal.tenant, idempotencyKey, outcome);
+      await client.query('commit');
+      send(response, outcome, false);
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  router.post('/v1/tables/:table/rows', auth, json, (request, response) => edit('insert', request, response));
+  router.patch('/v1/tables/:table/rows/:key', auth, json, (request, response) => edit('update', request, response));
+  router.delete('/v1/tables/:table/rows/:key', auth, json, (request, response) => edit('delete', request, response));
+  return router;
+}
