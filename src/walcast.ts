@@ -25,7 +25,7 @@ import { forgetExpiredKeys } from './edits/idempotency.js';
 import { createRateLimiter } from './http/rate-limit.js';
 import { createPresence } from './presence/presence.js';
 import { presenceRoutes } from './presence/presence-routes.js';
-import { PRESENCE_MESSAGE_PREFIX } from './presence/rooms.js';
+import { presenceEmitter } from './presence/emit.js';
 import { HeldSnapshots } from './snapshots/held-snapshots.js';
 import { snapshotRoutes } from './snapshots/snapshot-routes.js';
 import { createHub } from './streams/hub.js';
@@ -82,6 +82,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
   }, LISTED_POLL_MS);
   listedPoll.unref();
   const types = new TypeStore(pool);
+  const emitPresence = await presenceEmitter(pool);
   const held = new HeldSnapshots({ max: MAX_HELD_SNAPSHOTS, ttlMs: HELD_SNAPSHOT_TTL_MS });
   const retention = new RetentionLog(
     { maxEvents: config.retainEvents, maxBytes: config.retainBytes, maxAgeMs: config.retainSeconds * 1000, maxWalBytes: config.retainWalBytes },
@@ -137,6 +138,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
     confirmedFlush: slot.confirmedFlush,
     log,
     serverIsStopping: () => serverIsStopping(databaseUrl),
+    serverFlushLsn: async () => parseLsn((await pool.query<{ lsn: string }>('select pg_current_wal_flush_lsn()::text as lsn')).rows[0]!.lsn),
     onServerWalEnd: (lsn) => {
       serverWalEnd = lsn;
     },
@@ -185,9 +187,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
         verifyToken,
         ttlMs: config.presenceTtlSeconds * 1000,
         limiter: createRateLimiter(config.presenceRatePerMinute, 'heartbeats'),
-        emit: async (message) => {
-          await pool.query(`select pg_logical_emit_message(false, $1, $2)`, [PRESENCE_MESSAGE_PREFIX, JSON.stringify(message)]);
-        },
+        emit: emitPresence,
         members: (tenant, room) => presence.members(tenant, room),
       }),
       snapshotRoutes({ verifyToken, catalog, pool, connectionString: databaseUrl, held, describeTable: (relid) => describeTable(pool, types, catalog, relid) })],

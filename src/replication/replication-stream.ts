@@ -48,11 +48,13 @@ export interface ReplicationOptions {
   readonly onServerWalEnd?: (lsn: Lsn) => void;
   /** Whether Postgres is shutting down (it refuses new connections with 57P03). */
   readonly serverIsStopping: () => Promise<boolean>;
+  /** The server's flushed WAL position now: caught up means processed past it. */
+  readonly serverFlushLsn: () => Promise<Lsn>;
 }
 
 export interface ReplicationStream {
   readonly status: () => ReplicationStatus;
-  /** True once the server said it has sent us everything (a keepalive outside a transaction). */
+  /** True once everything in the WAL when this connection started has been processed. */
   readonly caughtUp: () => boolean;
   /** End of the last WAL we have fully processed. */
   readonly processedLsn: () => Lsn;
@@ -80,6 +82,7 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
   const { slotName, publication, sink, log } = options;
   let status: ReplicationStatus = 'starting';
   let caughtUp = false;
+  let catchUpTarget: Lsn | undefined;
   let inTransaction = false;
   let processed: Lsn = ZERO_LSN;
   let confirmed: Lsn = options.confirmedFlush;
@@ -179,7 +182,9 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
     // order, and the queue keeps that order), so outside a transaction it is processed.
     if (!inTransaction) {
       processed = maxLsn(processed, walEnd);
-      caughtUp = true;
+      // A keepalive's position is only what the server has read so far (it sends one
+      // right after connecting too): caught up is past the WAL as it was at connect.
+      if (catchUpTarget !== undefined && processed >= catchUpTarget) caughtUp = true;
     }
     sendStatus(shouldRespond);
     // Caught up and asked for a reply: the server may be waiting on us to stop.
@@ -252,6 +257,13 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
     await previous?.destroy().catch(() => undefined);
     if (status === 'stopped') return;
 
+    catchUpTarget = undefined;
+    try {
+      catchUpTarget = await options.serverFlushLsn();
+    } catch (error) {
+      scheduleReconnect(error);
+      return;
+    }
     const decoder = new PgoutputDecoder();
     const current = new LogicalReplicationService(
       { connectionString: options.connectionString, options: SESSION_OPTIONS } as pg.ClientConfig,
