@@ -11,6 +11,7 @@ import { createEventPipeline } from './events/event-pipeline.js';
 import { ExposureCatalog } from './events/exposure.js';
 import { RetentionLog } from './events/retention.js';
 import { createApp } from './http/app.js';
+import { clientErrorResponse } from './http/error-handler.js';
 import { createMetrics } from './http/metrics.js';
 import type { Logger } from './log.js';
 import { formatLsn, parseLsn, type Lsn } from './replication/lsn.js';
@@ -153,9 +154,16 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
   const stream = replication;
   log.info({ slot: config.slotName, created: slot.created, confirmedFlush: formatLsn(slot.confirmedFlush) }, 'slot ready');
 
-  const verifyToken = options.verifyToken ?? createTokenVerifier({ secret: config.jwtSecret, jwksUrl: config.jwksUrl, tenantClaim: config.tenantClaim });
+  const verifyToken = options.verifyToken ?? createTokenVerifier({
+      secret: config.jwtSecret,
+      jwksUrl: config.jwksUrl,
+      tenantClaim: config.tenantClaim,
+      audience: config.jwtAudience,
+      issuer: config.jwtIssuer,
+    });
   const app = createApp({
     log,
+    corsOrigins: config.corsOrigins,
     metrics,
     readiness: () => ({
       ready: stream.caughtUp(),
@@ -173,6 +181,8 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
         hub,
         metrics,
         maxQueueBytes: config.clientQueueBytes,
+        maxClients: config.maxClients,
+        maxClientsPerTenant: config.maxClientsPerTenant,
         filterableColumns: async (relid) => (await describeTable(pool, types, catalog, relid)).columns,
         presenceMembers: (tenant, room) => presence.members(tenant, room),
       }),
@@ -193,6 +203,10 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
       snapshotRoutes({ verifyToken, catalog, pool, connectionString: databaseUrl, held, describeTable: (relid) => describeTable(pool, types, catalog, relid) })],
   });
   const server = createServer(app);
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (socket.writable) socket.end(clientErrorResponse(error.code));
+    else socket.destroy();
+  });
   server.listen(config.port, options.host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;

@@ -17,6 +17,11 @@ export interface VerifierOptions {
   readonly secret?: string | undefined;
   readonly jwksUrl?: string | undefined;
   readonly tenantClaim: string;
+  /** Required `aud` and `iss`, when set. */
+  readonly audience?: string | undefined;
+  readonly issuer?: string | undefined;
+  /** After a JWKS fetch, how long a token with an unknown `kid` waits for the next (jose's default: 30 s). */
+  readonly jwksCooldownMs?: number | undefined;
 }
 
 /** Asymmetric algorithms accepted from a JWKS; never `none`, never HS* with a public key. */
@@ -30,7 +35,9 @@ export function createTokenVerifier(options: VerifierOptions): VerifyToken {
   let key: Uint8Array | JWTVerifyGetKey;
   let algorithms: string[];
   if (options.jwksUrl) {
-    key = createRemoteJWKSet(new URL(options.jwksUrl));
+    // jose caches the key set and refetches it when a token names a key it lacks: key
+    // rotation needs no restart.
+    key = createRemoteJWKSet(new URL(options.jwksUrl), options.jwksCooldownMs === undefined ? {} : { cooldownDuration: options.jwksCooldownMs });
     algorithms = JWKS_ALGORITHMS;
   } else if (options.secret) {
     key = new TextEncoder().encode(options.secret);
@@ -42,9 +49,17 @@ export function createTokenVerifier(options: VerifierOptions): VerifyToken {
   return async function verifyToken(token) {
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, key as Uint8Array, { algorithms, clockTolerance: CLOCK_TOLERANCE_SECONDS }));
+      ({ payload } = await jwtVerify(token, key as Uint8Array, {
+        algorithms,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        ...(options.audience ? { audience: options.audience } : {}),
+        ...(options.issuer ? { issuer: options.issuer } : {}),
+      }));
     } catch (error) {
       if (error instanceof errors.JWTExpired) throw new WalcastError('TOKEN_EXPIRED', 'the token has expired');
+      if (error instanceof errors.JWTClaimValidationFailed) {
+        throw new WalcastError('INVALID_TOKEN', `the token's "${error.claim}" claim is not accepted here`);
+      }
       throw new WalcastError('INVALID_TOKEN', 'the token is not valid (bad signature, format or claims)');
     }
     const standard = StandardClaims.safeParse(payload);

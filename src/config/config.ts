@@ -19,7 +19,15 @@ const Env = z
     WALCAST_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     WALCAST_JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 key)').optional(),
     WALCAST_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    WALCAST_JWT_AUDIENCE: z.string().min(1).optional(),
+    WALCAST_JWT_ISSUER: z.string().min(1).optional(),
     WALCAST_TENANT_CLAIM: z.string().min(1).default('tenant_id'),
+    WALCAST_CORS_ORIGINS: z
+      .string()
+      .regex(/^(\*|https?:\/\/[^\s,]+(,https?:\/\/[^\s,]+)*)$/, 'must be * or a comma-separated list of origins like https://app.example.com')
+      .optional(),
+    WALCAST_MAX_CLIENTS: positiveInt.default(20_000),
+    WALCAST_MAX_CLIENTS_PER_TENANT: positiveInt.default(2_000),
     WALCAST_PUBLICATION: identifier.default('walcast'),
     WALCAST_INSTANCE: z.string().min(1).max(200).optional(),
     WALCAST_PRESENCE_TTL: positiveInt.default(30),
@@ -43,7 +51,13 @@ export interface Config {
   readonly port: number;
   readonly jwtSecret: string | undefined;
   readonly jwksUrl: string | undefined;
+  readonly jwtAudience: string | undefined;
+  readonly jwtIssuer: string | undefined;
   readonly tenantClaim: string;
+  /** Origins allowed to call walcast from a browser; `['*']` for any. Embedded mode: any. */
+  readonly corsOrigins: readonly string[];
+  readonly maxClients: number;
+  readonly maxClientsPerTenant: number;
   readonly publication: string;
   readonly instance: string;
   readonly slotName: string;
@@ -94,7 +108,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     port: e.WALCAST_PORT,
     jwtSecret: e.WALCAST_JWT_SECRET,
     jwksUrl: e.WALCAST_JWKS_URL,
+    jwtAudience: e.WALCAST_JWT_AUDIENCE,
+    jwtIssuer: e.WALCAST_JWT_ISSUER,
     tenantClaim: e.WALCAST_TENANT_CLAIM,
+    corsOrigins: e.WALCAST_CORS_ORIGINS?.split(',') ?? (e.DATABASE_URL ? [] : ['*']),
+    maxClients: e.WALCAST_MAX_CLIENTS,
+    maxClientsPerTenant: e.WALCAST_MAX_CLIENTS_PER_TENANT,
     publication: e.WALCAST_PUBLICATION,
     instance,
     slotName: slotNameFor(instance),

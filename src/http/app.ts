@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../log.js';
+import { cors } from './cors.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { HEADER } from './constants.js';
 import type { Metrics } from './metrics.js';
@@ -16,6 +17,8 @@ export interface AppDeps {
   readonly metrics: Metrics;
   readonly readiness: () => Readiness;
   readonly routers: readonly express.Router[];
+  /** Origins allowed to call from a browser (`*`: any). */
+  readonly corsOrigins: readonly string[];
 }
 
 const REQUEST_ID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -44,6 +47,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestLog(deps.log, deps.metrics));
+  app.use(cors(deps.corsOrigins));
 
   app.get('/healthz', function healthz(_request, response) {
     response.json({ status: 'ok' });

@@ -3,13 +3,19 @@ import type { NextFunction, Request, Response } from 'express';
 import { WalcastError, isWalcastError } from '../errors.js';
 import type { Logger } from '../log.js';
 
-interface BodyParserError {
+interface HttpLayerError {
   readonly type?: string;
   readonly status?: number;
 }
 
-/** Errors raised by express's body parser carry a `type`; map them to our codes. */
-function fromBodyParser(error: BodyParserError): WalcastError | undefined {
+/**
+ * Errors from express itself (a path that is not valid percent-encoding) and its body
+ * parser carry a `status` or a `type`; map them to our codes.
+ */
+function fromHttpLayer(error: HttpLayerError): WalcastError | undefined {
+  if (error instanceof URIError || (error.status === 400 && error.type === undefined)) {
+    return new WalcastError('BAD_REQUEST', 'the URL is not valid percent-encoding');
+  }
   switch (error.type) {
     case 'entity.parse.failed':
       return new WalcastError('MALFORMED_JSON', 'the request body is not valid JSON');
@@ -30,7 +36,7 @@ export function sendError(response: Response, error: WalcastError): void {
 
 export function errorHandler(log: Logger) {
   return function errorHandler(error: unknown, _request: Request, response: Response, _next: NextFunction): void {
-    const known = isWalcastError(error) ? error : fromBodyParser(error as BodyParserError);
+    const known = isWalcastError(error) ? error : fromHttpLayer(error as HttpLayerError);
     const rendered = known ?? new WalcastError('INTERNAL', 'internal error');
     if (!known || rendered.status >= 500) log.error({ err: error }, 'request failed');
     if (response.headersSent) {
@@ -39,6 +45,16 @@ export function errorHandler(log: Logger) {
     }
     sendError(response, rendered);
   };
+}
+
+/** What Node's HTTP parser refuses never reaches express: answer it in JSON too. */
+export function clientErrorResponse(code: string | undefined): string {
+  const [status, reason, error, message] =
+    code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'bad_request', 'the request headers are too large']
+      : [400, 'Bad Request', 'bad_request', 'the request is not valid HTTP'];
+  const body = JSON.stringify({ error, message });
+  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 
 export function notFound(_request: Request, response: Response): void {

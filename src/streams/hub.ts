@@ -12,6 +12,8 @@ export interface Hub {
   /** A presence event for the streams of `tenant` that follow `room`. */
   publishPresence(tenant: string, room: string, data: string): void;
   readonly size: () => number;
+  /** Open streams of one tenant. */
+  readonly sizeOf: (tenant: string) => number;
   /** Every stream gets `reset` and goes on live (the history behind it was lost). */
   resetAll(reason: string): void;
   /** Ends every stream (shutdown): clients reconnect, to this instance or another. */
@@ -81,6 +83,7 @@ export function createHub(options: HubOptions): Hub {
       for (const subscriber of targets) if (subscriber.filter.rooms.has(room)) subscriber.writePresence(frame);
     },
     size: () => count,
+    sizeOf: (tenant) => byTenant.get(tenant)?.size ?? 0,
     resetAll(reason) {
       const frame = formatSse({ event: SSE_EVENT.reset, data: JSON.stringify({ reason }) });
       for (const subscriber of all()) subscriber.reset(options.retention.nextSeq, frame);

@@ -33,6 +33,8 @@ export interface StreamRouteDeps {
   readonly hub: Hub;
   readonly metrics: Metrics;
   readonly maxQueueBytes: number;
+  readonly maxClients: number;
+  readonly maxClientsPerTenant: number;
   /** The columns of a table a `where=` may name, with their types. */
   readonly filterableColumns: (relid: number) => Promise<readonly FilterColumn[]>;
   /** Who is in a room now, for the `sync` a stream starts with. */
@@ -102,6 +104,13 @@ export function streamRoutes(deps: StreamRouteDeps): Router {
     const tables = requestedTables(deps.catalog, query[QUERY.tables]);
     const where = await requestedWhere(deps, query[QUERY.where], tables);
     if (request.socket.destroyed) return;
+    // Refused rather than degrading everyone's streams; an EventSource does not retry these.
+    if (deps.hub.size() >= deps.maxClients) {
+      throw new WalcastError('SERVER_BUSY', 'this instance holds as many streams as it may; connect to another or retry later', { headers: { 'retry-after': '10' } });
+    }
+    if (deps.hub.sizeOf(principal.tenant) >= deps.maxClientsPerTenant) {
+      throw new WalcastError('TOO_MANY_STREAMS', `at most ${deps.maxClientsPerTenant} open streams per tenant on an instance`, { headers: { 'retry-after': '10' } });
+    }
     const position = resumePositionOf(request, query[QUERY.lastEventId]);
     const resume = position === undefined ? undefined : deps.retention.resumeFrom(position);
 
