@@ -180,7 +180,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
         retention,
         hub,
         metrics,
-        maxQueueBytes: config.clientQueueBytes,
+        maxLagBytes: config.clientQueueBytes,
         maxClients: config.maxClients,
         maxClientsPerTenant: config.maxClientsPerTenant,
         filterableColumns: async (relid) => (await describeTable(pool, types, catalog, relid)).columns,

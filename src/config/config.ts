@@ -38,7 +38,7 @@ const Env = z
     WALCAST_RETAIN_BYTES: positiveInt.default(64 * 1024 * 1024),
     WALCAST_RETAIN_SECONDS: positiveInt.default(3_600),
     WALCAST_RETAIN_WAL_BYTES: positiveInt.default(1024 * 1024 * 1024),
-    WALCAST_CLIENT_QUEUE_BYTES: positiveInt.default(1024 * 1024),
+    WALCAST_CLIENT_QUEUE_BYTES: positiveInt.default(8 * 1024 * 1024),
     WALCAST_DATA_DIR: z.string().min(1).default('.walcast'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   });
@@ -70,6 +70,7 @@ export interface Config {
   readonly retainBytes: number;
   readonly retainSeconds: number;
   readonly retainWalBytes: number;
+  /** How far behind (bytes of events not yet sent) a stream may fall before it is cut off. */
   readonly clientQueueBytes: number;
   readonly dataDir: string;
   readonly logLevel: string;

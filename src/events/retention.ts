@@ -21,6 +21,8 @@ export interface RetainedEvent {
   readonly bytes: number;
   /** When it was retained (ms since the epoch). */
   readonly at: number;
+  /** Bytes of every event appended before it: distances in bytes between cursors. */
+  readonly offset: number;
 }
 
 /** Where a client resuming after `lastEventId` starts reading. */
@@ -43,6 +45,7 @@ export class RetentionLog {
   private start = 0;
   private nextSeqValue = 0;
   private totalBytes = 0;
+  private appendedBytes = 0;
   /** The lowest ID a client may hold and still resume without a gap. */
   private floor: EventId;
 
@@ -87,6 +90,12 @@ export class RetentionLog {
     return this.entries[this.start]?.event.commitLsn;
   }
 
+  /** Bytes of the events from `seq` to the head: how far behind a cursor at `seq` is. */
+  bytesFrom(seq: number): number {
+    const entry = this.at(seq);
+    return entry ? this.appendedBytes - entry.offset : 0;
+  }
+
   at(seq: number): RetainedEvent | undefined {
     return this.entries[this.start + seq - this.firstSeq];
   }
@@ -104,7 +113,9 @@ export class RetentionLog {
       event,
       bytes: sizeOf(event),
       at: this.now(),
+      offset: this.appendedBytes,
     };
+    this.appendedBytes += retained.bytes;
     this.entries.push(retained);
     this.totalBytes += retained.bytes;
     this.evict();

@@ -49,6 +49,7 @@ export function createHub(options: HubOptions): Hub {
     const keepalive = now - lastKeepalive >= (options.keepaliveMs ?? SSE_KEEPALIVE_MS);
     if (keepalive) lastKeepalive = now;
     for (const subscriber of all()) {
+      subscriber.checkLag(options.retention);
       if (subscriber.expiresAt !== undefined && now >= subscriber.expiresAt) {
         subscriber.write(formatSse({ event: SSE_EVENT.authExpired, data: JSON.stringify({ reason: 'token expired' }) }));
         subscriber.close('expired');
@@ -69,11 +70,11 @@ export function createHub(options: HubOptions): Hub {
     },
     remove,
     publish(events) {
-      for (const { event } of events) {
-        const frame = encodeEvent(event);
-        const targets = event.tenant === null ? all() : byTenant.get(event.tenant);
+      for (const retained of events) {
+        const frame = encodeEvent(retained.event);
+        const targets = retained.event.tenant === null ? all() : byTenant.get(retained.event.tenant);
         if (!targets) continue;
-        for (const subscriber of targets) subscriber.offer(event, frame);
+        for (const subscriber of targets) subscriber.offer(retained, frame, options.retention);
       }
     },
     publishPresence(tenant, room, data) {

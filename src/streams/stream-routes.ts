@@ -32,7 +32,7 @@ export interface StreamRouteDeps {
   readonly retention: RetentionLog;
   readonly hub: Hub;
   readonly metrics: Metrics;
-  readonly maxQueueBytes: number;
+  readonly maxLagBytes: number;
   readonly maxClients: number;
   readonly maxClientsPerTenant: number;
   /** The columns of a table a `where=` may name, with their types. */
@@ -132,7 +132,7 @@ export function streamRoutes(deps: StreamRouteDeps): Router {
       isNew: position && resume?.kind === 'resume' ? isNewTo(position) : undefined,
       startSeq: resume?.kind === 'resume' ? resume.seq : deps.retention.nextSeq,
       expiresAt: principal.expiresAt,
-      maxQueueBytes: deps.maxQueueBytes,
+      maxLagBytes: deps.maxLagBytes,
       onSent: (count) => deps.metrics.eventsSent.inc(count),
       onClose: (closed, reason) => {
         deps.hub.remove(closed);

@@ -1,16 +1,18 @@
-// One client stream: what it may see, where its cursor is, and its bounded queue.
+// One client stream: what it may see, where its cursor is in the shared retention log,
+// and how far behind it may fall.
 //
-//   replaying ──cursor reaches the log's head──► live ──► closed
-//       │  reads retained events from its cursor,            ▲
-//       │  pausing on socket backpressure                    │
-//       └── cursor evicted while paused / queue over bound ──┘
+//   replaying ──cursor reaches the log's head──► live ──socket full──► replaying
+//       │  reads retained events from its cursor                        │
+//       │  while the socket takes them; on 'drain' it goes on           │
+//       └── more than maxLagBytes behind, or cursor evicted ──► closed ◄┘
 //
-// While replaying, new events land in the retention log, which the replay reads in
-// turn, so switching to live in the same tick as reaching the head loses nothing and
-// sends nothing twice.
+// A stream never queues events of its own: what it has not been sent yet stays in the
+// retention log, shared by all, and its cursor points there. So a burst (one large
+// transaction) costs each client nothing but its socket buffer, and a client that stops
+// reading is cut off once it is `maxLagBytes` of events behind.
 import type { ServerResponse } from 'node:http';
 import type { WalcastEvent } from '../events/event.js';
-import type { RetentionLog } from '../events/retention.js';
+import type { RetainedEvent, RetentionLog } from '../events/retention.js';
 import { frameFor, judge } from './filtered-frames.js';
 import { encodeEvent } from './sse.js';
 import type { RowPredicate } from './where.js';
@@ -34,7 +36,8 @@ export interface SubscriberOptions {
   readonly isNew: ((event: WalcastEvent) => boolean) | undefined;
   readonly startSeq: number;
   readonly expiresAt: number | undefined;
-  readonly maxQueueBytes: number;
+  /** How far (bytes of retained events) it may fall behind the log's head. */
+  readonly maxLagBytes: number;
   readonly onSent: (count: number) => void;
   readonly onClose: (subscriber: Subscriber, reason: CloseReason) => void;
 }
@@ -42,6 +45,7 @@ export interface SubscriberOptions {
 export class Subscriber {
   private state: 'replaying' | 'live' | 'closed' = 'replaying';
   private cursor: number;
+  private waitingForDrain = false;
   /**
    * Kept for the stream's life: a resume ID can be ahead of what this instance has
    * decoded (it is still rebuilding its window, or another instance is faster), and
@@ -77,35 +81,59 @@ export class Subscriber {
     return verdict === 'skip' ? null : frameFor(event, verdict);
   }
 
-  /** Replays from the cursor until caught up with `log`, then goes live. */
+  /** Sends from the cursor while the socket takes it; live once at the log's head. */
   replay(log: RetentionLog): void {
-    if (this.state !== 'replaying') return;
+    if (this.state === 'closed') return;
+    this.state = 'replaying';
     if (this.cursor < log.firstSeq) return this.close('lagged');
     let sent = 0;
     while (this.cursor < log.nextSeq) {
+      if (this.options.response.writableNeedDrain) {
+        this.options.onSent(sent);
+        return this.waitForDrain(log);
+      }
       const retained = log.at(this.cursor++)!;
       const frame = this.frameOf(retained.event, encodeEvent(retained.event));
       if (!frame) continue;
       this.options.response.write(frame);
       sent++;
-      if (this.options.response.writableNeedDrain) {
-        this.options.onSent(sent);
-        this.options.response.once('drain', () => this.replay(log));
-        return;
-      }
     }
     this.options.onSent(sent);
     this.state = 'live';
   }
 
-  /** A live event (already filtered by tenant by the hub), with its shared bytes. */
-  offer(event: WalcastEvent, shared: Buffer): void {
+  private waitForDrain(log: RetentionLog): void {
+    if (this.waitingForDrain) return;
+    this.waitingForDrain = true;
+    this.options.response.once('drain', () => {
+      this.waitingForDrain = false;
+      this.replay(log);
+    });
+  }
+
+  /**
+   * A new event, handed to live streams of its tenant by the hub with its shared bytes.
+   * A full socket sends the stream back to replaying: the rest waits in the log.
+   */
+  offer(retained: RetainedEvent, shared: Buffer, log: RetentionLog): void {
     if (this.state !== 'live') return;
-    const frame = this.frameOf(event, shared);
-    if (!frame) return;
-    this.options.response.write(frame);
-    this.options.onSent(1);
-    if (this.options.response.writableLength > this.options.maxQueueBytes) this.close('slow');
+    this.cursor = retained.seq + 1;
+    const frame = this.frameOf(retained.event, shared);
+    if (frame) {
+      this.options.response.write(frame);
+      this.options.onSent(1);
+    }
+    if (this.options.response.writableNeedDrain) {
+      this.state = 'replaying';
+      this.waitForDrain(log);
+    }
+  }
+
+  /** A stream that is not keeping up is cut off once it is too far behind. */
+  checkLag(log: RetentionLog): void {
+    if (this.state !== 'replaying') return;
+    if (this.cursor < log.firstSeq) this.close('lagged');
+    else if (log.bytesFrom(this.cursor) > this.options.maxLagBytes) this.close('slow');
   }
 
   /** The history behind this stream is gone: say so, then go on live from `seq`. */
@@ -120,11 +148,9 @@ export class Subscriber {
     if (this.state !== 'closed') this.options.response.write(text);
   }
 
-  /** A presence event (no `id:`): live only, under the same queue bound as events. */
+  /** A presence event (no `id:`, not retained): dropped for a stream that is behind. */
   writePresence(frame: string): void {
-    if (this.state === 'closed') return;
-    this.options.response.write(frame);
-    if (this.options.response.writableLength > this.options.maxQueueBytes) this.close('slow');
+    if (this.state === 'live') this.options.response.write(frame);
   }
 
   close(reason: CloseReason): void {
