@@ -114,11 +114,15 @@ describe('values (DESIGN §3)', () => {
       const row = data['row'] as Record<string, unknown>;
       // JSON.parse rounds past 2^53; the wire carries every digit Postgres stored.
       expect(raw).toContain('"jsonb_col":{"n": 12345678901234567890, "nested": {"x": "y"}}');
-      const table: string[] = ['| type | stored | event value |', '|---|---|---|'];
-      for (const [column, type, literal, expected] of CASES) {
+      // The table for the README and notes, from the wire text (JSON.parse would round jsonb).
+      const table: string[] = ['| type | stored | event value (as sent) |', '|---|---|---|'];
+      CASES.forEach(([column, type, literal, expected], i) => {
         expect({ column, value: row[column] }).toEqual({ column, value: expected });
-        table.push(`| ${type} | \`${literal.replace(/\|/g, '\\|')}\` | \`${JSON.stringify(row[column]).replace(/\|/g, '\\|')}\` |`);
-      }
+        const start = raw.indexOf(`"${column}":`) + column.length + 3;
+        const next = CASES[i + 1];
+        const sent = raw.slice(start, next ? raw.indexOf(`,"${next[0]}":`, start) : raw.indexOf('},"xid":', start));
+        table.push(`| ${type} | \`${literal.replace(/\|/g, '\\|')}\` | \`${sent.replace(/\|/g, '\\|')}\` |`);
+      });
       await mkdir('test-results', { recursive: true });
       await writeFile('test-results/type-table.md', `${table.join('\n')}\n`);
 
