@@ -83,6 +83,8 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
   let status: ReplicationStatus = 'starting';
   let caughtUp = false;
   let catchUpTarget: Lsn | undefined;
+  /** Read through a call: TypeScript's narrowing does not know an await can change it. */
+  const stopped = () => status === 'stopped';
   let inTransaction = false;
   let processed: Lsn = ZERO_LSN;
   let confirmed: Lsn = options.confirmedFlush;
@@ -264,6 +266,8 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
       scheduleReconnect(error);
       return;
     }
+    // stop() may have come while we waited: never open a connection after it.
+    if (stopped()) return;
     const decoder = new PgoutputDecoder();
     const current = new LogicalReplicationService(
       { connectionString: options.connectionString, options: SESSION_OPTIONS } as pg.ClientConfig,
