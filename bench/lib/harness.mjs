@@ -54,7 +54,10 @@ export async function walcastProcess(url, env = {}) {
   const port = await freePort();
   const child = spawn(process.execPath, ['dist/cli/main.js', 'serve'], {
     env: { ...process.env, DATABASE_URL: url, WALCAST_JWT_SECRET: SECRET, WALCAST_PORT: String(port), WALCAST_INSTANCE: 'bench', LOG_LEVEL: 'warn', ...env },
-    stdio: 'ignore',
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  child.on('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGTERM') console.error(`walcast exited: ${code ?? signal}`);
   });
   const base = `http://127.0.0.1:${port}`;
   for (const deadline = Date.now() + 30_000; ; ) {
