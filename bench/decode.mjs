@@ -5,32 +5,18 @@
 // Walcast runs in this process; Postgres in its own.
 // Usage: npm run build && npm run bench -- decode
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import pgLogical from 'pg-logical-replication';
 import { loadConfig } from '../dist/config/config.js';
-import { startPostgres } from '../dist/embedded/postgres-server.js';
 import { createLogger } from '../dist/log.js';
-import { migrate } from '../dist/sql/migrate.js';
 import { startWalcast } from '../dist/walcast.js';
+import { postgres, SECRET } from './lib/harness.mjs';
 
 const ROWS = 300_000;
 const PER_TXN = 1_000;
 const run = promisify(execFile);
 const PG_RECVLOGICAL = ['/usr/lib/postgresql/15/bin/pg_recvlogical', process.env.WALCAST_PG_RECVLOGICAL].find((file) => file && existsSync(file));
-
-async function query(url, text, values) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await client.query(text, values);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Drains the baseline slot up to `end`, doing nothing with what it gets; returns seconds. */
 async function baseline(url, end) {
@@ -58,24 +44,21 @@ function compare(a, b) {
   return n(a) < n(b) ? -1 : n(a) > n(b) ? 1 : 0;
 }
 
-const root = mkdtempSync(path.join(tmpdir(), 'walcast-bench-'));
-chmodSync(root, 0o755);
-const server = await startPostgres({ dataDir: path.join(root, 'pgdata'), settings: { wal_level: 'logical', max_wal_size: '4GB' }, log: createLogger('warn') });
+const db = await postgres({ max_wal_size: '4GB' });
 try {
-  const url = server.url;
-  await migrate(url);
-  await query(url, `create table burst (id bigserial primary key, org_id text not null, n int, note text, at timestamptz default now());
+  const url = db.url;
+  await db.sql(`create table burst (id bigserial primary key, org_id text not null, n int, note text, at timestamptz default now());
                     select walcast.expose('burst', tenant_column => 'org_id');`);
-  const config = loadConfig({ DATABASE_URL: url, WALCAST_JWT_SECRET: 'x'.repeat(32), WALCAST_PORT: '0', WALCAST_INSTANCE: 'bench', LOG_LEVEL: 'warn',
+  const config = loadConfig({ DATABASE_URL: url, WALCAST_JWT_SECRET: SECRET, WALCAST_PORT: '0', WALCAST_INSTANCE: 'bench', LOG_LEVEL: 'warn',
     WALCAST_RETAIN_EVENTS: String(ROWS * 2), WALCAST_RETAIN_BYTES: String(2 ** 31), WALCAST_RETAIN_WAL_BYTES: String(2 ** 40) });
   // Both slots exist before the burst: both start behind the same WAL.
   let walcast = await startWalcast({ config, databaseUrl: url, log: createLogger('warn') });
   await walcast.close();
-  await query(url, `select pg_create_logical_replication_slot('bench_baseline', 'pgoutput')`);
+  await db.sql(`select pg_create_logical_replication_slot('bench_baseline', 'pgoutput')`);
   for (let i = 0; i < ROWS / PER_TXN; i++) {
-    await query(url, `insert into burst (org_id, n, note) select 'tenant-' || (g % 10), g, 'row ' || g from generate_series(1, ${PER_TXN}) g`);
+    await db.sql(`insert into burst (org_id, n, note) select 'tenant-' || (g % 10), g, 'row ' || g from generate_series(1, ${PER_TXN}) g`);
   }
-  const end = (await query(url, 'select pg_current_wal_lsn()::text as lsn')).rows[0].lsn;
+  const end = (await db.sql('select pg_current_wal_lsn()::text as lsn')).rows[0].lsn;
 
   const baselineSeconds = await baseline(url, end);
   const started = performance.now();
@@ -107,6 +90,5 @@ try {
   console.log(JSON.stringify(result));
   console.log(`decode: walcast ${walcastRate} rows/s from start (${streamingRate} once streaming), baseline ${baselineRate} rows/s (${result.baseline}): ratio ${result.ratio} (${result.ratioOnceStreaming})`);
 } finally {
-  await server.stop();
-  rmSync(root, { recursive: true, force: true });
+  await db.close();
 }
