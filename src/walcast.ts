@@ -65,14 +65,21 @@ export interface RunningWalcast {
 
 export async function startWalcast(options: WalcastOptions): Promise<RunningWalcast> {
   const { config, databaseUrl, log } = options;
-  await migrate(databaseUrl);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: POOL_SIZE });
   pool.on('error', (error) => log.warn({ err: error }, 'idle database connection failed'));
-
-  const publication = await pool.query('select 1 from pg_publication where pubname = $1', [config.publication]);
-  if (publication.rowCount === 0) {
-    await pool.query(`create publication ${pg.escapeIdentifier(config.publication)} with (publish_via_partition_root = true)`);
+  // On a physical standby (PostgreSQL 16+ decodes there) the schema and the publication
+  // arrive from the primary; this instance streams, and writes (edits, presence) fail there.
+  const standby = (await pool.query<{ standby: boolean }>('select pg_is_in_recovery() as standby')).rows[0]!.standby;
+  if (!standby) {
+    await migrate(databaseUrl);
+    const publication = await pool.query('select 1 from pg_publication where pubname = $1', [config.publication]);
+    if (publication.rowCount === 0) {
+      await pool.query(`create publication ${pg.escapeIdentifier(config.publication)} with (publish_via_partition_root = true)`);
+    }
   }
+  /** The server's WAL position now: written on a primary, replayed on a standby. */
+  const walPosition = async () =>
+    parseLsn((await pool.query<{ lsn: string }>(`select ${standby ? 'pg_last_wal_replay_lsn()' : 'pg_current_wal_flush_lsn()'}::text as lsn`)).rows[0]!.lsn);
   const slot = await ensureSlot(databaseUrl, config.slotName);
   const catalog = new ExposureCatalog(config.publication, await loadExposures(pool), await loadListedTables(pool, config.publication));
   const refreshListed = async () => catalog.setListed(await loadListedTables(pool, config.publication));
@@ -95,6 +102,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
     presence.expire();
   }, EXPIRY_INTERVAL_MS);
   const keyCleanup = setInterval(() => {
+    if (standby) return;
     forgetExpiredKeys(pool).catch((error: unknown) => log.warn({ err: error }, 'could not delete expired idempotency keys'));
   }, KEY_CLEANUP_INTERVAL_MS);
   keyCleanup.unref();
@@ -110,8 +118,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
     retainedEvents: () => retention.size,
     replicationLagBytes: async () => {
       if (!replication) return undefined;
-      const result = await pool.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
-      const current = parseLsn(result.rows[0]!.lsn);
+      const current = await walPosition();
       const processed = replication.processedLsn();
       return current > processed ? Number(current - processed) : 0;
     },
@@ -139,7 +146,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
     confirmedFlush: slot.confirmedFlush,
     log,
     serverIsStopping: () => serverIsStopping(databaseUrl),
-    serverFlushLsn: async () => parseLsn((await pool.query<{ lsn: string }>('select pg_current_wal_flush_lsn()::text as lsn')).rows[0]!.lsn),
+    serverFlushLsn: walPosition,
     onServerWalEnd: (lsn) => {
       serverWalEnd = lsn;
     },
@@ -192,6 +199,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
         pool,
         describeTable: (relid) => describeTable(pool, types, catalog, relid),
         limiter: createRateLimiter(config.editRatePerMinute, 'edits'),
+        readOnly: standby,
       }),
       presenceRoutes({
         verifyToken,
@@ -199,6 +207,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
         limiter: createRateLimiter(config.presenceRatePerMinute, 'heartbeats'),
         emit: emitPresence,
         members: (tenant, room) => presence.members(tenant, room),
+        readOnly: standby,
       }),
       snapshotRoutes({ verifyToken, catalog, pool, connectionString: databaseUrl, held, describeTable: (relid) => describeTable(pool, types, catalog, relid) })],
   });

@@ -33,6 +33,8 @@ export interface EditRouteDeps {
   readonly pool: pg.Pool;
   readonly describeTable: (relid: number) => Promise<TableDescription>;
   readonly limiter: RateLimiter;
+  /** This instance reads from a physical standby: it takes no writes. */
+  readonly readOnly: boolean;
 }
 
 type Kind = 'insert' | 'update' | 'delete';
@@ -115,6 +117,7 @@ export function editRoutes(deps: EditRouteDeps): Router {
 
   async function edit(kind: Kind, request: Request, response: Response): Promise<void> {
     const principal = principalOf(response);
+    if (deps.readOnly) throw new WalcastError('READ_ONLY_INSTANCE', 'this instance reads from a standby: send edits to an instance on the primary');
     deps.limiter.take(`${principal.tenant}\u0000${principal.sub}`);
     const idempotencyHeader = request.headers['idempotency-key'];
     const idempotencyKey = idempotencyHeader === undefined ? undefined : IdempotencyKey.safeParse(idempotencyHeader).data;

@@ -37,13 +37,19 @@ export interface PresenceRouteDeps {
   /** Emits a presence message into the WAL. */
   readonly emit: (message: PresenceMessage) => Promise<void>;
   readonly members: (tenant: string, room: string) => Member[];
+  /** This instance reads from a physical standby: heartbeats go to the primary's instances. */
+  readonly readOnly: boolean;
 }
 
 export function presenceRoutes(deps: PresenceRouteDeps): Router {
   const router = Router();
   const auth = requireAuth(deps.verifyToken);
+  const writable = (_request: Request, _response: Response, next: () => void) => {
+    if (deps.readOnly) throw new WalcastError('READ_ONLY_INSTANCE', 'this instance reads from a standby: send heartbeats to an instance on the primary');
+    next();
+  };
 
-  router.post('/v1/presence', auth, express.json({ limit: BODY_LIMIT }), async function heartbeat(request: Request, response: Response) {
+  router.post('/v1/presence', auth, writable, express.json({ limit: BODY_LIMIT }), async function heartbeat(request: Request, response: Response) {
     const principal = principalOf(response);
     deps.limiter.take(`${principal.tenant}\u0000${principal.sub}`);
     const body = parseBody(Heartbeat, request);
@@ -63,7 +69,7 @@ export function presenceRoutes(deps: PresenceRouteDeps): Router {
     response.json({ room: body.room, connection: body.connection, ttlSeconds: deps.ttlMs / 1000 });
   });
 
-  router.delete('/v1/presence', auth, async function leave(request: Request, response: Response) {
+  router.delete('/v1/presence', auth, writable, async function leave(request: Request, response: Response) {
     const principal = principalOf(response);
     deps.limiter.take(`${principal.tenant}\u0000${principal.sub}`);
     const query = parseQuery(RoomQuery, request);
