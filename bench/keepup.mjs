@@ -1,7 +1,8 @@
 // Keep-up bench: pgbench TPC-B at full speed (Postgres's own pgbench, branches as
 // tenants) while 1,000 subscribers stream pgbench_history; goal: replication lag under
 // 1 s throughout and no client disconnected.
-// Usage: npm run build && npm run bench -- keepup   (needs a pgbench: Debian's, or WALCAST_PGBENCH)
+// Usage: npm run build && npm run bench -- keepup   (needs a pgbench: Debian's, or WALCAST_PGBENCH;
+// BENCH_SWARMS=n spreads the subscribers over n client processes)
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -26,7 +27,7 @@ try {
   await db.sql(`select walcast.expose('pgbench_history', tenant_column => 'bid')`);
   walcast = await walcastProcess(db.url);
   const tenants = Array.from({ length: SCALE }, (_, i) => String(i + 1));
-  clients = await swarm({ base: walcast.base, tokens: await tokens(tenants), streams: SUBSCRIBERS, query: 'tables=pgbench_history' });
+  clients = await swarm({ base: walcast.base, tokens: await tokens(tenants), streams: SUBSCRIBERS, query: 'tables=pgbench_history', processes: Number(process.env.BENCH_SWARMS ?? 1) });
   const lags = [];
   const sampling = setInterval(() => void walcast.metric('walcast_replication_lag_bytes').then((lag) => lags.push(lag), (error) => console.error('metrics:', error.cause?.code ?? error.message)), 500);
   const { stdout } = await run(PGBENCH, ['-n', '-c', '8', '-j', '2', '-T', String(SECONDS), db.url]);

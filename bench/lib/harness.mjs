@@ -80,8 +80,23 @@ export function tokens(tenants) {
   return Promise.all(tenants.map((tenant) => signToken(SECRET, { tenant, sub: `bench-${tenant}`, ttlSeconds: 3600, tenantClaim: 'tenant_id' })));
 }
 
-/** A swarm of SSE clients in its own process. */
-export async function swarm(options) {
+/** A swarm of SSE clients over `processes` processes of its own (default 1), merged. */
+export async function swarm({ processes = 1, streams, ...options }) {
+  const parts = await Promise.all(Array.from({ length: processes }, (_, i) =>
+    swarmProcess({ ...options, streams: Math.floor(streams / processes) + (i < streams % processes ? 1 : 0) })));
+  const merge = (reports) => ({
+    latenciesMs: reports.flatMap((report) => report.latenciesMs),
+    events: reports.reduce((sum, report) => sum + report.events, 0),
+    closed: reports.reduce((sum, report) => sum + report.closed, 0),
+  });
+  return {
+    opened: { opened: parts.reduce((sum, part) => sum + part.opened.opened, 0), connectMs: parts.flatMap((part) => part.opened.connectMs) },
+    report: async () => merge(await Promise.all(parts.map((part) => part.report()))),
+    stop: () => Promise.all(parts.map((part) => part.stop())),
+  };
+}
+
+async function swarmProcess(options) {
   const child = spawn(process.execPath, [new URL('./swarm.mjs', import.meta.url).pathname, JSON.stringify({ batch: 200, ...options })], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = [];
   let waiting;
