@@ -49,10 +49,14 @@ export async function postgres(settings = {}) {
   };
 }
 
-/** `walcast serve` as a process of its own, ready. */
+/**
+ * `walcast serve` as a process of its own, ready. BENCH_WALCAST_NODE_ARGS adds node flags,
+ * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile what a bench makes walcast do.
+ */
 export async function walcastProcess(url, env = {}) {
   const port = await freePort();
-  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve'], {
+  const nodeArgs = process.env.BENCH_WALCAST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/cli/main.js', 'serve'], {
     env: { ...process.env, DATABASE_URL: url, WALCAST_JWT_SECRET: SECRET, WALCAST_PORT: String(port), WALCAST_INSTANCE: 'bench', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

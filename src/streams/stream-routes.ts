@@ -133,7 +133,7 @@ export function streamRoutes(deps: StreamRouteDeps): Router {
       startSeq: resume?.kind === 'resume' ? resume.seq : deps.retention.nextSeq,
       expiresAt: principal.expiresAt,
       maxLagBytes: deps.maxLagBytes,
-      onSent: (count) => deps.metrics.eventsSent.inc(count),
+      onSent: (count) => deps.metrics.eventsSent.add(count),
       onClose: (closed, reason) => {
         deps.hub.remove(closed);
         if (reason === 'slow' || reason === 'lagged') deps.metrics.slowClientDisconnects.inc();
