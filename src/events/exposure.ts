@@ -3,6 +3,7 @@
 // stream order, so an event is always shaped by the configuration of its moment), and
 // tables a DBA added to the publication directly, which every tenant may read.
 import { z } from 'zod';
+import { WalcastError } from '../errors.js';
 
 /** `schema.table`, spelled as in the catalog. */
 export type TableName = `${string}.${string}` & { readonly __brand: 'TableName' };
@@ -93,4 +94,15 @@ export class ExposureCatalog {
     for (const exposure of this.exposures.values()) this.byName.set(exposure.table, exposure.relid);
     this.version++;
   }
+}
+
+/**
+ * `schema.table` or `table` (schema public), exactly as in the catalog, to its relation
+ * OID; anything else, exposed or not, existing or not, is the same 404.
+ */
+export function resolveTable(catalog: ExposureCatalog, name: string): number {
+  const qualified = (name.includes('.') ? name : `public.${name}`) as TableName;
+  const relid = catalog.resolve(qualified);
+  if (relid === undefined) throw new WalcastError('TABLE_NOT_FOUND', `no exposed table named ${JSON.stringify(name.slice(0, 200))}`);
+  return relid;
 }

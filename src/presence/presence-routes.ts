@@ -9,13 +9,10 @@ import { WalcastError } from '../errors.js';
 import { QUERY } from '../http/constants.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import { parseBody, parseQuery } from '../http/validate.js';
-import type { Member, PresenceMessage } from './rooms.js';
+import { RoomName, type Member, type PresenceMessage } from './rooms.js';
 
 const MAX_STATE_BYTES = 2_048;
 const BODY_LIMIT = '16kb';
-
-/** Room names: what a client may put in `rooms=`: short, printable, no commas. */
-export const RoomName = z.string().min(1).max(100).regex(/^[^\u0000-\u001f\u007f,]+$/, 'must be printable, without commas');
 
 const Heartbeat = z.object({
   room: RoomName,

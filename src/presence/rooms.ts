@@ -5,6 +5,9 @@ import { z } from 'zod';
 
 export const PRESENCE_MESSAGE_PREFIX = 'walcast.presence';
 
+/** Room names: what a client may put in `rooms=`: short, printable, no commas. */
+export const RoomName = z.string().min(1).max(100).regex(/^[^\u0000-\u001f\u007f,]+$/, 'must be printable, without commas');
+
 /** A `walcast.presence` logical message (non-transactional: it arrives at once). */
 export const PresenceMessage = z.object({
   op: z.enum(['beat', 'leave']),

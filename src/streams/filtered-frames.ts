@@ -14,14 +14,18 @@ interface ParsedChange {
   readonly op: 'insert' | 'update' | 'delete';
   readonly row?: Row;
   readonly old?: Row;
+  /** An update's row as it is now: an unchanged TOAST value is only in `old`. */
+  current?: Row;
 }
 
 const parsed = new WeakMap<WalcastEvent, ParsedChange>();
 
+/** Parsed once per event, shared by every filtered stream that judges it. */
 function parsedChange(event: WalcastEvent): ParsedChange {
   let change = parsed.get(event);
   if (!change) {
     change = JSON.parse(event.json) as ParsedChange;
+    if (change.op === 'update') change.current = change.old ? { ...change.old, ...change.row } : change.row!;
     parsed.set(event, change);
   }
   return change;
@@ -41,9 +45,7 @@ export function judge(event: WalcastEvent, predicate: RowPredicate): Verdict {
     case 'delete':
       return change.old && predicate(change.old) === false ? 'skip' : 'send';
     case 'update': {
-      // An unchanged TOAST value is only in `old`: judge the row as it is now.
-      const now = change.old ? { ...change.old, ...change.row } : change.row!;
-      const inNow = predicate(now);
+      const inNow = predicate(change.current!);
       const inBefore = change.old ? predicate(change.old) : undefined;
       if (inNow === false) return inBefore === false ? 'skip' : 'as-delete';
       return inBefore === false ? 'as-insert' : 'send';

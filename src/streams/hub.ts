@@ -72,9 +72,11 @@ export function createHub(options: HubOptions): Hub {
     publish(events) {
       for (const retained of events) {
         const frame = encodeEvent(retained.event);
-        const targets = retained.event.tenant === null ? all() : byTenant.get(retained.event.tenant);
-        if (!targets) continue;
-        for (const subscriber of targets) subscriber.offer(retained, frame, options.retention);
+        const { tenant } = retained.event;
+        // A table without a tenant column reaches every tenant's streams: walked in place,
+        // not copied into an array per event.
+        const groups = tenant === null ? byTenant.values() : [byTenant.get(tenant) ?? []];
+        for (const group of groups) for (const subscriber of group) subscriber.offer(retained, frame, options.retention);
       }
     },
     publishPresence(tenant, room, data) {

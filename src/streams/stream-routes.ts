@@ -5,15 +5,14 @@ import { principalOf, requireAuth } from '../auth/require-auth.js';
 import type { VerifyToken } from '../auth/jwt.js';
 import { WalcastError } from '../errors.js';
 import { isNewTo, MAX_CURSOR_LENGTH, parseResumePosition, type ResumePosition } from '../events/resume-point.js';
-import type { ExposureCatalog, TableName } from '../events/exposure.js';
+import { resolveTable, type ExposureCatalog } from '../events/exposure.js';
 import type { RetentionLog } from '../events/retention.js';
 import { HEADER, QUERY, SSE_EVENT, SSE_RETRY_MS } from '../http/constants.js';
 import { parseQuery } from '../http/validate.js';
 import type { Metrics } from '../http/metrics.js';
 import type { Hub } from './hub.js';
 import { formatSse, formatSseRetry } from './sse.js';
-import { RoomName } from '../presence/presence-routes.js';
-import type { Member } from '../presence/rooms.js';
+import { RoomName, type Member } from '../presence/rooms.js';
 import { Subscriber } from './subscriber.js';
 import { compileWhere, parseWhere, type FilterColumn, type RowPredicate } from './where.js';
 
@@ -52,17 +51,6 @@ function requestedRooms(list: string | undefined): string[] {
     if (!checked.success) throw new WalcastError('INVALID_PARAMETER', `rooms: ${JSON.stringify(room.slice(0, 100))} ${checked.error.issues[0]?.message ?? 'is not a room name'}`);
   }
   return rooms;
-}
-
-/**
- * `schema.table` or `table` (schema public), exactly as in the catalog, to its relation
- * OID; anything else, exposed or not, existing or not, is the same 404.
- */
-export function resolveTable(catalog: ExposureCatalog, name: string): number {
-  const qualified = (name.includes('.') ? name : `public.${name}`) as TableName;
-  const relid = catalog.resolve(qualified);
-  if (relid === undefined) throw new WalcastError('TABLE_NOT_FOUND', `no exposed table named ${JSON.stringify(name.slice(0, 200))}`);
-  return relid;
 }
 
 /** Requested tables by relation OID, with the name the client used; null: all of them. */

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../../src/embedded/postgres-server.js';
 import { createLogger } from '../../src/log.js';
 import { migrate } from '../../src/sql/migrate.js';
+import { queryOnce } from '../support/database.js';
 import { SseClient } from '../support/sse.js';
 import { startTestWalcast, waitUntilReady, type TestWalcast } from '../support/walcast.js';
 
@@ -41,15 +42,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function execute(text: string, values: unknown[] = []): Promise<pg.QueryResult> {
-  const sql = new pg.Client({ connectionString: server.url });
-  await sql.connect();
-  try {
-    return await sql.query(text, values);
-  } finally {
-    await sql.end();
-  }
-}
+const execute = (text: string, values: unknown[] = []) => queryOnce(server.url, text, values);
 
 async function ping(n: number): Promise<void> {
   await execute(`insert into pings (org_id, n) values ('acme', $1)`, [n]);

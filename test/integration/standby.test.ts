@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../../src/embedded/postgres-server.js';
 import { createLogger } from '../../src/log.js';
 import { migrate } from '../../src/sql/migrate.js';
+import { queryOnce } from '../support/database.js';
 import { SseClient } from '../support/sse.js';
 import { startTestWalcast, waitUntilReady, type TestWalcast } from '../support/walcast.js';
 
@@ -26,24 +27,14 @@ let standby: PostgresServer | undefined;
 let version = 0;
 const instances: TestWalcast[] = [];
 
-async function sql(url: string, text: string, values: unknown[] = []): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await client.query(text, values);
-  } finally {
-    await client.end();
-  }
-}
-
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'walcast-standby-'));
   await chmod(dir, 0o755);
   primary = await startPostgres({ dataDir: path.join(dir, 'primary'), binDir, settings: SETTINGS, log });
-  version = Number((await sql(primary.url, `select current_setting('server_version_num') as v`)).rows[0].v);
+  version = Number((await queryOnce(primary.url, `select current_setting('server_version_num') as v`)).rows[0].v);
   if (version < 160_000) return;
   await migrate(primary.url);
-  await sql(primary.url, `create table orders (id serial primary key, org_id text not null, total numeric);
+  await queryOnce(primary.url, `create table orders (id serial primary key, org_id text not null, total numeric);
                           select walcast.expose('orders', tenant_column => 'org_id');`);
 
   // Low-level base backup: start, copy the data directory, stop, label the copy.
@@ -68,7 +59,7 @@ beforeAll(async () => {
   let starting = true;
   const nudge = (async () => {
     while (starting) {
-      await sql(primary.url, 'select pg_log_standby_snapshot()').catch(() => undefined);
+      await queryOnce(primary.url, 'select pg_log_standby_snapshot()').catch(() => undefined);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   })();
@@ -97,14 +88,14 @@ describe('an instance on a physical standby', () => {
     const fromPrimary = await SseClient.open(onPrimary.streamUrl(await onPrimary.token('acme'), { tables: 'orders' }));
     const fromStandby = await SseClient.open(onStandby.streamUrl(await onStandby.token('acme'), { tables: 'orders' }));
     try {
-      for (let i = 1; i <= 5; i++) await sql(primary.url, `insert into orders (org_id, total) values ('acme', $1)`, [i * 10]);
-      await sql(primary.url, `update orders set total = total + 1 where id = 3`);
+      for (let i = 1; i <= 5; i++) await queryOnce(primary.url, `insert into orders (org_id, total) values ('acme', $1)`, [i * 10]);
+      await queryOnce(primary.url, `update orders set total = total + 1 where id = 3`);
       const primaryEvents = await fromPrimary.take(6);
       const standbyEvents = await fromStandby.take(6, 15_000);
       expect(standbyEvents.map((event) => event.id)).toEqual(primaryEvents.map((event) => event.id));
       expect(standbyEvents.map((event) => event.raw)).toEqual(primaryEvents.map((event) => event.raw));
       expect((standbyEvents[5]!.data['row'] as { total: string }).total).toBe('31');
-      const { rows } = await sql(standby!.url, 'select pg_is_in_recovery() as standby');
+      const { rows } = await queryOnce(standby!.url, 'select pg_is_in_recovery() as standby');
       expect(rows[0]).toEqual({ standby: true });
 
       // Snapshots read on the standby too, and hand off to its stream exactly.
@@ -113,7 +104,7 @@ describe('an instance on a physical standby', () => {
       expect(snapshot.rows).toHaveLength(5);
       const resumed = await SseClient.open(onStandby.streamUrl(token, { tables: 'orders', lastEventId: snapshot.cursor }));
       try {
-        await sql(primary.url, `insert into orders (org_id, total) values ('acme', 60)`);
+        await queryOnce(primary.url, `insert into orders (org_id, total) values ('acme', 60)`);
         expect((await resumed.next(10_000)).data).toMatchObject({ op: 'insert', row: { total: '60' } });
         expect(resumed.unread()).toEqual([]);
       } finally {
