@@ -110,6 +110,16 @@ async function tokenFor(tenant: string): Promise<string> {
   return signToken(TEST_SECRET, { tenant, sub: 'u', ttlSeconds: 600, tenantClaim: 'tenant_id' });
 }
 
+describe('an instance closed right after it started', () => {
+  it('leaves its slot free: no replication connection is opened after close()', async () => {
+    const instance = await startTestWalcast(db.url, { WALCAST_INSTANCE: 'brief' });
+    await instance.close();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const { rows } = await db.sql.query<{ active: boolean }>(`select active from pg_replication_slots where slot_name = 'walcast_brief'`);
+    expect(rows).toEqual([{ active: false }]);
+  });
+});
+
 describe('a walcast process', () => {
   it('killed with -9 and restarted: its clients reconnect by themselves and miss nothing', async () => {
     const port = await freePort();

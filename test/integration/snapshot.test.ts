@@ -203,4 +203,18 @@ describe('GET /v1/tables/:table/rows', () => {
       await other.close();
     }
   });
+
+  it('holds at most 8 paged snapshots per instance, then answers 503 too_many_snapshots', async () => {
+    const pager = await startTestWalcast(db.url, { WALCAST_INSTANCE: 'holder' });
+    try {
+      for (let i = 0; i < 8; i++) expect((await snapshot('acme', 'pages', { limit: '1' }, pager)).body.next).toEqual(expect.any(String));
+      const ninth = await snapshot('acme', 'pages', { limit: '1' }, pager);
+      expect(ninth.status).toBe(503);
+      expect(ninth.body).toMatchObject({ error: 'too_many_snapshots' });
+      // Unpaged reads hold nothing and still work.
+      expect((await snapshot('acme', 'cards', {}, pager)).status).toBe(200);
+    } finally {
+      await pager.close();
+    }
+  });
 });
