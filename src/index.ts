@@ -1,4 +1,4 @@
-// The public API of the `walcast` package. `walcast/client` (the browser SDK) comes later.
+// The public API of the `walcast` package (the server). The browser/Node SDK is `walcast/client`.
 export { loadConfig, type Config } from './config/config.js';
 export { startWalcast, type RunningWalcast, type WalcastOptions } from './walcast.js';
 export { createTokenVerifier, signToken, type Principal, type VerifyToken } from './auth/jwt.js';

@@ -32,9 +32,13 @@ export interface SnapshotRouteDeps {
   readonly describeTable: (relid: number) => Promise<TableDescription>;
 }
 
-/** Resolves when the socket can take more, or is gone. */
+/** Resolves when the socket can take more, or is gone (also when it already is: no event would come). */
 function writable(response: Response): Promise<void> {
   return new Promise((resolve) => {
+    if (response.destroyed) {
+      resolve();
+      return;
+    }
     const done = () => {
       response.off('drain', done);
       response.off('close', done);
@@ -83,7 +87,13 @@ export function snapshotRoutes(deps: SnapshotRouteDeps): Router {
         [HEADER.cursor]: read.cursor,
       });
       const writeRow = rowWriter(table);
-      response.write(`{"table":${JSON.stringify(table.name)},"cursor":"${read.cursor}","rows":[`);
+      // What a client needs to keep a copy: how rows are keyed and which column versions them.
+      const exposedVersion = deps.catalog.exposureOf(relid)?.versionColumn ?? null;
+      const versionColumn = table.columns.some((column) => column.name === exposedVersion) ? exposedVersion : null;
+      response.write(
+        `{"table":${JSON.stringify(table.name)},"keyColumns":${JSON.stringify(table.keyColumns)},` +
+          `"versionColumn":${JSON.stringify(versionColumn)},"cursor":"${read.cursor}","rows":[`,
+      );
       let first = true;
       let last: readonly (string | null)[] = [];
       for await (const batch of read.batches()) {

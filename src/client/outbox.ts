@@ -1,0 +1,204 @@
+// Edits in flight or waiting for the network, in the order the app made them. One is
+// sent at a time, each with its own Idempotency-Key on every try, so an edit whose answer
+// was lost is never applied twice. Until the stream brings the committed row back, an
+// edit is shown on top of the table's copy (optimistic), and taken back if refused.
+import { backoffDelay, DEFAULT_BACKOFF, pause, type BackoffOptions } from './backoff.js';
+import { WalcastClientError } from './errors.js';
+import { sendJson, type Http } from './http.js';
+import { keyPathOf, type RowKey, type TableCopy } from './table-copy.js';
+import type { JsonValue, Row } from './types.js';
+
+export type EditKind = 'insert' | 'update' | 'delete';
+export type EditState = 'sending' | 'waiting' | 'confirmed';
+
+export interface Edit {
+  readonly idempotencyKey: string;
+  readonly table: string;
+  readonly kind: EditKind;
+  /** The row's key in the table's copy; a placeholder for an insert not yet confirmed. */
+  key: RowKey;
+  readonly values: Row;
+  /** The version the edit expects (If-Match); undefined: the table has no version column. */
+  expectedVersion: JsonValue | undefined;
+  state: EditState;
+  /** The server's row after the edit (null after a delete). */
+  confirmed?: Row | null;
+  readonly settle: { resolve(row: Row | undefined): void; reject(error: unknown): void };
+}
+
+export interface OutboxDeps {
+  readonly http: Http;
+  /** The confirmed copy of a table (undefined while it loads). */
+  readonly copyOf: (table: string) => TableCopy | undefined;
+  /** Something an app renders changed (edits shown, taken back, confirmed). */
+  readonly changed: (table: string) => void;
+  readonly backoff?: BackoffOptions;
+}
+
+const PLACEHOLDER = 'pending:';
+
+/** A random UUID; `crypto.randomUUID` exists only in secure contexts (https, localhost). */
+export function newIdempotencyKey(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return [...bytes].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+const versionOrder = (a: JsonValue | undefined, b: JsonValue | undefined): number => {
+  const x = BigInt(String(a ?? 0));
+  const y = BigInt(String(b ?? 0));
+  return x < y ? -1 : x > y ? 1 : 0;
+};
+
+export class Outbox {
+  readonly #edits: Edit[] = [];
+  readonly #abort = new AbortController();
+  #running = false;
+
+  constructor(private readonly deps: OutboxDeps) {}
+
+  /** Edits not yet confirmed by the server (sending, or waiting for the network). */
+  get unconfirmed(): number {
+    return this.#edits.filter((edit) => edit.state !== 'confirmed').length;
+  }
+
+  add(edit: Omit<Edit, 'idempotencyKey' | 'state' | 'key' | 'settle'> & { key?: RowKey }): Promise<Row | undefined> {
+    return new Promise((resolve, reject) => {
+      const idempotencyKey = newIdempotencyKey();
+      this.#edits.push({ ...edit, idempotencyKey, key: edit.key ?? `${PLACEHOLDER}${idempotencyKey}`, state: 'sending', settle: { resolve, reject } });
+      this.deps.changed(edit.table);
+      void this.drain();
+    });
+  }
+
+  /** The rows of `copy` as the app should see them: confirmed, with edits on top. */
+  view(copy: TableCopy): Map<RowKey, Row> {
+    const rows = new Map(copy.rows);
+    for (const edit of this.#edits) {
+      if (edit.table !== copy.table) continue;
+      if (edit.kind === 'delete') {
+        rows.delete(edit.key);
+      } else if (edit.confirmed) {
+        rows.set(edit.key, edit.confirmed);
+      } else if (edit.kind === 'insert') {
+        rows.set(edit.key, edit.values);
+      } else {
+        const current = rows.get(edit.key);
+        if (current) rows.set(edit.key, { ...current, ...edit.values });
+      }
+    }
+    return rows;
+  }
+
+  /**
+   * Drops confirmed edits the table's copy has caught up with: the committed row arrived
+   * (same or newer version), or it is gone.
+   */
+  reconcile(copy: TableCopy): void {
+    const before = this.#edits.length;
+    for (let index = this.#edits.length - 1; index >= 0; index--) {
+      const edit = this.#edits[index]!;
+      if (edit.table !== copy.table || edit.state !== 'confirmed') continue;
+      const base = copy.rows.get(edit.key);
+      const caughtUp = edit.confirmed === null || edit.confirmed === undefined
+        ? base === undefined
+        : base !== undefined && (copy.versionColumn === null || versionOrder(base[copy.versionColumn], edit.confirmed[copy.versionColumn]) >= 0)
+          || (base === undefined && edit.kind === 'update');
+      if (caughtUp) this.#edits.splice(index, 1);
+    }
+    if (this.#edits.length !== before) this.deps.changed(copy.table);
+  }
+
+  close(): void {
+    this.#abort.abort();
+    for (const edit of this.#edits.splice(0)) {
+      if (edit.state !== 'confirmed') edit.settle.reject(new WalcastClientError(0, 'closed', 'the subscription was closed before this edit was confirmed'));
+    }
+  }
+
+  private async drain(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      let attempt = 0;
+      for (let edit = this.nextToSend(); edit && !this.#abort.signal.aborted; edit = this.nextToSend()) {
+        try {
+          await this.sendOne(edit);
+          attempt = 0;
+        } catch (error) {
+          if (error instanceof WalcastClientError && error.retryable) {
+            edit.state = 'waiting';
+            this.deps.changed(edit.table);
+            await pause(backoffDelay(attempt++, this.deps.backoff ?? DEFAULT_BACKOFF), this.#abort.signal);
+            continue;
+          }
+          this.remove(edit);
+          edit.settle.reject(error);
+        }
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  private nextToSend(): Edit | undefined {
+    return this.#edits.find((edit) => edit.state !== 'confirmed');
+  }
+
+  private async sendOne(edit: Edit): Promise<void> {
+    if (edit.key.startsWith(PLACEHOLDER) && edit.kind !== 'insert') {
+      throw new WalcastClientError(404, 'not_found', 'the row this edit changes was never saved');
+    }
+    // Status 0: retried like a network failure, once the table has been read again.
+    const copy = this.deps.copyOf(edit.table);
+    if (!copy) throw new WalcastClientError(0, 'table_loading', `${edit.table} is being read again`);
+    const path = `/v1/tables/${encodeURIComponent(edit.table)}/rows`;
+    const headers: Record<string, string> = { 'idempotency-key': edit.idempotencyKey };
+    if (edit.expectedVersion !== undefined && edit.expectedVersion !== null) headers['if-match'] = `"${String(edit.expectedVersion)}"`;
+    const target = edit.kind === 'insert' ? path : `${path}/${keyPathOf(edit.key)}`;
+    const signal = this.#abort.signal;
+    if (edit.kind === 'delete') {
+      await sendJson(this.deps.http, { method: 'DELETE', path: target, headers, signal });
+      this.confirm(edit, copy, null);
+      return;
+    }
+    const answer = await sendJson<{ row: Row }>(this.deps.http, {
+      method: edit.kind === 'insert' ? 'POST' : 'PATCH',
+      path: target,
+      headers,
+      body: edit.kind === 'insert' ? edit.values : { set: edit.values },
+      signal,
+    });
+    this.confirm(edit, copy, answer.row);
+  }
+
+  /** The edit is committed; later edits of the same row now expect what it produced. */
+  private confirm(edit: Edit, copy: TableCopy, row: Row | null): void {
+    const oldKey = edit.key;
+    const newKey = row ? copy.keyOf(row) : oldKey;
+    const newVersion = row && copy.versionColumn !== null ? row[copy.versionColumn] : undefined;
+    for (const later of this.#edits) {
+      if (later === edit || later.key !== oldKey || later.state === 'confirmed') continue;
+      later.key = newKey;
+      if (newVersion !== undefined) later.expectedVersion = newVersion;
+    }
+    edit.key = newKey;
+    edit.confirmed = row;
+    edit.state = 'confirmed';
+    edit.settle.resolve(row ?? undefined);
+    // Without a version column there is nothing to recognise the echo by: show the
+    // server's row in the copy now; the event brings the same row again.
+    if (copy.versionColumn === null) {
+      if (row) copy.rows.set(newKey, row);
+      else copy.rows.delete(oldKey);
+    }
+    this.reconcile(copy);
+    this.deps.changed(edit.table);
+  }
+
+  private remove(edit: Edit): void {
+    const index = this.#edits.indexOf(edit);
+    if (index >= 0) this.#edits.splice(index, 1);
+    this.deps.changed(edit.table);
+  }
+}
