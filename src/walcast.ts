@@ -1,9 +1,10 @@
 // Wires one walcast instance around a database: migrations, slot, replication, events,
-// streams and HTTP. Used by the CLI and by tests; owns no process-level concerns.
+// streams and HTTP routes. createWalcast gives the routes to mount in an app of one's
+// own; startWalcast serves them on a server of their own (the CLI, the tests).
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
-import type { Router } from 'express';
+import type { Express, Router } from 'express';
 import pg from 'pg';
 import { createTokenVerifier, type VerifyToken } from './auth/jwt.js';
 import type { Config } from './config/config.js';
@@ -13,7 +14,8 @@ import { RetentionLog } from './events/retention.js';
 import { createApp } from './http/app.js';
 import { clientErrorResponse } from './http/error-handler.js';
 import { createMetrics } from './http/metrics.js';
-import type { Logger } from './log.js';
+import { WalcastError } from './errors.js';
+import { createLogger, type Logger } from './log.js';
 import { formatLsn, parseLsn, type Lsn } from './replication/lsn.js';
 import { startReplication, type ReplicationStream } from './replication/replication-stream.js';
 import { ensureSlot, recreateSlot, serverIsStopping } from './replication/slot.js';
@@ -42,9 +44,12 @@ const HELD_SNAPSHOT_TTL_MS = 5 * 60_000;
 const POOL_SIZE = 10;
 
 export interface WalcastOptions {
+  /** `loadConfig(process.env)`, or settings of one's own with the same names. */
   readonly config: Config;
-  readonly databaseUrl: string;
-  readonly log: Logger;
+  /** Defaults to `config.databaseUrl`. */
+  readonly databaseUrl?: string;
+  /** Defaults to a pino logger at `config.logLevel`. */
+  readonly log?: Logger;
   /** Defaults to the secret or JWKS URL in `config`. */
   readonly verifyToken?: VerifyToken;
   readonly host?: string;
@@ -53,18 +58,28 @@ export interface WalcastOptions {
   readonly extraRouters?: readonly Router[];
 }
 
-export interface RunningWalcast {
-  readonly server: Server;
-  readonly port: number;
-  readonly url: string;
+/** A walcast instance without a server: mount `handler` where it should answer. */
+export interface Walcast {
+  /** Every route of DESIGN §4, with JSON errors; `app.use('/realtime', walcast.handler)`. */
+  readonly handler: Express;
   readonly replication: ReplicationStream;
   readonly retention: RetentionLog;
   readonly catalog: ExposureCatalog;
+  /** Ends every stream (clients resume elsewhere), stops replication, releases the database. */
   close(): Promise<void>;
 }
 
-export async function startWalcast(options: WalcastOptions): Promise<RunningWalcast> {
-  const { config, databaseUrl, log } = options;
+export interface RunningWalcast extends Omit<Walcast, 'handler'> {
+  readonly server: Server;
+  readonly port: number;
+  readonly url: string;
+}
+
+export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
+  const { config } = options;
+  const log = options.log ?? createLogger(config.logLevel);
+  const databaseUrl = options.databaseUrl ?? config.databaseUrl;
+  if (!databaseUrl) throw new WalcastError('INVALID_CONFIG', 'createWalcast needs a databaseUrl (or DATABASE_URL in its config)');
   const pool = new pg.Pool({ connectionString: databaseUrl, max: POOL_SIZE });
   pool.on('error', (error) => log.warn({ err: error }, 'idle database connection failed'));
   // On a physical standby (PostgreSQL 16+ decodes there) the schema and the publication
@@ -211,20 +226,9 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
       }),
       snapshotRoutes({ verifyToken, catalog, pool, connectionString: databaseUrl, held, describeTable: (relid) => describeTable(pool, types, catalog, relid) })],
   });
-  const server = createServer(app);
-  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-    if (socket.writable) socket.end(clientErrorResponse(error.code));
-    else socket.destroy();
-  });
-  server.listen(config.port, options.host);
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-
   let closing: Promise<void> | undefined;
   return {
-    server,
-    port,
-    url: `http://${options.host && options.host !== '0.0.0.0' ? options.host : 'localhost'}:${port}`,
+    handler: app,
     replication: stream,
     retention,
     catalog,
@@ -234,16 +238,46 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
     },
   };
 
-  /** Stops accepting, ends every stream (clients reconnect elsewhere), reports the final position. */
   async function shutDown(): Promise<void> {
     clearInterval(listedPoll);
     clearInterval(expiry);
     clearInterval(keyCleanup);
-    server.close();
     hub.closeAll();
-    server.closeAllConnections();
     await stream.stop();
     await held.releaseAll();
     await pool.end();
+  }
+}
+
+/** createWalcast on an HTTP server of its own, listening on `config.port`. */
+export async function startWalcast(options: WalcastOptions): Promise<RunningWalcast> {
+  const { handler, ...walcast } = await createWalcast(options);
+  const server = createServer(handler);
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (socket.writable) socket.end(clientErrorResponse(error.code));
+    else socket.destroy();
+  });
+  server.listen(options.config.port, options.host);
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+
+  let closing: Promise<void> | undefined;
+  return {
+    ...walcast,
+    server,
+    port,
+    url: `http://${options.host && options.host !== '0.0.0.0' ? options.host : 'localhost'}:${port}`,
+    close() {
+      closing ??= shutDown();
+      return closing;
+    },
+  };
+
+  /** Stops accepting, ends every stream (clients reconnect elsewhere), reports the final position. */
+  async function shutDown(): Promise<void> {
+    server.close();
+    const stopped = walcast.close();
+    server.closeAllConnections();
+    await stopped;
   }
 }
