@@ -2,12 +2,21 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Router } from 'express';
+import { fileURLToPath } from 'node:url';
+import express, { Router } from 'express';
 import pg from 'pg';
 import { z } from 'zod';
 import { signToken } from '../auth/jwt.js';
 import { parseQuery } from '../http/validate.js';
+import { DEMO_PAGE } from './demo-page.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The SDK as built next to this file, and the one library it imports, for the browser. */
+const CLIENT_DIR = path.join(here, '..', 'client');
+const DEMO_APP = path.join(here, 'demo-app.js');
+const SSE_PARSER = path.join(path.dirname(createRequire(import.meta.url).resolve('eventsource-parser/package.json')), 'dist', 'index.js');
 
 /** A random HS256 secret kept under the data dir, so dev tokens survive restarts. */
 export async function devSecret(dataDir: string): Promise<string> {
@@ -56,45 +65,8 @@ export function demoRoutes(secret: string, tenantClaim: string): Router {
   router.get('/', function demoPage(_request, response) {
     response.type('html').send(DEMO_PAGE);
   });
+  router.get('/demo/demo-app.js', (_request, response) => response.sendFile(DEMO_APP));
+  router.get('/demo/vendor/eventsource-parser.js', (_request, response) => response.sendFile(SSE_PARSER));
+  router.use('/demo/client', express.static(CLIENT_DIR, { index: false, extensions: ['js'] }));
   return router;
 }
-
-const DEMO_PAGE = `<!doctype html>
-<html lang="en">
-<meta charset="utf-8">
-<title>walcast demo</title>
-<style>
-  body { font: 15px/1.4 system-ui, sans-serif; margin: 2rem auto; max-width: 52rem; }
-  pre { background: #f4f4f4; padding: .5rem; overflow-x: auto; }
-  #events li { font-family: ui-monospace, monospace; font-size: 13px; margin-bottom: .3rem; }
-</style>
-<h1>walcast demo</h1>
-<p>Tenant <input id="tenant" value="acme" size="10"> <button id="connect">connect</button> <span id="status"></span></p>
-<p>Change <code>public.todos</code> in psql (see the command walcast printed) and watch the events arrive:</p>
-<pre>insert into todos (org_id, title) values ('acme', 'buy milk');</pre>
-<ol id="events"></ol>
-<script type="module">
-  let source;
-  const list = document.getElementById('events');
-  const status = document.getElementById('status');
-  async function connect() {
-    source?.close();
-    list.replaceChildren();
-    const tenant = document.getElementById('tenant').value;
-    const { token } = await (await fetch('/dev/token?tenant=' + encodeURIComponent(tenant))).json();
-    source = new EventSource('/v1/stream?tables=public.todos&access_token=' + encodeURIComponent(token));
-    source.onopen = () => { status.textContent = 'streaming'; };
-    source.onerror = () => { status.textContent = 'reconnecting…'; };
-    for (const type of ['change', 'truncate', 'invalidate', 'reset']) {
-      source.addEventListener(type, (event) => {
-        const item = document.createElement('li');
-        item.textContent = type + ' ' + event.data;
-        list.prepend(item);
-      });
-    }
-  }
-  document.getElementById('connect').onclick = connect;
-  connect();
-</script>
-</html>
-`;

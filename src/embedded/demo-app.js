@@ -1,0 +1,147 @@
+// The demo's browser code: a shared todo list on walcast/client, as an app would write it.
+// ?tenant=…&user=… choose who you are (dev tokens exist in embedded mode only).
+import { createClient, WalcastConflictError } from '/demo/client/index.js';
+
+const params = new URLSearchParams(location.search);
+const tenant = params.get('tenant') || 'acme';
+const user = params.get('user') || `guest-${Math.random().toString(36).slice(2, 6)}`;
+const $ = (id) => document.getElementById(id);
+
+$('tenant').textContent = tenant;
+$('me').textContent = user;
+$('as-other').href = `?tenant=${encodeURIComponent(tenant)}&user=bob`;
+$('other-tenant').href = '?tenant=globex&user=gina';
+
+const walcast = createClient({
+  url: location.origin,
+  token: async () => (await (await fetch(`/dev/token?${new URLSearchParams({ tenant, sub: user })}`)).json()).token,
+});
+const todos = walcast.subscribe({ tables: ['todos'], rooms: ['todos'] });
+const me = walcast.presence('todos', { state: { editing: null } });
+
+/** The todo being edited here: its row as it was when editing began (the version to expect). */
+let editing = null;
+
+function render() {
+  $('status').textContent = todos.status;
+  $('status').className = `badge ${todos.status}`;
+  $('pending').hidden = todos.pendingEdits === 0;
+  $('pending').textContent = `${todos.pendingEdits} change${todos.pendingEdits === 1 ? '' : 's'} not saved yet`;
+  renderPeople();
+  renderTodos();
+}
+
+function renderPeople() {
+  const people = todos.members('todos').map((member) => {
+    const chip = document.createElement('span');
+    chip.className = 'person';
+    chip.dataset.user = member.user;
+    chip.textContent = member.user + (member.connection === me.connection ? ' (you)' : '');
+    return chip;
+  });
+  $('people').replaceChildren(...people);
+}
+
+function renderTodos() {
+  const editors = new Map(todos.members('todos').filter((member) => member.state.editing != null && member.connection !== me.connection)
+    .map((member) => [String(member.state.editing), member.user]));
+  const items = todos.rows('todos').map((row) => {
+    const item = document.createElement('li');
+    item.dataset.id = String(row.id ?? '');
+    item.classList.toggle('done', row.done === true);
+    item.classList.toggle('pending', row.id === undefined);
+    const done = document.createElement('input');
+    done.type = 'checkbox';
+    done.checked = row.done === true;
+    done.setAttribute('aria-label', 'done');
+    done.onchange = () => act(todos.update('todos', row, { done: done.checked }));
+    item.append(done);
+    if (editing && editing.row.id === row.id) {
+      const input = document.createElement('input');
+      input.type = 'text';
+      input.value = editing.draft;
+      input.className = 'title-input';
+      input.oninput = () => { editing.draft = input.value; };
+      const save = button('Save', () => saveTitle());
+      save.className = 'save';
+      item.append(input, save, button('Cancel', () => stopEditing()));
+    } else {
+      const title = document.createElement('span');
+      title.className = 'title';
+      title.textContent = String(row.title);
+      item.append(title);
+      const by = editors.get(String(row.id));
+      if (by) item.append(Object.assign(document.createElement('span'), { className: 'editing-by', textContent: `${by} is editing` }));
+      if (row.id !== undefined) item.append(button('Edit', () => startEditing(row)), button('Delete', () => act(todos.remove('todos', row))));
+    }
+    return item;
+  });
+  const focused = document.activeElement?.classList.contains('title-input');
+  $('todos').replaceChildren(...items);
+  if (focused) document.querySelector('.title-input')?.focus();
+}
+
+function button(label, onClick) {
+  const element = document.createElement('button');
+  element.type = 'button';
+  element.textContent = label;
+  element.onclick = onClick;
+  return element;
+}
+
+function startEditing(row) {
+  editing = { row, draft: String(row.title) };
+  me.set({ editing: row.id });
+  render();
+  document.querySelector('.title-input')?.focus();
+}
+
+function stopEditing() {
+  editing = null;
+  me.set({ editing: null });
+  render();
+}
+
+/** Saves against the version the edit began with: a change by someone else in between is a 409. */
+async function saveTitle() {
+  const { row, draft } = editing;
+  stopEditing();
+  try {
+    await todos.update('todos', row, { title: draft });
+  } catch (error) {
+    if (error instanceof WalcastConflictError) return askAboutConflict(error.current, draft);
+    alert(error.message);
+  }
+}
+
+function askAboutConflict(current, mine) {
+  $('conflict-theirs').textContent = String(current.title);
+  $('conflict-mine').textContent = mine;
+  $('conflict').hidden = false;
+  $('keep-theirs').onclick = () => { $('conflict').hidden = true; };
+  $('use-mine').onclick = () => {
+    $('conflict').hidden = true;
+    act(todos.update('todos', current, { title: mine }));
+  };
+}
+
+function act(edit) {
+  edit.catch((error) => {
+    if (error instanceof WalcastConflictError) return; // the list already shows the row as it is now
+    alert(error.message);
+  });
+  render();
+}
+
+$('add').onsubmit = (event) => {
+  event.preventDefault();
+  const title = $('new-title').value.trim();
+  if (title) act(todos.insert('todos', { title }));
+  $('new-title').value = '';
+};
+
+todos.on('rows', render);
+todos.on('presence', render);
+todos.on('status', render);
+addEventListener('pagehide', () => void me.leave());
+render();
