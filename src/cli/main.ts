@@ -38,11 +38,15 @@ async function serve(config: Config, log: Logger): Promise<void> {
     secret ??= await devSecret(config.dataDir);
   }
   const devConfig = { ...config, jwtSecret: secret };
+  const demoSecret = embedded !== undefined || config.demo ? secret : undefined;
+  if (demoSecret && !embedded) {
+    log.warn('WALCAST_DEMO=true: /dev/token hands anyone who reaches this server a token for any tenant; never set it in production');
+  }
   const walcast = await startWalcast({
     config: devConfig,
     databaseUrl,
     log,
-    extraRouters: embedded && secret ? [demoRoutes(secret, config.tenantClaim)] : [],
+    extraRouters: demoSecret ? [demoRoutes(demoSecret, config.tenantClaim)] : [],
   }).catch(async (error: unknown) => {
     await embedded?.stop();
     throw error;

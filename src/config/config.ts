@@ -40,6 +40,7 @@ const Env = z
     WALCAST_RETAIN_WAL_BYTES: positiveInt.default(1024 * 1024 * 1024),
     WALCAST_CLIENT_QUEUE_BYTES: positiveInt.default(8 * 1024 * 1024),
     WALCAST_DATA_DIR: z.string().min(1).default('.walcast'),
+    WALCAST_DEMO: z.enum(['true', 'false']).default('false'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   });
 
@@ -73,6 +74,8 @@ export interface Config {
   /** How far behind (bytes of events not yet sent) a stream may fall before it is cut off. */
   readonly clientQueueBytes: number;
   readonly dataDir: string;
+  /** The demo page and its token endpoint with DATABASE_URL (docker compose); always on when embedded. */
+  readonly demo: boolean;
   readonly logLevel: string;
 }
 
@@ -91,6 +94,9 @@ export function assertCanVerifyTokens(config: Config): void {
       'INVALID_CONFIG',
       'invalid configuration: WALCAST_JWT_SECRET is required with DATABASE_URL (or set WALCAST_JWKS_URL); the dev secret exists only in embedded mode',
     );
+  }
+  if (config.databaseUrl && config.demo && !config.jwtSecret) {
+    throw new WalcastError('INVALID_CONFIG', 'invalid configuration: WALCAST_DEMO=true needs WALCAST_JWT_SECRET (the demo signs its tokens with it)');
   }
 }
 
@@ -128,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     retainWalBytes: e.WALCAST_RETAIN_WAL_BYTES,
     clientQueueBytes: e.WALCAST_CLIENT_QUEUE_BYTES,
     dataDir: e.WALCAST_DATA_DIR,
+    demo: e.WALCAST_DEMO === 'true',
     logLevel: e.LOG_LEVEL,
   } satisfies Config);
 }

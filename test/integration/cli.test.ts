@@ -31,6 +31,36 @@ describe('walcast CLI', () => {
     }
   });
 
+  it('serves the demo page with DATABASE_URL only when WALCAST_DEMO=true (docker compose)', async () => {
+    const db = await createTestDatabase('cli_demo');
+    const env = { DATABASE_URL: db.url, WALCAST_JWT_SECRET: TEST_SECRET, WALCAST_PORT: '0', WALCAST_INSTANCE: 'cli_demo' };
+    const urlOf = async (run: ReturnType<typeof runCli>) => `http://localhost:${(await waitForOutput(run, /"url":"http:\/\/localhost:(\d+)"/))[1]}`;
+    try {
+      const plain = runCli(['serve'], env);
+      const plainUrl = await urlOf(plain);
+      expect((await fetch(`${plainUrl}/`)).status).toBe(404);
+      expect((await fetch(`${plainUrl}/dev/token`)).status).toBe(404);
+      plain.child.kill('SIGTERM');
+      expect(await plain.exited).toBe(0);
+
+      const demo = runCli(['serve'], { ...env, WALCAST_DEMO: 'true' });
+      const demoUrl = await urlOf(demo);
+      expect(demo.output).toMatch(/WALCAST_DEMO=true: \/dev\/token hands anyone/);
+      expect(await (await fetch(`${demoUrl}/`)).text()).toMatch(/Shared todos/);
+      const { token } = (await (await fetch(`${demoUrl}/dev/token?tenant=globex&sub=gina`)).json()) as { token: string };
+      expect((await fetch(`${demoUrl}/v1/presence?room=lobby`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      expect((await fetch(`${demoUrl}/demo/client/index.js`)).headers.get('content-type')).toMatch(/javascript/);
+      demo.child.kill('SIGTERM');
+      expect(await demo.exited).toBe(0);
+
+      const jwksOnly = runCli(['serve'], { ...env, WALCAST_JWT_SECRET: '', WALCAST_JWKS_URL: 'https://auth.example.com/jwks.json', WALCAST_DEMO: 'true' });
+      expect(await jwksOnly.exited).toBe(2);
+      expect(jwksOnly.output).toMatch(/WALCAST_DEMO=true needs WALCAST_JWT_SECRET/);
+    } finally {
+      await db.drop();
+    }
+  });
+
   describe('serve in embedded mode (npm start)', () => {
     let dataRoot: string;
     afterAll(async () => {
