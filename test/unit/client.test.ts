@@ -1,0 +1,84 @@
+// The SDK's pure parts: which events a snapshot holds (it must agree with the server's
+// resume rule exactly), how a table's copy applies changes, and reconnect delays.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { backoffDelay } from '../../src/client/backoff.js';
+import { seenBy } from '../../src/client/cursor.js';
+import { TableCopy, keyPathOf } from '../../src/client/table-copy.js';
+import type { ChangeEvent } from '../../src/client/types.js';
+import { formatEventId } from '../../src/events/event-id.js';
+import type { WalcastEvent } from '../../src/events/event.js';
+import { formatCursor, isNewTo, type SnapshotCursor } from '../../src/events/resume-point.js';
+import { lsnFromBigInt } from '../../src/replication/lsn.js';
+
+describe('seenBy (client) agrees with isNewTo (server)', () => {
+  const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+  const cursor = fc
+    .record({ low: u64, high: u64, epoch: fc.bigInt({ min: 0n, max: 5n }), xmax: fc.integer({ min: 3, max: 0xffff_ffff }), xip: fc.array(fc.integer({ min: 3, max: 0xffff_ffff }), { maxLength: 5 }) })
+    .map(({ low, high, epoch, xmax, xip }): SnapshotCursor => ({
+      low: lsnFromBigInt(low < high ? low : high),
+      high: lsnFromBigInt(high),
+      xmax: (epoch << 32n) | BigInt(xmax),
+      xip: xip.map((xid) => (epoch << 32n) | BigInt(xid)),
+    }));
+
+  it('on random cursors and events, wraparound included', () => {
+    fc.assert(
+      fc.property(cursor, u64, fc.integer({ min: 3, max: 0xffff_ffff }), fc.integer({ min: 0, max: 0xff_ffff }), (snapshot, commit, xid, position) => {
+        // Events near the cursor's xids and LSN are where a mistake would hide.
+        for (const eventXid of [xid, Number(snapshot.xmax & 0xffff_ffffn), ...snapshot.xip.map((value) => Number(value & 0xffff_ffffn))]) {
+          for (const commitLsn of [lsnFromBigInt(commit), snapshot.high]) {
+            const event = { id: formatEventId(commitLsn, position), commitLsn, xid: eventXid } as WalcastEvent;
+            const server = isNewTo({ kind: 'snapshot', cursor: snapshot })(event);
+            const client = seenBy(formatCursor(snapshot))({ id: event.id, xid: String(eventXid) });
+            expect(client).toBe(!server);
+          }
+        }
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('an event ID as cursor: IDs up to it', () => {
+    const seen = seenBy('0000000000000010-000002');
+    expect(seen({ id: '0000000000000010-000002', xid: '1' })).toBe(true);
+    expect(seen({ id: '0000000000000010-000003', xid: '1' })).toBe(false);
+  });
+});
+
+describe('TableCopy', () => {
+  const snapshot = {
+    table: 'public.docs',
+    keyColumns: ['org', 'slug'],
+    versionColumn: 'version',
+    cursor: '0000000000000010-000000',
+    rows: [{ org: 'a', slug: 'x,y', body: 'big', version: '1' }],
+  };
+  const change = (fields: Partial<ChangeEvent>): ChangeEvent => ({ id: '0000000000000020-000000', table: 'public.docs', op: 'update', key: {}, xid: '9', ...fields });
+
+  it('keeps an unchanged TOASTed value, follows key changes, and skips what the snapshot held', () => {
+    const copy = new TableCopy(snapshot);
+    expect(copy.apply(change({ id: '0000000000000010-000000', op: 'delete', key: { org: 'a', slug: 'x,y' } }))).toBe(false);
+    copy.apply(change({ key: { org: 'a', slug: 'x,y' }, row: { org: 'a', slug: 'x,y', version: '2' }, unchanged: ['body'] }));
+    expect([...copy.rows.values()]).toEqual([{ org: 'a', slug: 'x,y', body: 'big', version: '2' }]);
+    copy.apply(change({ key: { org: 'a', slug: 'z' }, old: { org: 'a', slug: 'x,y' }, row: { org: 'a', slug: 'z', body: 'b', version: '3' } }));
+    expect([...copy.rows.keys()]).toEqual([copy.keyOf({ org: 'a', slug: 'z' })]);
+    copy.apply(change({ op: 'delete', key: { org: 'a', slug: 'z' } }));
+    expect(copy.rows.size).toBe(0);
+  });
+
+  it('writes the edit path of a key as the server parses it', () => {
+    const copy = new TableCopy(snapshot);
+    expect(keyPathOf(copy.keyOf({ org: 'a b', slug: 'x,y' }))).toBe('a%20b,x%2Cy');
+    expect(keyPathOf(JSON.stringify([42, '7']))).toBe('42,7');
+  });
+});
+
+describe('backoffDelay', () => {
+  it('grows exponentially under a ceiling, with full jitter', () => {
+    const options = { initialMs: 250, maxMs: 15_000 };
+    expect([0, 1, 2, 3].map((attempt) => backoffDelay(attempt, options, () => 1))).toEqual([250, 500, 1000, 2000]);
+    expect(backoffDelay(40, options, () => 1)).toBe(15_000);
+    expect(backoffDelay(5, options, () => 0)).toBe(0);
+  });
+});
