@@ -42,6 +42,28 @@ export function createHub(options: HubOptions): Hub {
     }
   }
 
+  // Events are written once per turn of the event loop: when idle, a turn is a moment
+  // after the event was decoded; under load, turns grow, and so do the batches, so each
+  // stream costs one write per turn instead of one per event (bench keepup).
+  let offered: Subscriber[] = [];
+  let flushScheduled = false;
+  function flush(): void {
+    flushScheduled = false;
+    const batch = offered;
+    offered = [];
+    // Streams of a tenant with the same filter got the same frames: joined once.
+    let lastFrames: readonly Buffer[] = [];
+    let lastBytes: Buffer | undefined;
+    for (const subscriber of batch) {
+      const frames = subscriber.pending;
+      if (frames.length > 1 && !sameFrames(frames, lastFrames)) {
+        lastFrames = [...frames];
+        lastBytes = Buffer.concat(frames);
+      }
+      subscriber.flush(options.retention, frames.length > 1 ? lastBytes : undefined);
+    }
+  }
+
   // One timer for every stream: keepalive comments and token expiry (DESIGN §3, §5).
   let lastKeepalive = options.now();
   const tick = setInterval(() => {
@@ -76,7 +98,13 @@ export function createHub(options: HubOptions): Hub {
         // A table without a tenant column reaches every tenant's streams: walked in place,
         // not copied into an array per event.
         const groups = tenant === null ? byTenant.values() : [byTenant.get(tenant) ?? []];
-        for (const group of groups) for (const subscriber of group) subscriber.offer(retained, frame, options.retention);
+        for (const group of groups) {
+          for (const subscriber of group) if (subscriber.offer(retained, frame)) offered.push(subscriber);
+        }
+      }
+      if (offered.length > 0 && !flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
       }
     },
     publishPresence(tenant, room, data) {
@@ -96,4 +124,10 @@ export function createHub(options: HubOptions): Hub {
       for (const subscriber of all()) subscriber.close('shutdown');
     },
   };
+}
+
+function sameFrames(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
+  return true;
 }

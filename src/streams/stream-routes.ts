@@ -102,10 +102,14 @@ export function streamRoutes(deps: StreamRouteDeps): Router {
     const position = resumePositionOf(request, query[QUERY.lastEventId]);
     const resume = position === undefined ? undefined : deps.retention.resumeFrom(position);
 
+    // No chunked framing: the stream ends only when the connection does, so each event is
+    // written to the socket as is (chunk headers per event per stream were a third of the
+    // fan-out's cost under load: bench keepup).
+    response.useChunkedEncodingByDefault = false;
     response.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
+      connection: 'close',
       'x-accel-buffering': 'no',
     });
     request.socket.setNoDelay(true);

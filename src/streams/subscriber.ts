@@ -46,6 +46,8 @@ export class Subscriber {
   private state: 'replaying' | 'live' | 'closed' = 'replaying';
   private cursor: number;
   private waitingForDrain = false;
+  /** Frames offered and not yet written (until the hub's end-of-turn flush). */
+  private batch: Buffer[] = [];
   /**
    * Kept for the stream's life: a resume ID can be ahead of what this instance has
    * decoded (it is still rebuilding its window, or another instance is faster), and
@@ -112,21 +114,48 @@ export class Subscriber {
   }
 
   /**
-   * A new event, handed to live streams of its tenant by the hub with its shared bytes.
-   * A full socket sends the stream back to replaying: the rest waits in the log.
+   * A new event, handed to live streams of its tenant by the hub with its shared bytes;
+   * written at the hub's flush. True when it is the first of this turn's batch.
    */
-  offer(retained: RetainedEvent, shared: Buffer, log: RetentionLog): void {
-    if (this.state !== 'live') return;
+  offer(retained: RetainedEvent, shared: Buffer): boolean {
+    if (this.state !== 'live') return false;
     this.cursor = retained.seq + 1;
     const frame = this.frameOf(retained.event, shared);
-    if (frame) {
-      this.options.response.write(frame);
-      this.options.onSent(1);
+    if (!frame) return false;
+    const first = this.batch.length === 0;
+    this.batch.push(frame);
+    return first;
+  }
+
+  /** The frames offered since the last flush, in order (the hub shares equal batches' bytes). */
+  get pending(): readonly Buffer[] {
+    return this.batch;
+  }
+
+  /**
+   * Writes what was offered this turn in one write: under load, many events share a
+   * system call instead of one each. A full socket sends the stream back to replaying:
+   * the rest waits in the log.
+   */
+  flush(log: RetentionLog, bytes?: Buffer): void {
+    if (this.state !== 'live') {
+      this.batch = [];
+      return;
     }
+    this.writeBatch(bytes);
     if (this.options.response.writableNeedDrain) {
       this.state = 'replaying';
       this.waitForDrain(log);
     }
+  }
+
+  /** Anything else written goes after the frames offered before it. */
+  private writeBatch(bytes?: Buffer): void {
+    const frames = this.batch;
+    if (frames.length === 0) return;
+    this.batch = [];
+    this.options.response.write(bytes ?? (frames.length === 1 ? frames[0]! : Buffer.concat(frames)));
+    this.options.onSent(frames.length);
   }
 
   /** A stream that is not keeping up is cut off once it is too far behind. */
@@ -139,25 +168,31 @@ export class Subscriber {
   /** The history behind this stream is gone: say so, then go on live from `seq`. */
   reset(seq: number, frame: string): void {
     if (this.state === 'closed') return;
+    this.writeBatch();
     this.options.response.write(frame);
     this.cursor = seq;
     this.state = 'live';
   }
 
   write(text: string): void {
-    if (this.state !== 'closed') this.options.response.write(text);
+    if (this.state === 'closed') return;
+    this.writeBatch();
+    this.options.response.write(text);
   }
 
   /** A presence event (no `id:`, not retained): dropped for a stream that is behind. */
   writePresence(frame: string): void {
-    if (this.state === 'live') this.options.response.write(frame);
+    if (this.state !== 'live') return;
+    this.writeBatch();
+    this.options.response.write(frame);
   }
 
   close(reason: CloseReason): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.options.onClose(this, reason);
-    if (reason === 'slow' || reason === 'lagged') this.options.response.destroy();
-    else this.options.response.end();
+    if (reason === 'slow' || reason === 'lagged') return void this.options.response.destroy();
+    if (reason !== 'client') this.writeBatch();
+    this.options.response.end();
   }
 }

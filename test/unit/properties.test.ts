@@ -153,7 +153,9 @@ describe('tenant routing', () => {
         });
         hub.closeAll();
         for (const { spec, frames } of streams) {
-          const received = frames.filter((frame) => frame.startsWith('id: ')).map((frame) => JSON.parse(/data: (.*)/.exec(frame)![1]!) as { tenant: string | null; relid: number });
+          // Writes may carry several frames (one write per stream per turn): split them.
+          const messages = frames.join('').split('\n\n').filter((message) => message.startsWith('id: '));
+          const received = messages.map((message) => JSON.parse(/data: (.*)/.exec(message)![1]!) as { tenant: string | null; relid: number });
           for (const got of received) {
             expect(got.tenant === null || got.tenant === spec.tenant).toBe(true);
             expect(spec.tables === null || spec.tables.includes(got.relid)).toBe(true);
