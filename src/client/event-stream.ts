@@ -21,9 +21,6 @@ export interface EventStreamOptions {
   readonly backoff?: BackoffOptions;
 }
 
-/** An answer worth retrying: the network, a busy or restarting server, a rate limit. */
-const retryable = (error: WalcastClientError) => error.retryable;
-
 export class EventStream {
   readonly #abort = new AbortController();
   #attempt = 0;
@@ -59,7 +56,7 @@ export class EventStream {
       } catch (caught) {
         if (signal.aborted) break;
         const error = caught instanceof WalcastClientError ? caught : networkError(caught);
-        if (!retryable(error)) {
+        if (!error.retryable) {
           options.onStatus('stopped', error);
           this.#abort.abort();
           return;

@@ -44,11 +44,16 @@ export function newIdempotencyKey(): string {
   return [...bytes].map((byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
-const versionOrder = (a: JsonValue | undefined, b: JsonValue | undefined): number => {
-  const x = BigInt(String(a ?? 0));
-  const y = BigInt(String(b ?? 0));
-  return x < y ? -1 : x > y ? 1 : 0;
-};
+/** Versions are bigint columns, sent as strings: compared as integers. */
+const atLeast = (version: JsonValue | undefined, than: JsonValue | undefined): boolean => BigInt(String(version ?? 0)) >= BigInt(String(than ?? 0));
+
+/** Whether the copy shows what a confirmed edit did: its row (same version or newer), or the row gone. */
+function caughtUp(edit: Edit, copy: TableCopy): boolean {
+  const base = copy.rows.get(edit.key);
+  if (!edit.confirmed) return base === undefined;
+  if (base === undefined) return edit.kind === 'update';
+  return copy.versionColumn === null || atLeast(base[copy.versionColumn], edit.confirmed[copy.versionColumn]);
+}
 
 export class Outbox {
   readonly #edits: Edit[] = [];
@@ -98,13 +103,7 @@ export class Outbox {
     const before = this.#edits.length;
     for (let index = this.#edits.length - 1; index >= 0; index--) {
       const edit = this.#edits[index]!;
-      if (edit.table !== copy.table || edit.state !== 'confirmed') continue;
-      const base = copy.rows.get(edit.key);
-      const caughtUp = edit.confirmed === null || edit.confirmed === undefined
-        ? base === undefined
-        : base !== undefined && (copy.versionColumn === null || versionOrder(base[copy.versionColumn], edit.confirmed[copy.versionColumn]) >= 0)
-          || (base === undefined && edit.kind === 'update');
-      if (caughtUp) this.#edits.splice(index, 1);
+      if (edit.table === copy.table && edit.state === 'confirmed' && caughtUp(edit, copy)) this.#edits.splice(index, 1);
     }
     if (this.#edits.length !== before) this.deps.changed(copy.table);
   }

@@ -162,6 +162,7 @@ export class Subscription {
     this.#abort.abort();
     this.#stream.close();
     this.#outbox.close();
+    this.#settleReady.reject(new WalcastClientError(0, 'closed', 'the subscription was closed'));
     this.setStatus('stopped');
   }
 
