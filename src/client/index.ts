@@ -44,5 +44,6 @@ export { WalcastClientError, WalcastConflictError } from './errors.js';
 export type { Subscription, SubscribeOptions, SubscriptionStatus } from './subscription.js';
 export type { Presence, PresenceOptions } from './presence.js';
 export type { BackoffOptions } from './backoff.js';
+export type { EditStorage, PersistOptions } from './outbox.js';
 export type { TokenProvider } from './tokens.js';
 export type { ChangeEvent, JsonValue, Member, Row } from './types.js';

@@ -26,8 +26,25 @@ export interface Edit {
   readonly settle: { resolve(row: Row | undefined): void; reject(error: unknown): void };
 }
 
+/** Where unconfirmed edits outlive the page: `localStorage`, or anything with its three methods. */
+export interface EditStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+export interface PersistOptions {
+  readonly storage: EditStorage;
+  /** Must name the user (and the app): edits are sent again with whatever token the page has then. */
+  readonly key: string;
+}
+
+/** What is stored of an edit: enough to send it again, with the same Idempotency-Key. */
+type SavedEdit = Pick<Edit, 'idempotencyKey' | 'table' | 'kind' | 'key' | 'values' | 'expectedVersion'>;
+
 export interface OutboxDeps {
   readonly http: Http;
+  readonly persist?: PersistOptions | undefined;
   /** The confirmed copy of a table (undefined while it loads). */
   readonly copyOf: (table: string) => TableCopy | undefined;
   /** Something an app renders changed (edits shown, taken back, confirmed). */
@@ -36,6 +53,8 @@ export interface OutboxDeps {
 }
 
 const PLACEHOLDER = 'pending:';
+const TABLE_LOADING = 'table_loading';
+const LOADING_RETRY_MS = 100;
 
 /** A random UUID; `crypto.randomUUID` exists only in secure contexts (https, localhost). */
 export function newIdempotencyKey(): string {
@@ -60,7 +79,13 @@ export class Outbox {
   readonly #abort = new AbortController();
   #running = false;
 
-  constructor(private readonly deps: OutboxDeps) {}
+  /** Edits a previous page left unconfirmed are sent again (their promises are gone with it). */
+  constructor(private readonly deps: OutboxDeps) {
+    for (const saved of this.load()) {
+      this.#edits.push({ ...saved, state: 'waiting', settle: { resolve: () => undefined, reject: () => undefined } });
+    }
+    if (this.#edits.length > 0) void this.drain();
+  }
 
   /** Edits not yet confirmed by the server (sending, or waiting for the network). */
   get unconfirmed(): number {
@@ -71,6 +96,7 @@ export class Outbox {
     return new Promise((resolve, reject) => {
       const idempotencyKey = newIdempotencyKey();
       this.#edits.push({ ...edit, idempotencyKey, key: edit.key ?? `${PLACEHOLDER}${idempotencyKey}`, state: 'sending', settle: { resolve, reject } });
+      this.save();
       this.deps.changed(edit.table);
       void this.drain();
     });
@@ -108,6 +134,7 @@ export class Outbox {
     if (this.#edits.length !== before) this.deps.changed(copy.table);
   }
 
+  /** Unconfirmed edits stay in storage (when persisted): the next page sends them. */
   close(): void {
     this.#abort.abort();
     for (const edit of this.#edits.splice(0)) {
@@ -125,10 +152,13 @@ export class Outbox {
           await this.sendOne(edit);
           attempt = 0;
         } catch (error) {
+          if (this.#abort.signal.aborted) return;
           if (error instanceof WalcastClientError && error.retryable) {
             edit.state = 'waiting';
             this.deps.changed(edit.table);
-            await pause(backoffDelay(attempt++, this.deps.backoff ?? DEFAULT_BACKOFF), this.#abort.signal);
+            // A table being read is back in moments; the network may not be.
+            const delay = error.code === TABLE_LOADING ? LOADING_RETRY_MS : backoffDelay(attempt++, this.deps.backoff ?? DEFAULT_BACKOFF);
+            await pause(delay, this.#abort.signal);
             continue;
           }
           this.remove(edit);
@@ -150,7 +180,7 @@ export class Outbox {
     }
     // Status 0: retried like a network failure, once the table has been read again.
     const copy = this.deps.copyOf(edit.table);
-    if (!copy) throw new WalcastClientError(0, 'table_loading', `${edit.table} is being read again`);
+    if (!copy) throw new WalcastClientError(0, TABLE_LOADING, `${edit.table} is being read`);
     const path = `/v1/tables/${encodeURIComponent(edit.table)}/rows`;
     const headers: Record<string, string> = { 'idempotency-key': edit.idempotencyKey };
     if (edit.expectedVersion !== undefined && edit.expectedVersion !== null) headers['if-match'] = `"${String(edit.expectedVersion)}"`;
@@ -184,6 +214,7 @@ export class Outbox {
     edit.key = newKey;
     edit.confirmed = row;
     edit.state = 'confirmed';
+    this.save();
     edit.settle.resolve(row ?? undefined);
     // Without a version column there is nothing to recognise the echo by: show the
     // server's row in the copy now; the event brings the same row again.
@@ -198,6 +229,29 @@ export class Outbox {
   private remove(edit: Edit): void {
     const index = this.#edits.indexOf(edit);
     if (index >= 0) this.#edits.splice(index, 1);
+    this.save();
     this.deps.changed(edit.table);
+  }
+
+  private save(): void {
+    const persist = this.deps.persist;
+    // Once closed, what is stored is what the next page sends.
+    if (!persist || this.#abort.signal.aborted) return;
+    const saved: SavedEdit[] = this.#edits
+      .filter((edit) => edit.state !== 'confirmed')
+      .map(({ idempotencyKey, table, kind, key, values, expectedVersion }) => ({ idempotencyKey, table, kind, key, values, expectedVersion }));
+    if (saved.length === 0) persist.storage.removeItem(persist.key);
+    else persist.storage.setItem(persist.key, JSON.stringify(saved));
+  }
+
+  private load(): SavedEdit[] {
+    const text = this.deps.persist?.storage.getItem(this.deps.persist.key);
+    if (!text) return [];
+    try {
+      const saved = JSON.parse(text) as unknown;
+      return Array.isArray(saved) ? (saved as SavedEdit[]) : [];
+    } catch {
+      return [];
+    }
   }
 }

@@ -8,7 +8,7 @@ import { backoffDelay, DEFAULT_BACKOFF, pause } from './backoff.js';
 import { WalcastClientError } from './errors.js';
 import { EventStream, type StreamStatus } from './event-stream.js';
 import { sendJson, type Http } from './http.js';
-import { Outbox } from './outbox.js';
+import { Outbox, type PersistOptions } from './outbox.js';
 import { TableCopy, type RowKey } from './table-copy.js';
 import type { ChangeEvent, Member, PresenceEvent, RefetchEvent, Row, Snapshot } from './types.js';
 
@@ -21,6 +21,11 @@ export interface SubscribeOptions {
   readonly rooms?: readonly string[];
   /** Order of `rows()`; default: by key. */
   readonly orderBy?: (a: Row, b: Row) => number;
+  /**
+   * Keep unconfirmed edits in `storage` under `key` (e.g. localStorage, `todos:<user id>`),
+   * so edits made offline are sent when the app next subscribes, even after a reload.
+   */
+  readonly persistEdits?: PersistOptions;
 }
 
 export type SubscriptionStatus = 'loading' | 'live' | 'reconnecting' | 'stopped';
@@ -76,6 +81,7 @@ export class Subscription {
     this.#ready.catch(() => undefined);
     this.#outbox = new Outbox({
       http,
+      persist: options.persistEdits,
       copyOf: (table) => this.#tables.get(table)?.copy,
       changed: (table) => this.changed(table),
       backoff,

@@ -16,7 +16,12 @@ const walcast = createClient({
   url: location.origin,
   token: async () => (await (await fetch(`/dev/token?${new URLSearchParams({ tenant, sub: user })}`)).json()).token,
 });
-const todos = walcast.subscribe({ tables: ['todos'], rooms: ['todos'] });
+// Edits made offline survive a reload: they are sent when the page is back (once each).
+const todos = walcast.subscribe({
+  tables: ['todos'],
+  rooms: ['todos'],
+  persistEdits: { storage: localStorage, key: `walcast-demo:${tenant}:${user}` },
+});
 const me = walcast.presence('todos', { state: { editing: null } });
 
 /** The todo being edited here: its row as it was when editing began (the version to expect). */

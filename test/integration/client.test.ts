@@ -240,6 +240,33 @@ describe('walcast/client', () => {
     acme.close();
   });
 
+  it('keeps offline edits in storage: the next page (after a reload) sends them, once', async () => {
+    const saved = new Map<string, string>();
+    const storage = { getItem: (key: string) => saved.get(key) ?? null, setItem: (key: string, value: string) => void saved.set(key, value), removeItem: (key: string) => void saved.delete(key) };
+    const persistEdits = { storage, key: 'todos:alice' };
+    const { rows: [{ id }] } = await db.sql.query(`insert into todos (org_id, title) values ('acme', 'to edit offline') returning id`);
+    const page = client('acme').subscribe({ tables: ['todos'], persistEdits });
+    await page.ready();
+    await until('the row to edit is there', () => page.rows('todos').some((row) => row['id'] === id));
+    const target = page.rows('todos').find((row) => row['id'] === id)!;
+
+    await walcast.close();
+    void page.insert('todos', { title: 'offline, then reloaded' }).catch(() => undefined);
+    void page.update('todos', target, { title: 'edited before the reload' }).catch(() => undefined);
+    expect(JSON.parse(saved.get('todos:alice')!)).toHaveLength(2);
+    page.close();
+
+    walcast = await startTestWalcast(db.url, env());
+    const reloaded = client('acme').subscribe({ tables: ['todos'], persistEdits });
+    await reloaded.ready();
+    await until('the stored edits are confirmed', () => reloaded.pendingEdits === 0 && !saved.has('todos:alice'));
+    await until('the copy equals the database', matchesDatabase(reloaded));
+    const { rows } = await db.sql.query(`select title, version from todos where id = $1 or title = 'offline, then reloaded'`, [target['id']]);
+    expect(rows.map((row) => row.title).sort()).toEqual(['edited before the reload', 'offline, then reloaded']);
+    expect(rows.find((row) => row.title === 'edited before the reload')!.version).toBe(String(BigInt(String(target['version'])) + 1n));
+    reloaded.close();
+  });
+
   it('stops on a refused token instead of retrying, and renews a token that expires', async () => {
     const observed = observedFetch();
     const refused = createClient({ url: walcast.url, token: 'not-a-token', fetch: observed.fetch, backoff: FAST }).subscribe({ tables: ['todos'] });
