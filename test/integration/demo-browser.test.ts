@@ -104,5 +104,17 @@ describe.skipIf(!runnable)('demo in Chromium', () => {
 
     await todo(alice, 'from psql').getByRole('button', { name: 'Delete' }).click();
     await expect.poll(() => bob.locator('#todos li .title').allTextContents()).toEqual(['buy oat milk']);
+
+    // Offline: Bob's edit shows at once, waits, and is sent when he is back.
+    await bob.context().setOffline(true);
+    await bob.fill('#new-title', 'added offline');
+    await bob.press('#new-title', 'Enter');
+    await todo(bob, 'added offline').waitFor();
+    await expect.poll(() => bob.textContent('#pending')).toBe('1 change not saved yet');
+    await shot(bob, 'offline');
+    await bob.context().setOffline(false);
+    await todo(alice, 'added offline').waitFor();
+    await bob.locator('#pending').waitFor({ state: 'hidden' });
+    expect(await alice.locator('#todos li .title').allTextContents()).toEqual(['buy oat milk', 'added offline']);
   }, 60_000);
 });
