@@ -215,11 +215,18 @@ describe('tokens', () => {
         bodies.push(await (await fetch(`${base}/v1/tables/notes/rows`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"oops"' })).text());
       }
       bodies.push(await (await fetch(`${base}/metrics`)).text());
+      // Request ids: a caller's safe one is echoed and logged; anything else gets a new UUID.
+      const traced = await fetch(`${base}/healthz`, { headers: { 'x-request-id': 'trace-me-123' } });
+      expect(traced.headers.get('x-request-id')).toBe('trace-me-123');
+      const minted = (await fetch(`${base}/healthz`, { headers: { 'x-request-id': 'not {safe}' } })).headers.get('x-request-id');
+      expect(minted).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
       await new Promise((resolve) => setTimeout(resolve, 300));
       server.child.kill('SIGTERM');
       await server.exited;
       const everything = `${server.output}\n${bodies.join('\n')}`;
       expect(server.output).toMatch(/"msg":"request"/);
+      expect(server.output).toMatch(/"requestId":"trace-me-123","method":"GET","route":"\/healthz"[^\n]*"status":200/);
+      expect(server.output).toContain(`"requestId":"${minted}"`);
       for (const token of [valid, expired, forged]) {
         expect(everything).not.toContain(token);
         expect(everything).not.toContain(token.split('.')[2]!);

@@ -194,6 +194,9 @@ describe('operations endpoints', () => {
       expect(metrics).toMatch(/^walcast_slow_client_disconnects_total 0/m);
       expect(metrics).toMatch(/^walcast_http_requests_total\{route="\/healthz",method="GET",status="200"\} 1/m);
       expect(metrics).not.toMatch(/access_token|eyJ/);
+      // prom-client's default process metrics, beside walcast's own.
+      expect(metrics).toMatch(/^process_resident_memory_bytes \d+/m);
+      expect(metrics).toMatch(/^nodejs_eventloop_lag_seconds /m);
     } finally {
       stream.close();
     }
