@@ -4,14 +4,14 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
-import type { Express, Router } from 'express';
+import type { Router } from 'express';
 import pg from 'pg';
 import { createTokenVerifier, type VerifyToken } from './auth/jwt.js';
 import type { Config } from './config/config.js';
 import { createEventPipeline } from './events/event-pipeline.js';
 import { ExposureCatalog } from './events/exposure.js';
 import { RetentionLog } from './events/retention.js';
-import { createApp } from './http/app.js';
+import { createApp, type WalcastHandler } from './http/app.js';
 import { clientErrorResponse } from './http/error-handler.js';
 import { createMetrics } from './http/metrics.js';
 import { WalcastError } from './errors.js';
@@ -32,7 +32,7 @@ import { presenceEmitter } from './presence/emit.js';
 import { HeldSnapshots } from './snapshots/held-snapshots.js';
 import { snapshotRoutes } from './snapshots/snapshot-routes.js';
 import { createHub } from './streams/hub.js';
-import { streamRoutes } from './streams/stream-routes.js';
+import { streamHandler } from './streams/stream-routes.js';
 
 const LISTED_POLL_MS = 1_000;
 const EXPIRY_INTERVAL_MS = 1_000;
@@ -61,7 +61,7 @@ export interface WalcastOptions {
 /** A walcast instance without a server: mount `handler` where it should answer. */
 export interface Walcast {
   /** Every route of DESIGN §4, with JSON errors; `app.use('/realtime', walcast.handler)`. */
-  readonly handler: Express;
+  readonly handler: WalcastHandler;
   readonly replication: ReplicationStream;
   readonly retention: RetentionLog;
   readonly catalog: ExposureCatalog;
@@ -196,7 +196,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
         ...(slotLostAt ? { slotLostAt } : {}),
       },
     }),
-    routers: [...(options.extraRouters ?? []), streamRoutes({
+    stream: streamHandler({
         verifyToken,
         catalog,
         retention,
@@ -208,6 +208,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
         filterableColumns: async (relid) => (await describeTable(pool, types, catalog, relid)).columns,
         presenceMembers: (tenant, room) => presence.members(tenant, room),
       }),
+    routers: [...(options.extraRouters ?? []),
       editRoutes({
         verifyToken,
         catalog,

@@ -1,21 +1,23 @@
 // Middleware: the caller's Principal from `Authorization: Bearer` or `?access_token=`
 // (EventSource cannot set headers). The token itself is never stored or logged.
+import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { WalcastError } from '../errors.js';
 import { HEADER, QUERY } from '../http/constants.js';
+import { queryOf } from '../http/validate.js';
 import type { Principal, VerifyToken } from './jwt.js';
 
 const BEARER = /^Bearer ([A-Za-z0-9_\-.=]+)$/;
 const MAX_TOKEN_LENGTH = 8192;
 
-export function tokenFrom(request: Request): string {
+export function tokenFrom(request: IncomingMessage): string {
   const header = request.headers[HEADER.authorization];
   if (header !== undefined) {
     const match = BEARER.exec(header);
     if (!match) throw new WalcastError('INVALID_TOKEN', 'the Authorization header must be "Bearer <token>"');
     return match[1]!;
   }
-  const query = request.query[QUERY.accessToken];
+  const query = queryOf(request)[QUERY.accessToken];
   if (query === undefined) throw new WalcastError('AUTH_REQUIRED', 'a token is required (Authorization: Bearer or ?access_token=)');
   if (typeof query !== 'string' || query.length === 0) throw new WalcastError('INVALID_TOKEN', 'access_token must be given once');
   return query;
@@ -27,11 +29,16 @@ export function principalOf(response: Response): Principal {
   return principal;
 }
 
+/** The caller, from its token; a 401 without a valid one. */
+export async function authenticate(verifyToken: VerifyToken, request: IncomingMessage): Promise<Principal> {
+  const token = tokenFrom(request);
+  if (token.length > MAX_TOKEN_LENGTH) throw new WalcastError('INVALID_TOKEN', 'the token is too long');
+  return verifyToken(token);
+}
+
 export function requireAuth(verifyToken: VerifyToken) {
   return async function requireAuth(request: Request, response: Response, next: NextFunction): Promise<void> {
-    const token = tokenFrom(request);
-    if (token.length > MAX_TOKEN_LENGTH) throw new WalcastError('INVALID_TOKEN', 'the token is too long');
-    response.locals['principal'] = await verifyToken(token);
+    response.locals['principal'] = await authenticate(verifyToken, request);
     next();
   };
 }

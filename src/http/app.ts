@@ -1,11 +1,15 @@
-// createApp(deps): the express application. Every dependency comes in as an argument.
+// createApp(deps): walcast's HTTP handler. Every dependency comes in as an argument.
+// Streams are served by a plain node:http handler; everything else by express.
 import { randomUUID } from 'node:crypto';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type Request, type Response } from 'express';
 import type { Logger } from '../log.js';
+import type { StreamHandler } from '../streams/stream-routes.js';
 import { cors } from './cors.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { HEADER } from './constants.js';
 import type { Metrics } from './metrics.js';
+import { pathOf } from './validate.js';
 
 export interface Readiness {
   readonly ready: boolean;
@@ -17,24 +21,35 @@ export interface AppDeps {
   readonly metrics: Metrics;
   readonly readiness: () => Readiness;
   readonly routers: readonly express.Router[];
+  /** GET /v1/stream. */
+  readonly stream: StreamHandler;
   /** Origins allowed to call from a browser (`*`: any). */
   readonly corsOrigins: readonly string[];
 }
 
 const REQUEST_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
-/** Logs method, route and status, never the URL's query string (it may hold access_token). */
-function requestLog(log: Logger, metrics: Metrics) {
-  return function requestLog(request: Request, response: Response, next: NextFunction): void {
+/** A request handler for node:http, or to mount in an express app (`app.use(prefix, handler)`). */
+export type WalcastHandler = (request: IncomingMessage, response: ServerResponse, next?: (error?: unknown) => void) => void;
+
+const STREAM_PATH = '/v1/stream';
+
+/**
+ * Logs method, route and status, never the URL's query string (it may hold access_token).
+ * `route`: the route's label when express does not route the request.
+ */
+function requestLog(log: Logger, metrics: Metrics, route?: string) {
+  return function requestLog(request: IncomingMessage, response: ServerResponse, next: () => void): void {
     const incoming = request.headers[HEADER.requestId];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     response.setHeader(HEADER.requestId, requestId);
     const started = performance.now();
     response.on('finish', () => {
-      const route = (request.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      metrics.httpRequests.inc({ route, method: request.method, status: String(response.statusCode) });
+      const label = route ?? ((request as Request).route as { path?: string } | undefined)?.path ?? 'unmatched';
+      const method = request.method ?? '';
+      metrics.httpRequests.inc({ route: label, method, status: String(response.statusCode) });
       log.info(
-        { requestId, method: request.method, route, path: request.path, status: response.statusCode, ms: Math.round(performance.now() - started) },
+        { requestId, method, route: label, path: pathOf(request), status: response.statusCode, ms: Math.round(performance.now() - started) },
         'request',
       );
     });
@@ -42,12 +57,14 @@ function requestLog(log: Logger, metrics: Metrics) {
   };
 }
 
-export function createApp(deps: AppDeps): Express {
+export function createApp(deps: AppDeps): WalcastHandler {
+  const allowOrigin = cors(deps.corsOrigins);
+  const onError = errorHandler(deps.log);
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestLog(deps.log, deps.metrics));
-  app.use(cors(deps.corsOrigins));
+  app.use(allowOrigin);
 
   app.get('/healthz', function healthz(_request, response) {
     response.json({ status: 'ok' });
@@ -62,6 +79,16 @@ export function createApp(deps: AppDeps): Express {
   for (const router of deps.routers) app.use(router);
 
   app.use(notFound);
-  app.use(errorHandler(deps.log));
-  return app;
+  app.use(onError);
+
+  const logStream = requestLog(deps.log, deps.metrics, STREAM_PATH);
+  return function walcast(request, response, next) {
+    // express turns node's request and response into its own (it sets their prototypes).
+    if (request.method !== 'GET' || pathOf(request) !== STREAM_PATH) return void app(request as Request, response as Response, next ?? (() => undefined));
+    logStream(request, response, () =>
+      allowOrigin(request, response, () => {
+        deps.stream(request, response).catch((error: unknown) => onError(error, request, response, () => undefined));
+      }),
+    );
+  };
 }

@@ -1,7 +1,7 @@
 // CORS for browsers on other origins: only the configured ones (WALCAST_CORS_ORIGINS),
 // none by default outside the embedded demo. Tokens travel in headers or the URL, never in
 // cookies, so credentials are never allowed, and `*` is never turned into an echo.
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 const ALLOWED_HEADERS = 'authorization, content-type, if-match, idempotency-key, last-event-id, x-request-id';
 const EXPOSED_HEADERS = 'etag, walcast-cursor, retry-after, idempotent-replayed, x-request-id';
@@ -10,25 +10,27 @@ const MAX_AGE_SECONDS = '600';
 export function cors(origins: readonly string[]) {
   const any = origins.includes('*');
   const allowed = new Set(origins);
-  return function cors(request: Request, response: Response, next: NextFunction): void {
+  return function cors(request: IncomingMessage, response: ServerResponse, next: () => void): void {
     const origin = request.headers.origin;
     if (origin === undefined || (!any && !allowed.has(origin))) {
       // Not a cross-origin call we serve: no CORS headers, and a preflight gets nothing to go on.
       if (request.method === 'OPTIONS' && origin !== undefined) {
-        response.status(204).end();
+        response.statusCode = 204;
+        response.end();
         return;
       }
       next();
       return;
     }
     response.setHeader('access-control-allow-origin', any ? '*' : origin);
-    if (!any) response.vary('origin');
+    if (!any) response.setHeader('vary', 'Origin');
     response.setHeader('access-control-expose-headers', EXPOSED_HEADERS);
     if (request.method === 'OPTIONS') {
       response.setHeader('access-control-allow-methods', 'GET, POST, PATCH, DELETE');
       response.setHeader('access-control-allow-headers', ALLOWED_HEADERS);
       response.setHeader('access-control-max-age', MAX_AGE_SECONDS);
-      response.status(204).end();
+      response.statusCode = 204;
+      response.end();
       return;
     }
     next();

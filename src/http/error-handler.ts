@@ -1,4 +1,5 @@
 // The one place errors become HTTP responses: `{ "error": "<code>", "message": "…" }`.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { WalcastError, isWalcastError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -29,13 +30,17 @@ function fromHttpLayer(error: HttpLayerError): WalcastError | undefined {
   }
 }
 
-export function sendError(response: Response, error: WalcastError): void {
+export function sendError(response: ServerResponse, error: WalcastError): void {
+  const body = JSON.stringify({ error: error.wireCode, message: error.message, ...error.details });
   for (const [name, value] of Object.entries(error.headers)) response.setHeader(name, value);
-  response.status(error.status).json({ error: error.wireCode, message: error.message, ...error.details });
+  response.statusCode = error.status;
+  response.setHeader('content-type', 'application/json; charset=utf-8');
+  response.setHeader('content-length', Buffer.byteLength(body));
+  response.end(body);
 }
 
 export function errorHandler(log: Logger) {
-  return function errorHandler(error: unknown, _request: Request, response: Response, _next: NextFunction): void {
+  return function errorHandler(error: unknown, _request: IncomingMessage, response: ServerResponse, _next: (error?: unknown) => void): void {
     const known = isWalcastError(error) ? error : fromHttpLayer(error as HttpLayerError);
     const rendered = known ?? new WalcastError('INTERNAL', 'internal error');
     if (!known || rendered.status >= 500) log.error({ err: error }, 'request failed');
