@@ -57,7 +57,8 @@ export function createHub(options: HubOptions): Hub {
     for (const subscriber of batch) {
       const frames = subscriber.pending;
       if (frames.length > 1 && !sameFrames(frames, lastFrames)) {
-        lastFrames = [...frames];
+        // Not copied: a flush gives the stream a new batch array and leaves this one as is.
+        lastFrames = frames;
         lastBytes = Buffer.concat(frames);
       }
       subscriber.flush(options.retention, frames.length > 1 ? lastBytes : undefined);

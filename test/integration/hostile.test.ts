@@ -90,6 +90,26 @@ describe('CORS', () => {
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-methods')).toMatch(/PATCH/);
     expect(preflight.headers.get('access-control-allow-headers')).toMatch(/if-match/);
+
+    // Streams are served outside express: the same headers, and errors in the same JSON.
+    const token = await walcast.token('acme');
+    const streamHeaders = (origin: string) =>
+      new Promise<Record<string, string | string[] | undefined>>((resolve, reject) => {
+        const request = httpRequest(`${walcast.url}/v1/stream?access_token=${token}`, { headers: { origin, 'x-request-id': 'stream-1' } }, (reply) => {
+          resolve(reply.headers);
+          request.destroy();
+        });
+        request.on('error', reject).end();
+      });
+    const streamAllowed = await streamHeaders('https://app.example.com');
+    expect(streamAllowed['content-type']).toMatch(/^text\/event-stream/);
+    expect(streamAllowed['access-control-allow-origin']).toBe('https://app.example.com');
+    expect(streamAllowed['x-request-id']).toBe('stream-1');
+    expect((await streamHeaders('https://evil.example'))['access-control-allow-origin']).toBeUndefined();
+    const refused = await fetch(`${walcast.url}/v1/stream?tables=nope`, { headers: { origin: 'https://app.example.com', authorization: `Bearer ${token}` } });
+    expect(refused.status).toBe(404);
+    expect(refused.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(await refused.json()).toMatchObject({ error: 'table_not_found' });
   });
 
   it('sends none by default outside embedded mode, and a bare * (no echo, no credentials) when asked for *', async () => {
