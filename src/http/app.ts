@@ -62,7 +62,6 @@ export function createApp(deps: AppDeps): WalcastHandler {
   const onError = errorHandler(deps.log);
   const app = express();
   app.disable('x-powered-by');
-  app.set('query parser', 'simple');
   app.use(requestLog(deps.log, deps.metrics));
   app.use(allowOrigin);
 
