@@ -87,11 +87,27 @@ describe.skipIf(!runnable)('demo in Chromium', () => {
     await todo(bob, 'buy oat milk').waitFor();
     await todo(alice, 'buy oat milk').waitFor();
 
+    // A plain EventSource (no SDK) in the same browser, for the stream as the README shows it.
+    await gina.evaluate(async () => {
+      const { token } = (await (await fetch('/dev/token?tenant=globex&sub=plain')).json()) as { token: string };
+      const source = new EventSource(`/v1/stream?tables=public.todos&access_token=${token}`);
+      const first = new Promise<{ title: unknown; lastEventId: string }>((resolve) => {
+        source.addEventListener('change', (event) => {
+          source.close();
+          resolve({ title: (JSON.parse(event.data) as { row: { title: unknown } }).row.title, lastEventId: event.lastEventId });
+        });
+      });
+      (globalThis as unknown as { firstChange: typeof first }).firstChange = first;
+      await new Promise((resolve) => source.addEventListener('open', resolve, { once: true }));
+    });
+    const plain = gina.evaluate(() => (globalThis as unknown as { firstChange: Promise<unknown> }).firstChange);
+
     // The app's own writes (here psql) show too, in their tenant only.
     const db = new pg.Client({ connectionString: psqlUrl });
     await db.connect();
     await db.query(`insert into todos (org_id, title) values ('acme', 'from psql'), ('globex', 'globex only')`);
     await db.end();
+    expect(await plain).toMatchObject({ title: 'globex only', lastEventId: expect.stringMatching(/^[0-9A-F]{16}-[0-9A-F]{6}$/) });
     await todo(alice, 'from psql').waitFor();
     await todo(gina, 'globex only').waitFor();
     await shot(alice, 'alice');
