@@ -100,7 +100,7 @@ export function createHub(options: HubOptions): Hub {
         // not copied into an array per event.
         const groups = tenant === null ? byTenant.values() : [byTenant.get(tenant) ?? []];
         for (const group of groups) {
-          for (const subscriber of group) if (subscriber.offer(retained, frame)) offered.push(subscriber);
+          for (const subscriber of group) if (subscriber.offer(retained, frame, options.retention)) offered.push(subscriber);
         }
       }
       if (offered.length > 0 && !flushScheduled) {

@@ -17,6 +17,9 @@ import { frameFor, judge } from './filtered-frames.js';
 import { encodeEvent } from './sse.js';
 import type { RowPredicate } from './where.js';
 
+/** Past this, a turn's batch is written without waiting for the turn to end. */
+const MAX_BATCH_BYTES = 64 * 1024;
+
 export interface SubscriberFilter {
   readonly tenant: string;
   /** Relation OIDs (a renamed table stays subscribed); null: every table exposed to the tenant. */
@@ -48,6 +51,7 @@ export class Subscriber {
   private waitingForDrain = false;
   /** Frames offered and not yet written (until the hub's end-of-turn flush). */
   private batch: Buffer[] = [];
+  private batchBytes = 0;
   /**
    * Kept for the stream's life: a resume ID can be ahead of what this instance has
    * decoded (it is still rebuilding its window, or another instance is faster), and
@@ -115,15 +119,19 @@ export class Subscriber {
 
   /**
    * A new event, handed to live streams of its tenant by the hub with its shared bytes;
-   * written at the hub's flush. True when it is the first of this turn's batch.
+   * written at the hub's flush. True when it is the first of this turn's batch. A batch
+   * that grows past MAX_BATCH_BYTES (one large transaction) is written at once, so a
+   * stream that cannot take it goes back to the log as before, not holding a whole burst.
    */
-  offer(retained: RetainedEvent, shared: Buffer): boolean {
+  offer(retained: RetainedEvent, shared: Buffer, log: RetentionLog): boolean {
     if (this.state !== 'live') return false;
     this.cursor = retained.seq + 1;
     const frame = this.frameOf(retained.event, shared);
     if (!frame) return false;
     const first = this.batch.length === 0;
     this.batch.push(frame);
+    this.batchBytes += frame.length;
+    if (this.batchBytes >= MAX_BATCH_BYTES) this.flush(log);
     return first;
   }
 
@@ -138,8 +146,9 @@ export class Subscriber {
    * the rest waits in the log.
    */
   flush(log: RetentionLog, bytes?: Buffer): void {
-    if (this.state !== 'live') {
+    if (this.state === 'closed') {
       this.batch = [];
+      this.batchBytes = 0;
       return;
     }
     this.writeBatch(bytes);
@@ -154,6 +163,7 @@ export class Subscriber {
     const frames = this.batch;
     if (frames.length === 0) return;
     this.batch = [];
+    this.batchBytes = 0;
     this.options.response.write(bytes ?? (frames.length === 1 ? frames[0]! : Buffer.concat(frames)));
     this.options.onSent(frames.length);
   }
