@@ -48,6 +48,10 @@ function renderPeople() {
 }
 
 function renderTodos() {
+  // Others' edits and presence re-render the list while you type: the same input element
+  // moves into the new list (moving it blurs it), and gets its focus and selection back.
+  const input = editing?.input;
+  const selection = input && document.activeElement === input ? [input.selectionStart, input.selectionEnd] : undefined;
   const editors = new Map(todos.members('todos').filter((member) => member.state.editing != null && member.connection !== me.connection)
     .map((member) => [String(member.state.editing), member.user]));
   const items = todos.rows('todos').map((row) => {
@@ -62,14 +66,9 @@ function renderTodos() {
     done.onchange = () => act(todos.update('todos', row, { done: done.checked }));
     item.append(done);
     if (editing && editing.row.id === row.id) {
-      const input = document.createElement('input');
-      input.type = 'text';
-      input.value = editing.draft;
-      input.className = 'title-input';
-      input.oninput = () => { editing.draft = input.value; };
       const save = button('Save', () => saveTitle());
       save.className = 'save';
-      item.append(input, save, button('Cancel', () => stopEditing()));
+      item.append(editing.input, save, button('Cancel', () => stopEditing()));
     } else {
       const title = document.createElement('span');
       title.className = 'title';
@@ -81,9 +80,11 @@ function renderTodos() {
     }
     return item;
   });
-  const focused = document.activeElement?.classList.contains('title-input');
   $('todos').replaceChildren(...items);
-  if (focused) document.querySelector('.title-input')?.focus();
+  if (selection) {
+    input.focus();
+    input.setSelectionRange(selection[0], selection[1]);
+  }
 }
 
 function button(label, onClick) {
@@ -95,10 +96,11 @@ function button(label, onClick) {
 }
 
 function startEditing(row) {
-  editing = { row, draft: String(row.title) };
+  const input = Object.assign(document.createElement('input'), { type: 'text', className: 'title-input', value: String(row.title) });
+  editing = { row, input };
   me.set({ editing: row.id });
   render();
-  document.querySelector('.title-input')?.focus();
+  input.focus();
 }
 
 function stopEditing() {
@@ -109,7 +111,8 @@ function stopEditing() {
 
 /** Saves against the version the edit began with: a change by someone else in between is a 409. */
 async function saveTitle() {
-  const { row, draft } = editing;
+  const { row } = editing;
+  const draft = editing.input.value;
   stopEditing();
   try {
     await todos.update('todos', row, { title: draft });

@@ -51,6 +51,17 @@ async function open(tenant: string, user: string): Promise<Page> {
   return page;
 }
 
+/** The app's own writes, as psql would make them. */
+async function sql(text: string): Promise<void> {
+  const db = new pg.Client({ connectionString: psqlUrl });
+  await db.connect();
+  try {
+    await db.query(text);
+  } finally {
+    await db.end();
+  }
+}
+
 const todo = (page: Page, title: string) => page.locator('#todos li', { has: page.locator('.title', { hasText: title }) });
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `demo-${name}.png`) });
 
@@ -74,7 +85,15 @@ describe.skipIf(!runnable)('demo in Chromium', () => {
     await todo(bob, 'buy milk').locator('.editing-by', { hasText: 'alice is editing' }).waitFor();
     await alice.fill('.title-input', 'buy oat milk');
     await todo(bob, 'buy milk').getByRole('button', { name: 'Edit' }).click();
-    await bob.fill('.title-input', 'buy almond milk');
+    await bob.fill('.title-input', 'buy al');
+    // Someone else's change re-renders Bob's list while he types: his input keeps its text,
+    // focus and caret, and the rest of what he types goes where it should.
+    await sql(`insert into todos (org_id, title) values ('acme', 'meanwhile')`);
+    await todo(bob, 'meanwhile').waitFor();
+    await bob.keyboard.type('mond milk');
+    expect(await bob.inputValue('.title-input')).toBe('buy almond milk');
+    await sql(`delete from todos where title = 'meanwhile'`);
+    await todo(bob, 'meanwhile').waitFor({ state: 'detached' });
     await bob.click('button.save');
     await todo(bob, 'buy almond milk').waitFor();
     await bob.locator('#pending').waitFor({ state: 'hidden' });
@@ -103,10 +122,7 @@ describe.skipIf(!runnable)('demo in Chromium', () => {
     const plain = gina.evaluate(() => (globalThis as unknown as { firstChange: Promise<unknown> }).firstChange);
 
     // The app's own writes (here psql) show too, in their tenant only.
-    const db = new pg.Client({ connectionString: psqlUrl });
-    await db.connect();
-    await db.query(`insert into todos (org_id, title) values ('acme', 'from psql'), ('globex', 'globex only')`);
-    await db.end();
+    await sql(`insert into todos (org_id, title) values ('acme', 'from psql'), ('globex', 'globex only')`);
     expect(await plain).toMatchObject({ title: 'globex only', lastEventId: expect.stringMatching(/^[0-9A-F]{16}-[0-9A-F]{6}$/) });
     await todo(alice, 'from psql').waitFor();
     await todo(gina, 'globex only').waitFor();
