@@ -63,10 +63,13 @@ try {
   const baselineSeconds = await baseline(url, end);
   const started = performance.now();
   walcast = await startWalcast({ config, databaseUrl: url, log: createLogger('warn') });
+  // What an operator sees: /readyz says when it streams, /metrics how many events it retains.
   let streaming;
-  while (walcast.retention.size < ROWS) {
-    if (streaming === undefined && walcast.replication.status() === 'streaming') streaming = performance.now();
-    await new Promise((resolve) => setImmediate(resolve));
+  for (;;) {
+    if (streaming === undefined && (await (await fetch(`${walcast.url}/readyz`)).json()).replication === 'streaming') streaming = performance.now();
+    const metrics = await (await fetch(`${walcast.url}/metrics`)).text();
+    if (Number(/^walcast_retained_events (\d+)/m.exec(metrics)?.[1] ?? 0) >= ROWS) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const done = performance.now();
   const walcastSeconds = (done - started) / 1000;

@@ -3,7 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { WalcastError } from '../errors.js';
-import { HEADER, QUERY } from '../http/constants.js';
+import { HEADER, QUERY } from '../wire/names.js';
 import { queryOf } from '../http/validate.js';
 import type { Principal, VerifyToken } from './jwt.js';
 

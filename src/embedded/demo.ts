@@ -13,8 +13,9 @@ import { parseQuery } from '../http/validate.js';
 import { DEMO_PAGE } from './demo-page.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** The SDK as built next to this file, and the one library it imports, for the browser. */
+/** The SDK as built next to this file, the wire vocabulary it shares, and the one library it imports, for the browser. */
 const CLIENT_DIR = path.join(here, '..', 'client');
+const WIRE_DIR = path.join(here, '..', 'wire');
 const DEMO_APP = path.join(here, 'demo-app.js');
 const SSE_PARSER = path.join(path.dirname(createRequire(import.meta.url).resolve('eventsource-parser/package.json')), 'dist', 'index.js');
 
@@ -68,5 +69,6 @@ export function demoRoutes(secret: string, tenantClaim: string): Router {
   router.get('/demo/demo-app.js', (_request, response) => response.sendFile(DEMO_APP));
   router.get('/demo/vendor/eventsource-parser.js', (_request, response) => response.sendFile(SSE_PARSER));
   router.use('/demo/client', express.static(CLIENT_DIR, { index: false, extensions: ['js'] }));
+  router.use('/demo/wire', express.static(WIRE_DIR, { index: false, extensions: ['js'] }));
   return router;
 }

@@ -3,8 +3,9 @@
 // Events are written as JSON text directly (values.ts): once per change, for every client.
 import { UNCHANGED_TOAST, type Relation, type RowChange, type Tuple } from '../replication/pgoutput.js';
 import type { Lsn } from '../replication/lsn.js';
+import type { ChangeOp } from '../wire/payloads.js';
 import { formatEventId, type EventId } from './event-id.js';
-import type { WalcastEvent } from './event.js';
+import type { ChangeEvent, RowImage } from './event.js';
 import { tableName, type Exposure, type TableName } from './exposure.js';
 import { decoderFor, type ColumnType, type JsonText, type ValueDecoder } from './values.js';
 
@@ -23,6 +24,8 @@ export interface TableShape {
   readonly table: TableName;
   readonly tableJson: string;
   readonly names: readonly string[];
+  /** Column name → index in the relation's tuples (hidden columns included). */
+  readonly indexOf: ReadonlyMap<string, number>;
   /** `"name":` per column, escaped once. */
   readonly jsonKeys: readonly string[];
   readonly decoders: readonly ValueDecoder[];
@@ -68,6 +71,7 @@ export function shapeOf(relation: Relation, exposure: Exposure, typeOf: (oid: nu
     table: tableName(relation.schema, relation.name),
     tableJson: JSON.stringify(tableName(relation.schema, relation.name)),
     names,
+    indexOf: new Map(names.map((name, index) => [name, index])),
     jsonKeys: names.map((name) => `${JSON.stringify(name)}:`),
     decoders: relation.columns.map((column) => decoderFor(typeOf(column.typeOid))),
     visible: names.map((name) => !hidden.has(name)),
@@ -121,10 +125,9 @@ function changedColumns(shape: TableShape, old: Tuple, next: Tuple): string[] {
 }
 
 interface ChangeParts {
-  readonly op: 'insert' | 'update' | 'delete';
+  readonly op: ChangeOp;
   readonly tenant: string | null;
   readonly key: JsonText;
-  readonly newKey?: JsonText | undefined;
   readonly row?: JsonText | undefined;
   readonly old?: JsonText | undefined;
   readonly changed?: string[] | undefined;
@@ -132,22 +135,27 @@ interface ChangeParts {
 }
 
 /** Writes the fields in the order of DESIGN §3, leaving out what the change does not have. */
-function toEvent(parts: ChangeParts, id: EventId, shape: TableShape, txn: TransactionContext): WalcastEvent {
+function changeJson(parts: ChangeParts, id: EventId, shape: TableShape, txn: TransactionContext): string {
   let json = `{"id":"${id}","table":${shape.tableJson},"op":"${parts.op}","tenant":${parts.tenant === null ? 'null' : JSON.stringify(parts.tenant)},"key":${parts.key}`;
   if (parts.row) json += `,"row":${parts.row}`;
   if (parts.old) json += `,"old":${parts.old}`;
   if (parts.changed) json += `,"changed":${JSON.stringify(parts.changed)}`;
   if (parts.unchanged) json += `,"unchanged":${JSON.stringify(parts.unchanged)}`;
+  return json + txn.jsonTail;
+}
+
+function toEvent(parts: ChangeParts, id: EventId, image: RowImage): ChangeEvent {
   return {
     id,
     type: 'change',
+    op: parts.op,
     tenant: parts.tenant,
-    relid: shape.relid,
-    table: shape.table,
-    commitLsn: txn.commitLsn,
-    xid: txn.xid,
-    json: json + txn.jsonTail,
-    ...(parts.op === 'update' && parts.row ? { update: { key: parts.key, newKey: parts.newKey, row: parts.row, old: parts.old } } : {}),
+    relid: image.shape.relid,
+    table: image.shape.table,
+    commitLsn: image.txn.commitLsn,
+    xid: image.txn.xid,
+    json: changeJson(parts, id, image.shape, image.txn),
+    image,
   };
 }
 
@@ -157,21 +165,23 @@ function toEvent(parts: ChangeParts, id: EventId, shape: TableShape, txn: Transa
  * new one (same ID: no stream ever sees both). A row whose tenant is NULL or unknown goes
  * to nobody: guessing would leak it.
  */
-export function changeEvents(change: RowChange, shape: TableShape, txn: TransactionContext, position: number): WalcastEvent[] {
+export function changeEvents(change: RowChange, shape: TableShape, txn: TransactionContext, position: number): ChangeEvent[] {
   const id = formatEventId(txn.commitLsn, position);
   switch (change.tag) {
     case 'insert': {
       const tenant = tenantOf(shape, change.new);
       if (tenant === undefined) return [];
       const { row } = decodeRow(shape, change.new, null);
-      return [toEvent({ op: 'insert', tenant, key: keyOf(shape, change.new), row }, id, shape, txn)];
+      const image: RowImage = { shape, txn, new: change.new, old: null, before: null };
+      return [toEvent({ op: 'insert', tenant, key: keyOf(shape, change.new), row }, id, image)];
     }
     case 'delete': {
       const before = change.old ?? change.key;
       const tenant = tenantOf(shape, before);
       if (tenant === undefined || before === null) return [];
       const old = change.old ? decodeRow(shape, change.old, null).row : undefined;
-      return [toEvent({ op: 'delete', tenant, key: keyOf(shape, before), old }, id, shape, txn)];
+      const image: RowImage = { shape, txn, new: null, old: change.old, before };
+      return [toEvent({ op: 'delete', tenant, key: keyOf(shape, before), old }, id, image)];
     }
     case 'update': {
       // The old row (FULL), else the old identity columns when they changed, else nothing.
@@ -181,8 +191,8 @@ export function changeEvents(change: RowChange, shape: TableShape, txn: Transact
       const { row, unchanged } = decodeRow(shape, change.new, change.old);
       const old = change.old ? decodeRow(shape, change.old, null).row : undefined;
       if (before && oldTenant !== undefined && oldTenant !== tenant) {
-        const events = [toEvent({ op: 'delete', tenant: oldTenant, key: keyOf(shape, before), old }, id, shape, txn)];
-        if (tenant !== undefined) events.push(toEvent({ op: 'insert', tenant, key: keyOf(shape, change.new), row }, id, shape, txn));
+        const events = [toEvent({ op: 'delete', tenant: oldTenant, key: keyOf(shape, before), old }, id, { shape, txn, new: null, old: change.old, before })];
+        if (tenant !== undefined) events.push(toEvent({ op: 'insert', tenant, key: keyOf(shape, change.new), row }, id, { shape, txn, new: change.new, old: null, before: null }));
         return events;
       }
       if (tenant === undefined) return [];
@@ -190,8 +200,42 @@ export function changeEvents(change: RowChange, shape: TableShape, txn: Transact
       const changed = change.old ? changedColumns(shape, change.old, change.new) : undefined;
       // `key` names the row as it was, so a client can find it even when the update moved its key.
       const key = keyOf(shape, before ?? change.new);
-      const newKey = before ? keyOf(shape, change.new) : undefined;
-      return [toEvent({ op: 'update', tenant, key, newKey: newKey !== key ? newKey : undefined, row, old, changed, unchanged }, id, shape, txn)];
+      const image: RowImage = { shape, txn, new: change.new, old: change.old, before };
+      return [toEvent({ op: 'update', tenant, key, row, old, changed, unchanged }, id, image)];
     }
   }
+}
+
+/**
+ * An update as a stream with a filter sees it when the row moved into its filter (an
+ * insert of the row as it is now) or out of it (a delete of the row as it was), like a
+ * Postgres row filter (DESIGN §4). Written from the image, in the same field order.
+ */
+export function updateSeenAs(event: ChangeEvent, op: 'insert' | 'delete'): string {
+  const { shape, txn, before } = event.image;
+  const next = event.image.new!;
+  if (op === 'insert') {
+    const { row } = decodeRow(shape, next, event.image.old);
+    return changeJson({ op, tenant: event.tenant, key: keyOf(shape, next), row }, event.id, shape, txn);
+  }
+  const old = event.image.old ? decodeRow(shape, event.image.old, null).row : undefined;
+  return changeJson({ op, tenant: event.tenant, key: keyOf(shape, before ?? next), old }, event.id, shape, txn);
+}
+
+/**
+ * A column's value as Postgres text in the row after the change (an unchanged TOAST
+ * value read from the old row), or before it; undefined when the change did not carry it.
+ */
+export function valueAfter(image: RowImage, index: number): string | null | undefined {
+  const value = image.new?.[index];
+  if (value === UNCHANGED_TOAST) {
+    const old = image.old?.[index];
+    return old === UNCHANGED_TOAST ? undefined : old;
+  }
+  return value;
+}
+
+export function valueBefore(image: RowImage, index: number): string | null | undefined {
+  const value = image.old?.[index];
+  return value === UNCHANGED_TOAST ? undefined : value;
 }

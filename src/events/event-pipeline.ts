@@ -12,7 +12,6 @@ import type { WalcastEvent } from './event.js';
 import { CONFIG_MESSAGE_PREFIX, ConfigMessage, type ExposureCatalog } from './exposure.js';
 import type { RetainedEvent, RetentionLog } from './retention.js';
 import type { ColumnType } from './values.js';
-import { PRESENCE_MESSAGE_PREFIX } from '../presence/rooms.js';
 
 /** What the pipeline needs from the database catalog when a relation it has not seen arrives. */
 export interface RelationLookup {
@@ -33,8 +32,8 @@ export interface EventPipelineDeps {
   readonly publish: (events: readonly RetainedEvent[]) => void;
   readonly log: Logger;
   readonly onChangesDecoded?: (count: number) => void;
-  /** `walcast.presence` messages, as they arrive. */
-  readonly presence: (content: Buffer) => void;
+  /** Handlers of other logical messages by prefix (presence), called as they arrive. */
+  readonly messages: ReadonlyMap<string, (content: Buffer) => void>;
 }
 
 export interface EventPipeline {
@@ -225,7 +224,7 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
           return undefined;
         case 'message':
           if (message.prefix === CONFIG_MESSAGE_PREFIX) onConfig(message.content);
-          else if (message.prefix === PRESENCE_MESSAGE_PREFIX) deps.presence(message.content);
+          else deps.messages.get(message.prefix)?.(message.content);
           return undefined;
         case 'commit':
           if (open) onCommit(open);

@@ -1,14 +1,14 @@
 // The events walcast delivers: what the retention log keeps and streams write.
 import type { Lsn } from '../replication/lsn.js';
+import type { Tuple } from '../replication/pgoutput.js';
+import type { ChangeOp } from '../wire/payloads.js';
+import type { TableShape, TransactionContext } from './change-event.js';
 import type { EventId } from './event-id.js';
 import type { TableName } from './exposure.js';
 
-export type EventType = 'change' | 'truncate' | 'invalidate';
-
-export interface WalcastEvent {
+interface EventBase {
   readonly id: EventId;
-  readonly type: EventType;
-  /** The tenant that may see it; null for tables without a tenant column (every tenant). */
+  /** The tenant that may see it; null: every tenant (a table without a tenant column, a truncate). */
   readonly tenant: string | null;
   readonly relid: number;
   readonly table: TableName;
@@ -17,18 +17,36 @@ export interface WalcastEvent {
   readonly xid: number;
   /** The SSE `data:` payload, serialized once for every subscriber. */
   readonly json: string;
-  /**
-   * For an update, its parts as JSON text: a `where=` filter turns the update into an
-   * insert (the row moved into the filter) or a delete (out of it) without re-reading
-   * a value, so not a digit is lost.
-   */
-  readonly update?: UpdateParts;
 }
 
-export interface UpdateParts {
-  readonly key: string;
-  /** The key of the row as it is now, when the update changed it. */
-  readonly newKey: string | undefined;
-  readonly row: string;
-  readonly old: string | undefined;
+/** A row change (`event: change`). */
+export interface ChangeEvent extends EventBase {
+  readonly type: 'change';
+  readonly op: ChangeOp;
+  readonly image: RowImage;
+}
+
+/** `truncate` and `invalidate`: the client reads the table again. */
+export interface TableEvent extends EventBase {
+  readonly type: 'truncate' | 'invalidate';
+}
+
+export type WalcastEvent = ChangeEvent | TableEvent;
+export type EventType = WalcastEvent['type'];
+
+/**
+ * A change's row values as Postgres text, hidden columns included, as decoded: what
+ * filters and policies judge an event by, and what a filtered stream's variant of it
+ * (an update seen as an insert or a delete) is written from, without reading back the
+ * JSON. Tuples are shared with the decoder, not copied.
+ */
+export interface RowImage {
+  readonly shape: TableShape;
+  readonly txn: TransactionContext;
+  /** The row after the change: inserts and updates. */
+  readonly new: Tuple | null;
+  /** The whole old row, where the replica identity gives it (FULL). */
+  readonly old: Tuple | null;
+  /** What names the row as it was: the old row, the old identity columns, or the new row. */
+  readonly before: Tuple | null;
 }

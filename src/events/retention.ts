@@ -2,6 +2,7 @@
 // it on resume; the slot's confirmed position is held back to its oldest entry, so a
 // restarted instance rebuilds the same window from the WAL (DESIGN §7).
 import type { Lsn } from '../replication/lsn.js';
+import type { Tuple } from '../replication/pgoutput.js';
 import { formatEventId, MAX_POSITION, type EventId } from './event-id.js';
 import type { ResumePosition } from './resume-point.js';
 import type { WalcastEvent } from './event.js';
@@ -33,11 +34,16 @@ export type ResumePoint =
 
 const ENTRY_OVERHEAD_BYTES = 160;
 
-/** What an event holds in memory, roughly: its JSON, and an update's parts. */
+/** What an event holds in memory, roughly: its JSON, and a change's row values. */
 function sizeOf(event: WalcastEvent): number {
-  const parts = event.update;
-  const partBytes = parts ? parts.key.length + parts.row.length + (parts.old?.length ?? 0) + (parts.newKey?.length ?? 0) : 0;
-  return event.json.length + partBytes + ENTRY_OVERHEAD_BYTES;
+  const image = event.type === 'change' ? event.image : undefined;
+  return event.json.length + (image ? tupleBytes(image.new) + tupleBytes(image.old) : 0) + ENTRY_OVERHEAD_BYTES;
+}
+
+function tupleBytes(tuple: Tuple | null): number {
+  let bytes = 0;
+  if (tuple) for (const value of tuple) if (typeof value === 'string') bytes += value.length;
+  return bytes;
 }
 
 export class RetentionLog {

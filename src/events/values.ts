@@ -2,20 +2,8 @@
 // through a JS number or object on the way, so nothing Postgres stored loses a digit
 // (an int8 or a jsonb number past 2^53 included), and a row serializes without building
 // an object first. Every connection whose text it reads (replication, snapshots) runs
-// with TEXT_FORMAT, which the mapping relies on.
+// with replication/text-format's TEXT_FORMAT, which the mapping relies on.
 import { parse as parseArray } from 'postgres-array';
-
-/**
- * Session settings for every value walcast reads as text: ISO dates in UTC, hex bytea,
- * shortest-exact floats, whatever the server's defaults are.
- */
-export const TEXT_FORMAT: Readonly<Record<string, string>> = {
-  DateStyle: 'ISO',
-  TimeZone: 'UTC',
-  bytea_output: 'hex',
-  extra_float_digits: '1',
-  IntervalStyle: 'postgres',
-};
 
 /** A JSON document as text. */
 export type JsonText = string & { readonly __brand: 'JsonText' };

@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { StreamHandler } from '../streams/stream-routes.js';
 import { cors } from './cors.js';
 import { errorHandler, notFound } from './error-handler.js';
-import { HEADER } from './constants.js';
+import { HEADER } from '../wire/names.js';
 import type { Metrics } from './metrics.js';
 import { pathOf } from './validate.js';
 

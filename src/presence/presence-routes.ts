@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { VerifyToken } from '../auth/jwt.js';
 import { principalOf, requireAuth } from '../auth/require-auth.js';
 import { WalcastError } from '../errors.js';
-import { QUERY } from '../http/constants.js';
+import { QUERY } from '../wire/names.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import { parseBody, parseQuery } from '../http/validate.js';
 import { RoomName, type Member, type PresenceMessage } from './rooms.js';

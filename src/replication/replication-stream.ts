@@ -15,8 +15,8 @@ import type pg from 'pg';
 import { WalcastError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { formatLsn, maxLsn, minLsn, parseLsn, ZERO_LSN, type Lsn } from './lsn.js';
-import { TEXT_FORMAT } from '../events/values.js';
 import { PgoutputDecoder, type PgoutputMessage } from './pgoutput.js';
+import { TEXT_FORMAT_OPTIONS } from './text-format.js';
 
 const { LogicalReplicationService } = pgLogical;
 
@@ -62,9 +62,6 @@ export interface ReplicationStream {
   readonly confirmedLsn: () => Lsn;
   stop(): Promise<void>;
 }
-
-/** The settings the value mapping in events/values relies on, for this session. */
-const SESSION_OPTIONS = Object.entries(TEXT_FORMAT).map(([name, value]) => `-c ${name}=${value}`).join(' ');
 
 const MIN_BACKOFF_MS = 200;
 
@@ -270,7 +267,7 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
     if (stopped()) return;
     const decoder = new PgoutputDecoder();
     const current = new LogicalReplicationService(
-      { connectionString: options.connectionString, options: SESSION_OPTIONS } as pg.ClientConfig,
+      { connectionString: options.connectionString, options: TEXT_FORMAT_OPTIONS } as pg.ClientConfig,
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } },
     );
     service = current;

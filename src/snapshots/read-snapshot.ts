@@ -6,6 +6,7 @@ import { WalcastError } from '../errors.js';
 import { cursorFromSnapshot, formatCursor } from '../events/resume-point.js';
 import { parseLsn } from '../replication/lsn.js';
 import { RAW_TEXT, textFormatSelect } from '../sql/text-format.js';
+import { WAL_INSERT_POSITION } from '../sql/wal-position.js';
 import type { Sql } from './snapshot-sql.js';
 
 const BATCH_ROWS = 500;
@@ -14,8 +15,6 @@ const SNAPSHOT_ID = /^[0-9A-F]{8}-[0-9A-F]{8}-[0-9]{1,10}$/;
 
 type Row = (string | null)[];
 
-/** Where the WAL is: inserted to on a primary, replayed to on a standby (whose snapshots follow replay). */
-const WAL_POSITION = 'case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_insert_lsn() end';
 
 export interface SnapshotRequest {
   readonly query: Sql;
@@ -89,12 +88,12 @@ export async function openSnapshot(pool: pg.Pool, connectionString: string, requ
       cursor = request.continueIn.cursor;
     } else {
       // Read before the snapshot: no transaction the snapshot misses commits earlier.
-      const low = await client.query<{ lsn: string }>(`select ${WAL_POSITION}::text as lsn`);
+      const low = await client.query<{ lsn: string }>(`select ${WAL_INSERT_POSITION}::text as lsn`);
       await client.query('begin isolation level repeatable read read only');
       // The first statement takes the snapshot, so the LSN read within it comes after it;
       // it also sets, for this transaction, the text format the value decoders expect.
       const taken = await client.query<{ snapshot: string; lsn: string; exported: string | null }>(
-        `select ${setFormat}, pg_current_snapshot()::text as snapshot, ${WAL_POSITION}::text as lsn,
+        `select ${setFormat}, pg_current_snapshot()::text as snapshot, ${WAL_INSERT_POSITION}::text as lsn,
                 ${request.exportSnapshot ? 'pg_export_snapshot()' : 'null'} as exported`,
         formatValues,
       );

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { VerifyToken } from '../auth/jwt.js';
 import { principalOf, requireAuth } from '../auth/require-auth.js';
 import { resolveTable, type ExposureCatalog } from '../events/exposure.js';
-import { HEADER, QUERY } from '../http/constants.js';
+import { HEADER, QUERY } from '../wire/names.js';
 import { parseQuery } from '../http/validate.js';
 import { rowWriter, type TableDescription } from '../sql/columns.js';
 import { compileWhere, parseWhere } from '../streams/where.js';

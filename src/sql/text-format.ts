@@ -1,7 +1,7 @@
 // Reading values as Postgres's own text, in the format the decoders of events/values
 // expect: the session settings, and a pg type parser that leaves every value as text.
 import type pg from 'pg';
-import { TEXT_FORMAT } from '../events/values.js';
+import { TEXT_FORMAT } from '../replication/text-format.js';
 
 /** For pg queries: every column stays the text Postgres sent. */
 export const RAW_TEXT = { getTypeParser: () => (value: string) => value };

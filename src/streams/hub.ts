@@ -1,7 +1,7 @@
 // Fans committed events out to the open streams: each event is encoded once and written
 // to the live subscribers of its tenant (or to all, for tables without a tenant column).
 import type { RetainedEvent, RetentionLog } from '../events/retention.js';
-import { SSE_EVENT, SSE_KEEPALIVE_MS } from '../http/constants.js';
+import { SSE_EVENT, SSE_KEEPALIVE_MS } from '../wire/names.js';
 import { encodeEvent, formatSse, formatSseComment } from './sse.js';
 import type { Subscriber } from './subscriber.js';
 

@@ -9,7 +9,7 @@ import { WalcastError } from '../errors.js';
 import { isNewTo, MAX_CURSOR_LENGTH, parseResumePosition, type ResumePosition } from '../events/resume-point.js';
 import { resolveTable, type ExposureCatalog } from '../events/exposure.js';
 import type { RetentionLog } from '../events/retention.js';
-import { HEADER, QUERY, SSE_EVENT, SSE_RETRY_MS } from '../http/constants.js';
+import { HEADER, QUERY, SSE_EVENT, SSE_RETRY_MS } from '../wire/names.js';
 import { parseQuery } from '../http/validate.js';
 import type { Metrics } from '../http/metrics.js';
 import type { Hub } from './hub.js';

@@ -13,7 +13,7 @@
 import type { ServerResponse } from 'node:http';
 import type { WalcastEvent } from '../events/event.js';
 import type { RetainedEvent, RetentionLog } from '../events/retention.js';
-import { frameFor, judge } from './filtered-frames.js';
+import { frameFor, judge } from './frames.js';
 import { encodeEvent } from './sse.js';
 import type { RowPredicate } from './where.js';
 

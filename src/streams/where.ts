@@ -221,13 +221,11 @@ export interface FilterColumn {
   readonly type: ColumnType;
 }
 
-/** true / false, or undefined when the row lacks a column the filter needs. */
-export type RowPredicate = (row: Readonly<Record<string, unknown>>) => boolean | undefined;
+/** A column's value in a row as Postgres text; undefined when the row does not carry it. */
+export type ColumnValue = (column: string) => string | null | undefined;
 
-/** A JSON value from an event, back to the text form the key functions read. */
-function eventText(value: unknown): string {
-  return typeof value === 'string' ? value : JSON.stringify(value);
-}
+/** true / false, or undefined when the row lacks a column the filter needs. */
+export type RowPredicate = (row: ColumnValue) => boolean | undefined;
 
 function compileCondition(condition: Condition, column: FilterColumn): RowPredicate {
   const kind = kindOf(column.type);
@@ -237,9 +235,9 @@ function compileCondition(condition: Condition, column: FilterColumn): RowPredic
     const wanted = condition.values[0]!;
     if (wanted !== 'null' && kind !== 'bool') throw invalid(`is.${wanted} needs a boolean column; ${name} is not`);
     return (row) => {
-      if (!(name in row)) return undefined;
-      const value = row[name];
-      const result = wanted === 'null' ? value === null : value === (wanted === 'true');
+      const value = row(name);
+      if (value === undefined) return undefined;
+      const result = wanted === 'null' ? value === null : value !== null && boolKey(value) === (wanted === 'true');
       return negate ? !result : result;
     };
   }
@@ -271,11 +269,11 @@ function compileCondition(condition: Condition, column: FilterColumn): RowPredic
     }
   };
   return (row) => {
-    if (!(name in row)) return undefined;
-    const value = row[name];
+    const value = row(name);
+    if (value === undefined) return undefined;
     // SQL: a comparison with NULL is never true, negated or not.
     if (value === null) return false;
-    const key = keyFor(kind, eventText(value));
+    const key = keyFor(kind, value);
     if (key === undefined) return false;
     return negate ? !test(key) : test(key);
   };

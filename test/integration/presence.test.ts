@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/sql/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { SseClient } from '../support/sse.js';
+import { eventually, metric } from '../support/wait.js';
 import { startTestWalcast, waitUntilReady, type TestWalcast } from '../support/walcast.js';
 
 let db: TestDatabase;
@@ -92,7 +93,7 @@ describe('presence across instances', () => {
     await b.close();
     b = await startTestWalcast(db.url, { WALCAST_PRESENCE_TTL: String(TTL_SECONDS), WALCAST_INSTANCE: 'b' });
     await waitUntilReady(b);
-    expect(b.retention.size).toBeGreaterThan(0);
+    expect(await metric(b.url, 'walcast_retained_events')).toBeGreaterThan(0);
     expect(await members(b, 'acme', 'garden')).toEqual([]);
   });
 

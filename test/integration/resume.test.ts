@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/sql/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { SseClient } from '../support/sse.js';
+import { eventually, metric } from '../support/wait.js';
 import { startTestWalcast, waitUntilReady, type TestWalcast } from '../support/walcast.js';
 
 let db: TestDatabase;
@@ -40,7 +41,7 @@ describe('a resume point older than retention', () => {
     first.close();
     await insertNotes('r2', 'r3', 'r4');
     // All four retained in turn (r1 and r2 evicted): r1 is now older than the window.
-    await first.until(() => walcast.retention.nextSeq >= 4, 5_000, 'retention did not roll over');
+    await eventually('all four were decoded (r1 and r2 evicted)', async () => (await metric(walcast.url, 'walcast_changes_total')) >= 4, 5_000);
 
     const resumed = await SseClient.open(walcast.streamUrl(token, { tables: 'notes', lastEventId: r1!.id }));
     try {
@@ -66,7 +67,7 @@ describe('a restarted instance', () => {
     const [, a2] = await client.take(2);
     client.close();
     await insertNotes('b1', 'b2');
-    await client.until(() => before.retention.size >= 4, 5_000, 'instance did not see b1, b2');
+    await eventually('the instance retained b1 and b2', async () => (await metric(before.url, 'walcast_retained_events')) >= 4, 5_000);
     await before.close();
 
     await insertNotes('c1'); // committed while no instance runs

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/sql/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { SseClient } from '../support/sse.js';
+import { eventually, metric } from '../support/wait.js';
 import { startTestWalcast, waitUntilReady, type TestWalcast } from '../support/walcast.js';
 
 let db: TestDatabase;
@@ -37,13 +38,6 @@ async function slot(): Promise<{ lag: number; retained: number; pid: number | nu
   return { lag: Number(rows[0]?.lag ?? Number.NaN), retained: Number(rows[0]?.retained ?? Number.NaN), pid: rows[0]?.pid ?? null };
 }
 
-async function eventually(check: () => Promise<boolean>, what: string, timeout = 10_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} within ${timeout} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function feedRow(body: string): Promise<void> {
   await db.sql.query(`insert into feed (org_id, body) values ('acme', $1)`, [body]);
@@ -52,17 +46,17 @@ async function feedRow(body: string): Promise<void> {
 describe('WAL safety', () => {
   it('keeps the slot moving while only unexposed tables are written, even with events retained', async () => {
     await feedRow('retained');
-    await eventually(async () => walcast.retention.size > 0, 'the event is retained');
+    await eventually('the event is retained', async () => (await metric(walcast.url, 'walcast_retained_events')) > 0);
     for (let i = 0; i < 4; i++) {
       await db.sql.query(`insert into app_log (line) select repeat('x', 200) from generate_series(1, 40000)`);
     }
     // ~40 MB of WAL the publication never sees: walcast must not pin it.
-    await eventually(async () => (await slot()).lag < MAX_WAL + 2 * 1024 * 1024, 'the slot is confirmed near the WAL end');
-    expect(walcast.retention.size).toBe(0);
+    await eventually('the slot is confirmed near the WAL end', async () => (await slot()).lag < MAX_WAL + 2 * 1024 * 1024);
+    expect(await metric(walcast.url, 'walcast_retained_events')).toBe(0);
     // What the slot makes Postgres keep follows once decoding passes a running-xacts
     // record (a checkpoint writes one).
     await db.sql.query('checkpoint');
-    await eventually(async () => (await slot()).retained < MAX_WAL + 2 * 1024 * 1024, 'the WAL the slot retains is bounded');
+    await eventually('the WAL the slot retains is bounded', async () => (await slot()).retained < MAX_WAL + 2 * 1024 * 1024);
   });
 });
 
@@ -78,7 +72,7 @@ describe('faults', () => {
       await feedRow('after the drop');
       const events = await stream.take(2, 15_000);
       expect(events.map((event) => (event.data['row'] as { body: string }).body)).toEqual(['during the drop', 'after the drop']);
-      await eventually(async () => (await fetch(`${walcast.url}/readyz`)).status === 200, 'ready again');
+      await eventually('ready again', async () => (await fetch(`${walcast.url}/readyz`)).status === 200);
       expect(stream.connections).toBe(1);
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(stream.unread()).toEqual([]);
@@ -93,19 +87,19 @@ describe('faults', () => {
       await feedRow('seen');
       const seen = await stream.next();
       // A DBA drops the slot (the walsender must be stopped first, and walcast reconnects fast).
-      await eventually(async () => {
+      await eventually('the slot is dropped', async () => {
         const { pid } = await slot();
         if (pid !== null) await db.sql.query('select pg_terminate_backend($1)', [pid]);
         const dropped = await db.sql
           .query('select pg_drop_replication_slot($1)', [walcast.config.slotName])
           .then(() => true, () => false);
         return dropped;
-      }, 'the slot is dropped');
+      }, 10_000, 100);
       await feedRow('maybe lost');
 
       const reset = await stream.next(15_000);
       expect(reset.type).toBe('reset');
-      await eventually(async () => (await fetch(`${walcast.url}/readyz`)).status === 200, 'ready again');
+      await eventually('ready again', async () => (await fetch(`${walcast.url}/readyz`)).status === 200);
       const ready = (await (await fetch(`${walcast.url}/readyz`)).json()) as Record<string, unknown>;
       expect(ready['slotLostAt']).toEqual(expect.any(String));
 

@@ -3,6 +3,7 @@ import { signToken } from '../../src/auth/jwt.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { createLogger } from '../../src/log.js';
 import { startWalcast, type RunningWalcast } from '../../src/walcast.js';
+import { eventually } from './wait.js';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256!';
 
@@ -33,9 +34,5 @@ export async function startTestWalcast(databaseUrl: string, env: Record<string, 
 
 /** Resolves once the instance has caught up with the WAL (what /readyz reports). */
 export async function waitUntilReady(walcast: RunningWalcast, timeout = 10_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!walcast.replication.caughtUp()) {
-    if (Date.now() > deadline) throw new Error('walcast did not catch up in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await eventually('walcast caught up with the WAL', () => walcast.ready(), timeout);
 }

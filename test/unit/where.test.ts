@@ -18,7 +18,13 @@ const COLUMNS: FilterColumn[] = [
   { name: 'tags', type: { kind: 'array', elementOid: 25 } },
 ];
 
-const matches = (condition: string, row: Record<string, unknown>) => compileWhere(parseWhere([condition]), COLUMNS, 't')(row);
+/** A row as Postgres sends it: every value as text (booleans `t`/`f`), NULL as null, a missing column undefined. */
+const asText = (row: Record<string, unknown>) => (column: string) => {
+  if (!(column in row)) return undefined;
+  const value = row[column];
+  return value === null ? null : typeof value === 'boolean' ? (value ? 't' : 'f') : typeof value === 'string' ? value : JSON.stringify(value);
+};
+const matches = (condition: string, row: Record<string, unknown>) => compileWhere(parseWhere([condition]), COLUMNS, 't')(asText(row));
 
 describe('where= parsing', () => {
   it('reads column=operator.value, not., in lists with quotes, and is.', () => {
@@ -86,7 +92,7 @@ describe('where= evaluation, with Postgres semantics', () => {
 
   it('says "unknown" when the row lacks a filtered column', () => {
     expect(matches('qty=eq.1', { title: 'x' })).toBeUndefined();
-    expect(compileWhere(parseWhere(['qty=eq.1', 'title=eq.y']), COLUMNS, 't')({ title: 'x' })).toBe(false);
+    expect(compileWhere(parseWhere(['qty=eq.1', 'title=eq.y']), COLUMNS, 't')(asText({ title: 'x' }))).toBe(false);
   });
 
   it('filters arrays and JSON only by is.null', () => {

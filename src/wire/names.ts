@@ -1,10 +1,14 @@
-// Every header, query parameter and SSE name that crosses the wire, in one place.
+// Every header, query parameter and SSE name that crosses the wire, in one place: the
+// server and the SDK both read them from here.
 
 export const HEADER = {
   authorization: 'authorization',
   lastEventId: 'last-event-id',
   requestId: 'x-request-id',
   cursor: 'walcast-cursor',
+  idempotencyKey: 'idempotency-key',
+  ifMatch: 'if-match',
+  retryAfter: 'retry-after',
 } as const;
 
 export const QUERY = {
@@ -18,6 +22,10 @@ export const QUERY = {
   page: 'page',
 } as const;
 
+/** `where.<table>=`: a filter for one table of a stream (DESIGN §11). */
+export const TABLE_WHERE_PREFIX = `${QUERY.where}.`;
+
+/** The SSE `event:` names walcast sends (DESIGN §3, §5). */
 export const SSE_EVENT = {
   change: 'change',
   truncate: 'truncate',
@@ -27,7 +35,11 @@ export const SSE_EVENT = {
   presence: 'presence',
 } as const;
 
+export type SseEventName = (typeof SSE_EVENT)[keyof typeof SSE_EVENT];
+
 /** Reconnect delay suggested to EventSource clients (`retry:`). */
 export const SSE_RETRY_MS = 2_000;
 /** Comment lines keep proxies from closing idle streams; DESIGN asks for at least every 15 s. */
 export const SSE_KEEPALIVE_MS = 10_000;
+/** The most a keepalive may be late: a client hearing nothing for longer may treat the stream as dropped. */
+export const SSE_KEEPALIVE_MAX_MS = 15_000;
