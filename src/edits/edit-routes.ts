@@ -9,6 +9,7 @@ import type { VerifyToken } from '../auth/jwt.js';
 import { principalOf, requireAuth } from '../auth/require-auth.js';
 import { WalcastError } from '../errors.js';
 import { resolveTable, type Exposure, type ExposureCatalog } from '../events/exposure.js';
+import { errorBody } from '../http/error-handler.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import { parseBody } from '../http/validate.js';
 import type { Sql } from '../snapshots/snapshot-sql.js';
@@ -97,7 +98,7 @@ function errorResponse(error: WalcastError): StoredResponse {
   return {
     status: error.status,
     headers: { 'content-type': 'application/json; charset=utf-8', ...error.headers },
-    body: JSON.stringify({ error: error.wireCode, message: error.message, ...error.details }),
+    body: errorBody(error),
   };
 }
 

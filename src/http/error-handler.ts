@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { WalcastError, isWalcastError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { ErrorBody } from '../wire/payloads.js';
 
 interface HttpLayerError {
   readonly type?: string;
@@ -30,8 +31,13 @@ function fromHttpLayer(error: HttpLayerError): WalcastError | undefined {
   }
 }
 
+/** DESIGN §4's error body: `{ "error": "<code>", "message": "…" }` and the error's details. */
+export function errorBody(error: WalcastError): string {
+  return JSON.stringify({ error: error.wireCode, message: error.message, ...error.details } satisfies ErrorBody);
+}
+
 export function sendError(response: ServerResponse, error: WalcastError): void {
-  const body = JSON.stringify({ error: error.wireCode, message: error.message, ...error.details });
+  const body = errorBody(error);
   for (const [name, value] of Object.entries(error.headers)) response.setHeader(name, value);
   response.statusCode = error.status;
   response.setHeader('content-type', 'application/json; charset=utf-8');
@@ -54,11 +60,11 @@ export function errorHandler(log: Logger) {
 
 /** What Node's HTTP parser refuses never reaches express: answer it in JSON too. */
 export function clientErrorResponse(code: string | undefined): string {
-  const [status, reason, error, message] =
+  const [status, reason, message] =
     code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'Request Header Fields Too Large', 'bad_request', 'the request headers are too large']
-      : [400, 'Bad Request', 'bad_request', 'the request is not valid HTTP'];
-  const body = JSON.stringify({ error, message });
+      ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
+      : [400, 'Bad Request', 'the request is not valid HTTP'];
+  const body = errorBody(new WalcastError('BAD_REQUEST', message));
   return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 

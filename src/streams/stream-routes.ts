@@ -9,8 +9,8 @@ import { WalcastError } from '../errors.js';
 import { isNewTo, MAX_CURSOR_LENGTH, parseResumePosition, type ResumePosition } from '../events/resume-point.js';
 import { resolveTable, type ExposureCatalog } from '../events/exposure.js';
 import type { RetentionLog } from '../events/retention.js';
-import { HEADER, QUERY, SSE_EVENT, SSE_RETRY_MS } from '../wire/names.js';
-import { parseQuery } from '../http/validate.js';
+import { HEADER, QUERY, SSE_EVENT, SSE_RETRY_MS, TABLE_WHERE_PREFIX } from '../wire/names.js';
+import { parseQuery, queryOf } from '../http/validate.js';
 import type { Metrics } from '../http/metrics.js';
 import type { Hub } from './hub.js';
 import { formatSse, formatSseRetry } from './sse.js';
@@ -19,11 +19,12 @@ import { Subscriber } from './subscriber.js';
 import { compileWhere, parseWhere, type FilterColumn, type RowPredicate } from './where.js';
 
 const MAX_TABLES = 100;
+const MAX_WHERE_LENGTH = 2_000;
 
 const StreamQuery = z.object({
   [QUERY.tables]: z.string().max(20_000).optional(),
   [QUERY.lastEventId]: z.string().max(MAX_CURSOR_LENGTH).optional(),
-  [QUERY.where]: z.union([z.string().max(2_000), z.array(z.string().max(2_000))]).optional(),
+  [QUERY.where]: z.union([z.string().max(MAX_WHERE_LENGTH), z.array(z.string().max(MAX_WHERE_LENGTH))]).optional(),
   [QUERY.rooms]: z.string().max(2_100).optional(),
 });
 
@@ -63,17 +64,47 @@ function requestedTables(catalog: ExposureCatalog, list: string | undefined): Re
   return new Map(names.map((name) => [resolveTable(catalog, name.trim()), name.trim()]));
 }
 
-/** One predicate per requested table; each must have every column the filter names. */
+/** `where.<table>=` parameters by the table's name as the client spelled it (DESIGN §11). */
+function tableWheres(request: IncomingMessage): Map<string, string[]> {
+  const byTable = new Map<string, string[]>();
+  for (const [name, value] of Object.entries(queryOf(request))) {
+    if (!name.startsWith(TABLE_WHERE_PREFIX) || value === undefined) continue;
+    const texts = [value].flat();
+    if (texts.some((text) => text.length > MAX_WHERE_LENGTH)) throw new WalcastError('INVALID_PARAMETER', `${name.slice(0, 120)}: at most ${MAX_WHERE_LENGTH} characters`);
+    byTable.set(name.slice(TABLE_WHERE_PREFIX.length), texts);
+  }
+  if (byTable.size > MAX_TABLES) throw new WalcastError('INVALID_PARAMETER', `at most ${MAX_TABLES} where.<table> filters per stream`);
+  return byTable;
+}
+
+/**
+ * One predicate per filtered table: `where=` applies to every requested table, and
+ * `where.<table>=` to that table alone (ANDed with `where=`). Each must name only
+ * columns the table has; a table-filter must name a table of the stream.
+ */
 async function requestedWhere(
   deps: StreamRouteDeps,
+  request: IncomingMessage,
   texts: string | string[] | undefined,
   tables: ReadonlyMap<number, string> | null,
 ): Promise<ReadonlyMap<number, RowPredicate> | null> {
-  if (texts === undefined) return null;
-  const conditions = parseWhere([texts].flat());
-  if (!tables) throw new WalcastError('INVALID_PARAMETER', 'where: name the tables it applies to with tables=');
+  const perTable = tableWheres(request);
+  if (texts === undefined && perTable.size === 0) return null;
+  const common = texts === undefined ? [] : [texts].flat();
+  if (common.length > 0 && !tables) throw new WalcastError('INVALID_PARAMETER', 'where: name the tables it applies to with tables=');
+  const conditions = new Map<number, { name: string; texts: string[] }>();
+  for (const [relid, name] of tables ?? []) conditions.set(relid, { name, texts: [...common] });
+  for (const [name, own] of perTable) {
+    const relid = resolveTable(deps.catalog, name);
+    if (tables && !tables.has(relid)) throw new WalcastError('INVALID_PARAMETER', `where.${name.slice(0, 100)}: that table is not in tables=`);
+    const entry = conditions.get(relid) ?? { name, texts: [...common] };
+    entry.texts.push(...own);
+    conditions.set(relid, entry);
+  }
   const where = new Map<number, RowPredicate>();
-  for (const [relid, name] of tables) where.set(relid, compileWhere(conditions, await deps.filterableColumns(relid), name));
+  for (const [relid, { name, texts: all }] of conditions) {
+    if (all.length > 0) where.set(relid, compileWhere(parseWhere(all), await deps.filterableColumns(relid), name));
+  }
   return where;
 }
 
@@ -92,7 +123,7 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
     const query = parseQuery(StreamQuery, request);
     const rooms = requestedRooms(query[QUERY.rooms]);
     const tables = requestedTables(deps.catalog, query[QUERY.tables]);
-    const where = await requestedWhere(deps, query[QUERY.where], tables);
+    const where = await requestedWhere(deps, request, query[QUERY.where], tables);
     if (request.socket.destroyed) return;
     // Refused rather than degrading everyone's streams; an EventSource does not retry these.
     if (deps.hub.size() >= deps.maxClients) {

@@ -15,7 +15,9 @@ beforeAll(async () => {
   await db.sql.query(`
     create table tasks (id int primary key, org_id text not null, title text, done boolean not null default false,
                         points numeric, secret text);
-    select walcast.expose('tasks', tenant_column => 'org_id', hidden_columns => '{secret}');`);
+    select walcast.expose('tasks', tenant_column => 'org_id', hidden_columns => '{secret}');
+    create table labels (id int primary key, org_id text not null, name text);
+    select walcast.expose('labels', tenant_column => 'org_id');`);
   walcast = await startTestWalcast(db.url);
   await waitUntilReady(walcast);
 });
@@ -102,6 +104,30 @@ describe('a stream with where=', () => {
       expect(rowOf(await stream.next())!['id']).toBe(21);
     } finally {
       stream.close();
+    }
+  });
+
+  it('filters one table of a stream with where.<table>=, leaving its other tables whole', async () => {
+    const stream = await SseClient.open(
+      walcast.streamUrl(await walcast.token('acme'), { tables: 'tasks,labels', 'where.tasks': 'done=eq.true', 'where.labels': 'name=neq.hidden' }),
+    );
+    try {
+      await db.sql.query(`insert into tasks (id, org_id, title, done) values (30, 'acme', 'open', false), (31, 'acme', 'done', true)`);
+      await db.sql.query(`insert into labels (id, org_id, name) values (1, 'acme', 'hidden'), (2, 'acme', 'shown')`);
+      const events = await stream.take(2);
+      expect(events.map((event) => [event.data['table'], rowOf(event)!['id']])).toEqual([['public.tasks', 31], ['public.labels', 2]]);
+    } finally {
+      stream.close();
+    }
+    const token = await walcast.token('acme');
+    for (const [query, message] of [
+      [{ tables: 'tasks', 'where.labels': 'name=eq.x' }, /not in tables=/],
+      [{ tables: 'tasks', 'where.nope': 'name=eq.x' }, /no exposed table/],
+      [{ tables: 'tasks', 'where.tasks': 'name=eq.x' }, /tasks has no column "name"/],
+    ] as const) {
+      const response = await fetch(walcast.streamUrl(token, query));
+      expect(response.status, JSON.stringify(query)).not.toBe(200);
+      expect(await response.json()).toMatchObject({ message: expect.stringMatching(message) });
     }
   });
 });
