@@ -189,7 +189,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
       maxClients: config.maxClients,
       maxClientsPerTenant: config.maxClientsPerTenant,
       filterableColumns: async (relid) => (await describe(relid)).columns,
-      presenceMembers: (tenant, room) => presence.members(tenant, room),
+      presenceSync: (tenant, room) => presence.syncOf(tenant, room),
     }),
     routers: [
       ...(options.extraRouters ?? []),

@@ -12,7 +12,7 @@ import { resolveTable, type Exposure, type ExposureCatalog } from '../events/exp
 import { errorBody } from '../http/error-handler.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import { parseBody } from '../http/validate.js';
-import type { Sql } from '../snapshots/snapshot-sql.js';
+import type { Sql } from '../sql/statement.js';
 import { rowWriter, type TableDescription, type VisibleColumn } from '../sql/columns.js';
 import { applyTextFormat, RAW_TEXT } from '../sql/text-format.js';
 import { currentRowSql, deleteSql, insertSql, updateSql, valueParam, type Scope } from './edit-sql.js';

@@ -3,7 +3,7 @@
 // column's type, so Postgres checks it exactly as it would the app's own writes.
 import pg from 'pg';
 import { WalcastError } from '../errors.js';
-import type { Sql } from '../snapshots/snapshot-sql.js';
+import type { Sql } from '../sql/statement.js';
 import type { TableDescription, VisibleColumn } from '../sql/columns.js';
 
 const JSON_OIDS = new Set([114, 3802]);

@@ -1,84 +1,12 @@
 // Row changes → typed change events (DESIGN §3): key, row, old, changed, unchanged,
 // tenant routing and hidden columns. Pure: one decoded change in, zero or more events out.
 // Events are written as JSON text directly (values.ts): once per change, for every client.
-import { UNCHANGED_TOAST, type Relation, type RowChange, type Tuple } from '../replication/pgoutput.js';
-import type { Lsn } from '../replication/lsn.js';
+import { UNCHANGED_TOAST, type RowChange, type Tuple } from '../replication/pgoutput.js';
 import type { ChangeOp } from '../wire/payloads.js';
 import { formatEventId, type EventId } from './event-id.js';
-import type { ChangeEvent, RowImage } from './event.js';
-import { tableName, type Exposure, type TableName } from './exposure.js';
-import { decoderFor, type ColumnType, type JsonText, type ValueDecoder } from './values.js';
-
-export interface TransactionContext {
-  readonly commitLsn: Lsn;
-  readonly lsnText: string;
-  readonly xid: number;
-  readonly committedAt: string;
-  /** `,"xid":…,"lsn":…,"committedAt":…}`: the same closing fields on each of its events. */
-  readonly jsonTail: string;
-}
-
-/** Everything about a relation that is the same for each of its changes, computed once. */
-export interface TableShape {
-  readonly relid: number;
-  readonly table: TableName;
-  readonly tableJson: string;
-  readonly names: readonly string[];
-  /** Column name → index in the relation's tuples (hidden columns included). */
-  readonly indexOf: ReadonlyMap<string, number>;
-  /** `"name":` per column, escaped once. */
-  readonly jsonKeys: readonly string[];
-  readonly decoders: readonly ValueDecoder[];
-  readonly visible: readonly boolean[];
-  readonly keyIndexes: readonly number[];
-  /** Index of the tenant column; -1: every tenant may read the table; -2: the column is not published. */
-  readonly tenantIndex: number;
-}
-
-/**
- * How a listed-but-not-exposed table is shaped: every tenant reads it, nothing hidden,
- * keyed by its replica identity (the primary key unless the DBA chose otherwise).
- */
-export function listedExposure(relation: Relation): Exposure {
-  return {
-    relid: relation.relationOid,
-    table: tableName(relation.schema, relation.name),
-    publication: '',
-    tenantColumn: null,
-    versionColumn: null,
-    primaryKey: [],
-    hiddenColumns: [],
-    writableColumns: null,
-  };
-}
-
-/**
- * A column list on the publication can leave a tenant or key column out of what is
- * sent; then `tenantIndex` is -2 and no event is routed (guessing would leak).
- */
-export function shapeOf(relation: Relation, exposure: Exposure, typeOf: (oid: number) => ColumnType): TableShape {
-  const names = relation.columns.map((column) => column.name);
-  const hidden = new Set(exposure.hiddenColumns);
-  const keyNames = exposure.primaryKey.length > 0
-    ? exposure.primaryKey
-    : relation.columns.filter((column) => column.isIdentity).map((column) => column.name);
-  // A hidden column never leaves the server, not even as part of a key.
-  const keyIndexes = keyNames.map((name) => names.indexOf(name)).filter((index) => index >= 0 && !hidden.has(names[index]!));
-  const tenantIndex = exposure.tenantColumn === null ? -1 : names.indexOf(exposure.tenantColumn);
-  return {
-    relid: relation.relationOid,
-    // The relation's own name: a rename reaches events even before it is announced.
-    table: tableName(relation.schema, relation.name),
-    tableJson: JSON.stringify(tableName(relation.schema, relation.name)),
-    names,
-    indexOf: new Map(names.map((name, index) => [name, index])),
-    jsonKeys: names.map((name) => `${JSON.stringify(name)}:`),
-    decoders: relation.columns.map((column) => decoderFor(typeOf(column.typeOid))),
-    visible: names.map((name) => !hidden.has(name)),
-    keyIndexes: keyIndexes.length > 0 ? keyIndexes : names.flatMap((name, index) => (hidden.has(name) ? [] : [index])),
-    tenantIndex: tenantIndex === -1 && exposure.tenantColumn !== null ? -2 : tenantIndex,
-  };
-}
+import type { ChangeEvent, RowImage, TransactionContext } from './event.js';
+import type { TableShape } from './table-shape.js';
+import type { JsonText } from './values.js';
 
 function decodeRow(shape: TableShape, tuple: Tuple, fillFrom: Tuple | null): { row: JsonText; unchanged: string[] } {
   let row = '';

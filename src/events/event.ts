@@ -2,7 +2,7 @@
 import type { Lsn } from '../replication/lsn.js';
 import type { Tuple } from '../replication/pgoutput.js';
 import type { ChangeOp } from '../wire/payloads.js';
-import type { TableShape, TransactionContext } from './change-event.js';
+import type { TableShape } from './table-shape.js';
 import type { EventId } from './event-id.js';
 import type { TableName } from './exposure.js';
 
@@ -33,6 +33,16 @@ export interface TableEvent extends EventBase {
 
 export type WalcastEvent = ChangeEvent | TableEvent;
 export type EventType = WalcastEvent['type'];
+
+/** What every event of one transaction shares. */
+export interface TransactionContext {
+  readonly commitLsn: Lsn;
+  readonly lsnText: string;
+  readonly xid: number;
+  readonly committedAt: string;
+  /** `,"xid":…,"lsn":…,"committedAt":…}`: the same closing fields on each of its events. */
+  readonly jsonTail: string;
+}
 
 /**
  * A change's row values as Postgres text, hidden columns included, as decoded: what

@@ -9,6 +9,8 @@ export interface Presence {
   /** Members whose TTL ran out leave. */
   expire(): void;
   members(tenant: string, room: string): Member[];
+  /** The `sync` a stream following `room` starts with: who is there now (SSE data). */
+  syncOf(tenant: string, room: string): string;
 }
 
 export function createPresence(deps: {
@@ -36,5 +38,6 @@ export function createPresence(deps: {
       for (const change of rooms.expire(now())) publish(change);
     },
     members: (tenant, room) => rooms.members(tenant, room),
+    syncOf: (tenant, room) => JSON.stringify({ room, op: 'sync', members: rooms.members(tenant, room) }),
   };
 }

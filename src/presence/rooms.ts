@@ -2,11 +2,12 @@
 // Heartbeats carry the time they were sent and their TTL, so an instance replaying old
 // WAL after a restart never brings back a member whose time is up.
 import { z } from 'zod';
+import { ROOM_NAME } from '../wire/names.js';
 
 export const PRESENCE_MESSAGE_PREFIX = 'walcast.presence';
 
 /** Room names: what a client may put in `rooms=`: short, printable, no commas. */
-export const RoomName = z.string().min(1).max(100).regex(/^[^\u0000-\u001f\u007f,]+$/, 'must be printable, without commas');
+export const RoomName = z.string().regex(ROOM_NAME, 'must be 1 to 100 printable characters, without commas');
 
 /** A `walcast.presence` logical message (non-transactional: it arrives at once). */
 export const PresenceMessage = z.object({

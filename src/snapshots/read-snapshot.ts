@@ -7,7 +7,7 @@ import { cursorFromSnapshot, formatCursor } from '../events/resume-point.js';
 import { parseLsn } from '../replication/lsn.js';
 import { RAW_TEXT, textFormatSelect } from '../sql/text-format.js';
 import { WAL_INSERT_POSITION } from '../sql/wal-position.js';
-import type { Sql } from './snapshot-sql.js';
+import type { Sql } from '../sql/statement.js';
 
 const BATCH_ROWS = 500;
 /** What pg_export_snapshot() returns, e.g. `00000003-0000001B-1`: checked before it is spliced into SQL. */

@@ -9,7 +9,7 @@ import { resolveTable, type ExposureCatalog } from '../events/exposure.js';
 import { HEADER, QUERY } from '../wire/names.js';
 import { parseQuery } from '../http/validate.js';
 import { rowWriter, type TableDescription } from '../sql/columns.js';
-import { compileWhere, parseWhere } from '../streams/where.js';
+import { compileWhere, parseWhere } from '../filters/where.js';
 import { WalcastError } from '../errors.js';
 import type { HeldSnapshots } from './held-snapshots.js';
 import { formatPageToken, parsePageToken } from './page-token.js';

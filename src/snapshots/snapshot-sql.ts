@@ -3,7 +3,8 @@
 // cast to the column's own type so Postgres compares exactly as it does for the column.
 import pg from 'pg';
 import type { VisibleColumn } from '../sql/columns.js';
-import type { Condition } from '../streams/where.js';
+import type { Sql } from '../sql/statement.js';
+import type { Condition } from '../filters/where.js';
 
 export interface SnapshotQueryInput {
   readonly sqlName: string;
@@ -16,10 +17,6 @@ export interface SnapshotQueryInput {
   readonly after?: readonly string[] | undefined;
 }
 
-export interface Sql {
-  readonly text: string;
-  readonly values: unknown[];
-}
 
 const COMPARISON: Record<string, string> = { eq: '=', neq: '<>', lt: '<', lte: '<=', gt: '>', gte: '>=' };
 

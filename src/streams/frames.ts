@@ -6,7 +6,7 @@
 import { updateSeenAs, valueAfter, valueBefore } from '../events/change-event.js';
 import type { ChangeEvent, WalcastEvent } from '../events/event.js';
 import { encodeEvent, formatSse } from './sse.js';
-import type { ColumnValue, RowPredicate } from './where.js';
+import type { ColumnValue, RowPredicate } from '../filters/where.js';
 
 export type Verdict = 'send' | 'skip' | 'as-insert' | 'as-delete';
 

@@ -9,14 +9,13 @@ import { WalcastError } from '../errors.js';
 import { isNewTo, MAX_CURSOR_LENGTH, parseResumePosition, type ResumePosition } from '../events/resume-point.js';
 import { resolveTable, type ExposureCatalog } from '../events/exposure.js';
 import type { RetentionLog } from '../events/retention.js';
-import { HEADER, QUERY, SSE_EVENT, SSE_RETRY_MS, TABLE_WHERE_PREFIX } from '../wire/names.js';
+import { HEADER, QUERY, ROOM_NAME, SSE_EVENT, SSE_RETRY_MS, TABLE_WHERE_PREFIX } from '../wire/names.js';
 import { parseQuery, queryOf } from '../http/validate.js';
 import type { Metrics } from '../http/metrics.js';
 import type { Hub } from './hub.js';
 import { formatSse, formatSseRetry } from './sse.js';
-import { RoomName, type Member } from '../presence/rooms.js';
 import { Subscriber } from './subscriber.js';
-import { compileWhere, parseWhere, type FilterColumn, type RowPredicate } from './where.js';
+import { compileWhere, parseWhere, type FilterColumn, type RowPredicate } from '../filters/where.js';
 
 const MAX_TABLES = 100;
 const MAX_WHERE_LENGTH = 2_000;
@@ -39,8 +38,8 @@ export interface StreamRouteDeps {
   readonly maxClientsPerTenant: number;
   /** The columns of a table a `where=` may name, with their types. */
   readonly filterableColumns: (relid: number) => Promise<readonly FilterColumn[]>;
-  /** Who is in a room now, for the `sync` a stream starts with. */
-  readonly presenceMembers: (tenant: string, room: string) => Member[];
+  /** The `presence` data a stream following a room starts with: who is there now. */
+  readonly presenceSync: (tenant: string, room: string) => string;
 }
 
 const MAX_ROOMS = 20;
@@ -50,8 +49,7 @@ function requestedRooms(list: string | undefined): string[] {
   const rooms = [...new Set(list.split(','))];
   if (rooms.length > MAX_ROOMS) throw new WalcastError('INVALID_PARAMETER', `at most ${MAX_ROOMS} rooms per stream`);
   for (const room of rooms) {
-    const checked = RoomName.safeParse(room);
-    if (!checked.success) throw new WalcastError('INVALID_PARAMETER', `rooms: ${JSON.stringify(room.slice(0, 100))} ${checked.error.issues[0]?.message ?? 'is not a room name'}`);
+    if (!ROOM_NAME.test(room)) throw new WalcastError('INVALID_PARAMETER', `rooms: ${JSON.stringify(room.slice(0, 100))} is not a room name (1 to 100 printable characters, no commas)`);
   }
   return rooms;
 }
@@ -166,7 +164,7 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
     });
     response.on('close', () => subscriber.close('client'));
     for (const room of rooms) {
-      subscriber.write(formatSse({ event: SSE_EVENT.presence, data: JSON.stringify({ room, op: 'sync', members: deps.presenceMembers(principal.tenant, room) }) }));
+      subscriber.write(formatSse({ event: SSE_EVENT.presence, data: deps.presenceSync(principal.tenant, room) }));
     }
     deps.hub.add(subscriber);
   };

@@ -15,7 +15,7 @@ import type { WalcastEvent } from '../events/event.js';
 import type { RetainedEvent, RetentionLog } from '../events/retention.js';
 import { frameFor, judge } from './frames.js';
 import { encodeEvent } from './sse.js';
-import type { RowPredicate } from './where.js';
+import type { RowPredicate } from '../filters/where.js';
 
 /** Past this, a turn's batch is written without waiting for the turn to end. */
 const MAX_BATCH_BYTES = 64 * 1024;

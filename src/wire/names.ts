@@ -37,6 +37,9 @@ export const SSE_EVENT = {
 
 export type SseEventName = (typeof SSE_EVENT)[keyof typeof SSE_EVENT];
 
+/** What a client may put in `rooms=` and `room`: 1 to 100 printable characters, no commas. */
+export const ROOM_NAME = /^[^\u0000-\u001f\u007f,]{1,100}$/;
+
 /** Reconnect delay suggested to EventSource clients (`retry:`). */
 export const SSE_RETRY_MS = 2_000;
 /** Comment lines keep proxies from closing idle streams; DESIGN asks for at least every 15 s. */

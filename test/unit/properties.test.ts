@@ -12,7 +12,7 @@ import { decoderFor } from '../../src/events/values.js';
 import type { Lsn } from '../../src/replication/lsn.js';
 import { createHub } from '../../src/streams/hub.js';
 import { Subscriber } from '../../src/streams/subscriber.js';
-import { compileWhere, parseCondition, parseWhere, type FilterColumn, type RowPredicate } from '../../src/streams/where.js';
+import { compileWhere, parseCondition, parseWhere, type FilterColumn, type RowPredicate } from '../../src/filters/where.js';
 
 const onlyWalcastErrors = (run: () => unknown) => {
   try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileWhere, parseCondition, parseWhere, type FilterColumn } from '../../src/streams/where.js';
+import { compileWhere, parseCondition, parseWhere, type FilterColumn } from '../../src/filters/where.js';
 
 const scalar = (oid: number) => ({ kind: 'scalar', oid }) as const;
 const COLUMNS: FilterColumn[] = [
