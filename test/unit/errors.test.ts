@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, WalcastError, type ErrorCode } from '../../src/errors.js';
+import { sectionOf } from '../support/docs.js';
 
 describe('error codes', () => {
-  it('are exactly the ones the README documents, with the same status', () => {
-    const readme = readFileSync('README.md', 'utf8');
-    const section = readme.slice(readme.indexOf('### Errors'));
+  it('are exactly the ones docs/app-developers.md documents, with the same status', async () => {
+    const section = await sectionOf('docs/app-developers.md', '## Errors');
     const documented = new Map([...section.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1]!, Number(m[2])]));
     const actual = new Map(Object.entries(ERROR_CODES).map(([code, status]) => [code.toLowerCase(), status]));
     expect(documented).toEqual(actual);
