@@ -1,9 +1,12 @@
 // What REPLICA IDENTITY FULL costs in WAL: bytes written per updated and per deleted row
 // under wal_level=replica (no logical decoding), logical with the DEFAULT identity (the
-// primary key), and logical with FULL, for three row shapes: narrow (4 columns), wide
+// primary key), logical with FULL, and logical with a unique (tenant, id) index as the
+// identity (what a DBA can give a table so that walcast.expose() leaves it alone), for three row shapes: narrow (4 columns), wide
 // (30 columns, about 1 KB) and one with an 8 KB TOASTed text value.
 // Each row is its own statement's work in batches of 1,000 rows (one UPDATE or DELETE per
-// batch), so commit records are negligible. full_page_writes is off: a page image after a
+// batch), so commit records are negligible. Tables are filled to fillfactor 100, so every
+// UPDATE puts the new version on another page (not HOT) and also inserts into each index:
+// the index identity's extra index shows up there. full_page_writes is off: a page image after a
 // checkpoint costs the same under either identity and would blur the per-row record size.
 // Usage: npm run build && node bench/identity-wal.mjs
 //   WALCAST_BENCH_PG_BIN=/usr/lib/postgresql/15/bin   another Postgres (default: embedded 18)
@@ -38,6 +41,7 @@ const CONFIGS = [
   { walLevel: 'replica', identity: 'default' },
   { walLevel: 'logical', identity: 'default' },
   { walLevel: 'logical', identity: 'full' },
+  { walLevel: 'logical', identity: 'index' },
 ];
 
 async function walBytes(db, work) {
@@ -63,6 +67,10 @@ async function measureShape(db, shape, identity) {
     [shape.rows],
   );
   if (identity === 'full') await db.query('alter table bench_identity replica identity full');
+  if (identity === 'index') {
+    await db.query('create unique index bench_identity_tenant_key on bench_identity (org_id, id)');
+    await db.query('alter table bench_identity replica identity using index bench_identity_tenant_key');
+  }
   const size = (await db.query(
     // A whole-row value has its TOASTed values inlined: the row as FULL identity logs it.
     `select count(*) as columns, (select avg(pg_column_size(b.*))::int from bench_identity b) as row_bytes
@@ -105,6 +113,8 @@ const at = (shape, walLevel, identity) => results.find((r) => r.shape === shape 
 const summary = SHAPES.map(({ name }) => {
   const base = at(name, 'logical', 'default');
   const full = at(name, 'logical', 'full');
-  return `${name} ${base.updateBytesPerRow}→${full.updateBytesPerRow} B/update, ${base.deleteBytesPerRow}→${full.deleteBytesPerRow} B/delete`;
+  const index = at(name, 'logical', 'index');
+  return `${name} ${base.updateBytesPerRow}/${full.updateBytesPerRow}/${index.updateBytesPerRow} B per update, ` +
+    `${base.deleteBytesPerRow}/${full.deleteBytesPerRow}/${index.deleteBytesPerRow} B per delete`;
 });
-console.log(`identity-wal (PostgreSQL ${version}, DEFAULT→FULL identity): ${summary.join('; ')}`);
+console.log(`identity-wal (PostgreSQL ${version}, identity DEFAULT/FULL/(tenant, id) index): ${summary.join('; ')}`);
