@@ -1,13 +1,14 @@
 // What REPLICA IDENTITY FULL costs in WAL: bytes written per updated and per deleted row
 // under wal_level=replica (no logical decoding), logical with the DEFAULT identity (the
 // primary key), logical with FULL, and logical with a unique (tenant, id) index as the
-// identity (what a DBA can give a table so that walcast.expose() leaves it alone), for three row shapes: narrow (4 columns), wide
-// (30 columns, about 1 KB) and one with an 8 KB TOASTed text value.
-// Each row is its own statement's work in batches of 1,000 rows (one UPDATE or DELETE per
-// batch), so commit records are negligible. Tables are filled to fillfactor 100, so every
-// UPDATE puts the new version on another page (not HOT) and also inserts into each index:
-// the index identity's extra index shows up there. full_page_writes is off: a page image after a
-// checkpoint costs the same under either identity and would blur the per-row record size.
+// identity (what a DBA can give a table so that walcast.expose() leaves it alone), for
+// three row shapes: narrow (4 columns), wide (30 columns, about 1 KB) and one with an
+// 8 KB TOASTed text value.
+// Rows are updated, then deleted, 1,000 per statement, so commit records are negligible.
+// Tables are filled to fillfactor 100, so every UPDATE puts the new version on another
+// page (not HOT) and inserts into each index: the index identity's extra index shows up
+// there. full_page_writes is off: a page image after a checkpoint costs the same under
+// either identity and would blur the per-row record size.
 // Usage: npm run build && node bench/identity-wal.mjs
 //   WALCAST_BENCH_PG_BIN=/usr/lib/postgresql/15/bin   another Postgres (default: embedded 18)
 //   IDENTITY_WAL_ROWS=100000                          rows per shape (the TOAST shape uses a tenth)
