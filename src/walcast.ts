@@ -185,6 +185,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
       retention,
       hub,
       metrics,
+      log,
       maxLagBytes: config.clientQueueBytes,
       maxClients: config.maxClients,
       maxClientsPerTenant: config.maxClientsPerTenant,

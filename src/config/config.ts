@@ -33,7 +33,7 @@ const Env = z
     WALCAST_PRESENCE_TTL: positiveInt.default(30),
     WALCAST_PRESENCE_RATE: positiveInt.default(120),
     WALCAST_EDIT_RATE: positiveInt.default(600),
-    WALCAST_MAX_TXN_CHANGES: positiveInt.default(10_000),
+    WALCAST_MAX_TXN_CHANGES: positiveInt.max(16_777_215, 'must be at most 16777215 (event positions have six hex digits)').default(10_000),
     WALCAST_RETAIN_EVENTS: positiveInt.default(100_000),
     WALCAST_RETAIN_BYTES: positiveInt.default(64 * 1024 * 1024),
     WALCAST_RETAIN_SECONDS: positiveInt.default(3_600),

@@ -135,6 +135,33 @@ export function changeEvents(change: RowChange, shape: TableShape, txn: Transact
 }
 
 /**
+ * The tenants a change's events go to, without building them: what a transaction past
+ * the limit needs to know (the same routing as changeEvents).
+ */
+export function changeTenants(change: RowChange, shape: TableShape): (string | null)[] {
+  switch (change.tag) {
+    case 'insert': {
+      const tenant = tenantOf(shape, change.new);
+      return tenant === undefined ? [] : [tenant];
+    }
+    case 'delete': {
+      const before = change.old ?? change.key;
+      const tenant = before === null ? undefined : tenantOf(shape, before);
+      return tenant === undefined ? [] : [tenant];
+    }
+    case 'update': {
+      const before = change.old ?? change.key;
+      const tenant = tenantOf(shape, change.new);
+      const oldTenant = before ? tenantOf(shape, before) : tenant;
+      const tenants: (string | null)[] = [];
+      if (before && oldTenant !== undefined && oldTenant !== tenant) tenants.push(oldTenant);
+      if (tenant !== undefined) tenants.push(tenant);
+      return tenants;
+    }
+  }
+}
+
+/**
  * An update as a stream with a filter sees it when the row moved into its filter (an
  * insert of the row as it is now) or out of it (a delete of the row as it was), like a
  * Postgres row filter (DESIGN §4). Written from the image, in the same field order.

@@ -1,15 +1,18 @@
 // Decoded pgoutput messages → events in the retention log, one transaction at a time.
 // Events of a transaction are held until its Commit so a stream never sees half of one;
 // a transaction with more changes than the limit is never held whole: past the limit its
-// row events collapse into one `invalidate` per (tenant, table).
+// row events collapse into one `invalidate` per (tenant, table) (events/invalidations).
+// Nothing here throws at the replication socket: a change that cannot be decoded becomes
+// an `invalidate`, and publishing is guarded.
 import { WalcastError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { formatLsn } from '../replication/lsn.js';
 import type { Begin, PgoutputMessage, Relation, RowChange, Truncate } from '../replication/pgoutput.js';
-import { changeEvents } from './change-event.js';
+import { changeEvents, changeTenants } from './change-event.js';
 import { listedExposure, shapeOf, type TableShape } from './table-shape.js';
-import { formatEventId } from './event-id.js';
+import { formatEventId, MAX_POSITION } from './event-id.js';
 import type { TransactionContext, WalcastEvent } from './event.js';
+import { invalidateEvent, Invalidations } from './invalidations.js';
 import { CONFIG_MESSAGE_PREFIX, ConfigMessage, type ExposureCatalog } from './exposure.js';
 import type { RetainedEvent, RetentionLog } from './retention.js';
 import type { ColumnType } from './values.js';
@@ -44,37 +47,36 @@ export interface EventPipeline {
   connectionReset(): void;
 }
 
-interface Invalidation {
-  readonly tenant: string | null;
-  readonly shape: TableShape;
-  /** Position of the first change it stands for: deterministic on every instance. */
-  readonly position: number;
-}
-
-interface PendingEvent {
-  readonly event: WalcastEvent;
-  readonly shape: TableShape;
-  readonly position: number;
-}
-
 interface OpenTransaction {
   readonly context: TransactionContext;
   /** Position of the next change: counts every change message, exposed or not, so IDs never depend on configuration. */
   position: number;
   /** Changes to exposed tables so far. */
   changes: number;
-  events: PendingEvent[];
-  /** Set once the transaction passed the limit: (tenant, table) → invalidation. */
-  invalidations: Map<string, Invalidation> | null;
+  events: WalcastEvent[];
+  /** Set once the transaction passed the limit (or a position its width): it sends these instead. */
+  invalidations: Invalidations | null;
 }
 
-const INVALIDATE_REASON = 'transaction_too_large';
-
-/** µs since the Unix epoch → ISO 8601 UTC with all six fractional digits. */
+/** µs since the Unix epoch → ISO 8601 UTC with all six fractional digits, for any time (no Date). */
 export function formatCommitTime(micros: bigint): string {
-  const seconds = micros / 1_000_000n;
-  const fraction = (micros % 1_000_000n).toString().padStart(6, '0');
-  return `${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}.${fraction}Z`;
+  const pad = (value: number, width: number) => String(value).padStart(width, '0');
+  const seconds = Number(micros / 1_000_000n - (micros % 1_000_000n < 0n ? 1n : 0n));
+  const fraction = Number(((micros % 1_000_000n) + 1_000_000n) % 1_000_000n);
+  const days = Math.floor(seconds / 86_400);
+  const secondOfDay = seconds - days * 86_400;
+  // Civil date from days since 1970-01-01 (proleptic Gregorian), as Postgres counts them.
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const dayOfEra = z - era * 146_097;
+  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1_460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365);
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const monthIndex = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * monthIndex + 2) / 5) + 1;
+  const month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  const time = `${pad(Math.floor(secondOfDay / 3_600), 2)}:${pad(Math.floor((secondOfDay % 3_600) / 60), 2)}:${pad(secondOfDay % 60, 2)}`;
+  return `${year < 0 ? '-' : ''}${pad(Math.abs(year), 4)}-${pad(month, 2)}-${pad(day, 2)}T${time}.${pad(fraction, 6)}Z`;
 }
 
 function contextOf(begin: Begin): TransactionContext {
@@ -86,21 +88,6 @@ function contextOf(begin: Begin): TransactionContext {
     xid: begin.xid,
     committedAt,
     jsonTail: `,"xid":"${begin.xid}","lsn":"${lsnText}","committedAt":"${committedAt}"}`,
-  };
-}
-
-function invalidateEvent(invalidation: Invalidation, txn: TransactionContext): WalcastEvent {
-  const id = formatEventId(txn.commitLsn, invalidation.position);
-  const { shape, tenant } = invalidation;
-  return {
-    id,
-    type: 'invalidate',
-    tenant,
-    relid: shape.relid,
-    table: shape.table,
-    commitLsn: txn.commitLsn,
-    xid: txn.xid,
-    json: JSON.stringify({ id, table: shape.table, tenant, reason: INVALIDATE_REASON, lsn: txn.lsnText, committedAt: txn.committedAt }),
   };
 }
 
@@ -134,18 +121,41 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
     );
   }
 
-  function invalidate(invalidations: Map<string, Invalidation>, { event, shape, position }: PendingEvent): void {
-    const key = JSON.stringify([shape.relid, event.tenant]);
-    if (!invalidations.has(key)) invalidations.set(key, { tenant: event.tenant, shape, position });
-  }
-
-  /** The transaction passed the limit: what it held so far collapses, the rest never piles up. */
-  function overflow(txn: OpenTransaction): Map<string, Invalidation> {
-    const invalidations = new Map<string, Invalidation>();
-    for (const pending of txn.events) invalidate(invalidations, pending);
+  /**
+   * The transaction passed the limit, or its next position would not fit an ID: what it
+   * held so far becomes invalidations, and from now on nothing of it piles up.
+   */
+  function overflow(txn: OpenTransaction): Invalidations {
+    const invalidations = new Invalidations();
+    for (const event of txn.events) {
+      const shape = shapeOfEvent(event);
+      if (shape) invalidations.add(shape, event.tenant, event.type === 'invalidate' ? 'undecodable_change' : 'transaction_too_large');
+    }
     txn.events = [];
     log.info({ xid: txn.context.xid, limit: deps.maxTxnChanges }, 'transaction exceeds WALCAST_MAX_TXN_CHANGES; sending invalidate events');
     return invalidations;
+  }
+
+  /** The shapes of the events a transaction holds, by relation (events know their relid). */
+  const eventShapes = new Map<number, TableShape>();
+  function shapeOfEvent(event: WalcastEvent): TableShape | undefined {
+    return event.type === 'change' ? event.image.shape : eventShapes.get(event.relid);
+  }
+
+  /**
+   * A change walcast cannot turn into an event (a value its decoder cannot read) must not
+   * stop the stream or vanish: it becomes an `invalidate` of its table for every tenant,
+   * at its own position, and is logged once per table.
+   */
+  const undecodable = new Set<number>();
+  function cannotDecode(txn: OpenTransaction, shape: TableShape, position: number, error: unknown): void {
+    if (!undecodable.has(shape.relid)) {
+      undecodable.add(shape.relid);
+      log.error({ err: error, table: shape.table }, 'a change could not be decoded; its table is invalidated for every tenant');
+    }
+    eventShapes.set(shape.relid, shape);
+    if (txn.invalidations) txn.invalidations.add(shape, null, 'undecodable_change');
+    else txn.events.push(invalidateEvent({ shape, tenant: null, reason: 'undecodable_change' }, position, txn.context));
   }
 
   function onChange(txn: OpenTransaction, change: RowChange): void {
@@ -153,10 +163,15 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
     const shape = shapeFor(change.relation);
     if (!shape) return;
     txn.changes++;
-    if (!txn.invalidations && txn.changes > deps.maxTxnChanges) txn.invalidations = overflow(txn);
-    for (const event of changeEvents(change, shape, txn.context, position)) {
-      if (txn.invalidations) invalidate(txn.invalidations, { event, shape, position });
-      else txn.events.push({ event, shape, position });
+    if (!txn.invalidations && (txn.changes > deps.maxTxnChanges || position > MAX_POSITION)) txn.invalidations = overflow(txn);
+    try {
+      if (txn.invalidations) {
+        for (const tenant of changeTenants(change, shape)) txn.invalidations.add(shape, tenant, 'transaction_too_large');
+      } else {
+        txn.events.push(...changeEvents(change, shape, txn.context, position));
+      }
+    } catch (error) {
+      cannotDecode(txn, shape, position, error);
     }
   }
 
@@ -165,9 +180,15 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
       const position = txn.position++;
       const shape = shapeFor(relation);
       if (!shape) continue;
-      const id = formatEventId(txn.context.commitLsn, position);
+      if (!txn.invalidations && position > MAX_POSITION) txn.invalidations = overflow(txn);
       // Which tenants' rows a TRUNCATE removed is unknowable: it goes to every tenant.
-      const event: WalcastEvent = {
+      if (txn.invalidations) {
+        txn.invalidations.add(shape, null, 'transaction_too_large');
+        continue;
+      }
+      eventShapes.set(shape.relid, shape);
+      const id = formatEventId(txn.context.commitLsn, position);
+      txn.events.push({
         id,
         type: 'truncate',
         tenant: null,
@@ -176,9 +197,7 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
         commitLsn: txn.context.commitLsn,
         xid: txn.context.xid,
         json: JSON.stringify({ id, table: shape.table, lsn: txn.context.lsnText, committedAt: txn.context.committedAt }),
-      };
-      if (txn.invalidations) invalidate(txn.invalidations, { event, shape, position });
-      else txn.events.push({ event, shape, position });
+      });
     }
   }
 
@@ -198,15 +217,20 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
     if (txn.context.commitLsn <= lastCommitLsn) return;
     lastCommitLsn = txn.context.commitLsn;
     deps.onChangesDecoded?.(txn.position);
-    const events = txn.invalidations
-      ? [...txn.invalidations.values()].map((invalidation) => invalidateEvent(invalidation, txn.context))
-      : txn.events.map((pending) => pending.event);
+    const events = txn.invalidations ? txn.invalidations.events(txn.context) : txn.events;
     const retained: RetainedEvent[] = [];
     for (const event of events) {
       const entry = retention.append(event);
       if (entry) retained.push(entry);
     }
-    if (retained.length > 0) publish(retained);
+    if (retained.length === 0) return;
+    try {
+      publish(retained);
+    } catch (error) {
+      // Streams guard themselves (streams/subscriber): reaching here is a bug in the hub.
+      // The events are retained; the replication stream goes on.
+      log.error({ err: error }, 'publishing a transaction failed');
+    }
   }
 
   return {

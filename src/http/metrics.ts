@@ -10,6 +10,8 @@ export interface Metrics {
   readonly retainedEvents: Gauge;
   readonly replicationLagBytes: Gauge;
   readonly slowClientDisconnects: Counter;
+  /** Streams ended by a fault while serving them (DESIGN §4): each also logged once. */
+  readonly streamFaults: Counter;
   readonly httpRequests: Counter<'route' | 'method' | 'status'>;
 }
 
@@ -69,6 +71,11 @@ export function createMetrics(sources: MetricSources): Metrics {
     slowClientDisconnects: new Counter({
       name: 'walcast_slow_client_disconnects_total',
       help: 'Streams cut off because the client did not keep up',
+      registers: [registry],
+    }),
+    streamFaults: new Counter({
+      name: 'walcast_stream_faults_total',
+      help: 'Streams ended by a fault while serving them (logged once each); other streams go on',
       registers: [registry],
     }),
     httpRequests: new Counter({

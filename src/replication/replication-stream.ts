@@ -10,6 +10,10 @@
 // so after a crash Postgres replays everything a client might still ask for. The
 // library's own acks (auto, and a timer that acks the last keepalive) would break this,
 // so both are off and we answer keepalives ourselves (FACTS.md).
+//
+// Nothing thrown here may reach the driver: its socket handler would end the process.
+// Every way in from the library (parse, data, keepalive, error) is guarded; a fault is
+// logged and the connection restarts from what was processed, so nothing is skipped.
 import pgLogical from 'pg-logical-replication';
 import type pg from 'pg';
 import { WalcastError } from '../errors.js';
@@ -64,6 +68,9 @@ export interface ReplicationStream {
 }
 
 const MIN_BACKOFF_MS = 200;
+
+/** A message as the library hands it on: decoded, or what the decoder could not read. */
+type Decoded = PgoutputMessage | { readonly tag: 'undecodable'; readonly error: unknown };
 
 /**
  * START_REPLICATION on a slot that was dropped (42704) or invalidated (55000: "can no
@@ -128,8 +135,9 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
     const flush = maxLsn(safeFlushLsn(), confirmed);
     if (!service || status !== 'streaming' || flush === ZERO_LSN) return;
     if (!force && flush === confirmed) return;
-    // The library reports `acknowledge(x)` as x + 1 flushed.
-    void service.acknowledge(formatLsn((flush - 1n) as Lsn));
+    // The library reports `acknowledge(x)` as x + 1 flushed. A failure is the connection's,
+    // which its error handler already reconnects.
+    service.acknowledge(formatLsn((flush - 1n) as Lsn)).catch(() => undefined);
     confirmed = flush;
   }
 
@@ -145,7 +153,7 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
       queue.push(work);
       return;
     }
-    const pending = work();
+    const pending = guarded(work);
     if (pending) pause(pending);
   }
 
@@ -160,8 +168,23 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
   function drain(): void {
     paused = false;
     while (queue.length > 0) {
-      const pending = queue.shift()!();
+      const pending = guarded(queue.shift()!);
       if (pending) return pause(pending);
+    }
+  }
+
+  /**
+   * Runs one step of work; a fault is a bug (the pipeline guards what data can cause):
+   * say so, drop what is queued and start again from what was processed.
+   */
+  function guarded(work: Work): Promise<void> | undefined {
+    try {
+      return work();
+    } catch (error) {
+      log.error({ err: error }, 'replication step failed; reconnecting from the last processed position');
+      queue.length = 0;
+      scheduleReconnect(error);
+      return undefined;
     }
   }
 
@@ -191,23 +214,25 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
     return undefined;
   }
 
-  function onData(_walStart: string, message: PgoutputMessage): void {
-    backoff = MIN_BACKOFF_MS;
-    if (paused) {
-      queue.push(() => handleData(message));
-      return;
+  function onData(_walStart: string, message: Decoded): void {
+    if (message.tag === 'undecodable') {
+      log.error({ err: message.error }, 'a replication message could not be decoded; reconnecting');
+      return void scheduleReconnect(message.error);
     }
-    const pending = handleData(message);
-    if (pending) pause(pending);
+    backoff = MIN_BACKOFF_MS;
+    run(() => handleData(message));
   }
 
   function onKeepalive(walEnd: string, _timestamp: number, shouldRespond: boolean): void {
-    const position = parseLsn(walEnd);
-    run(() => handleKeepalive(position, shouldRespond));
+    run(() => handleKeepalive(parseLsn(walEnd), shouldRespond));
   }
 
   function scheduleReconnect(reason: unknown): void {
     if (status === 'stopped' || reconnectTimer) return;
+    // Nothing more is taken from this connection: what it still sends comes again.
+    const dead = service;
+    service = undefined;
+    dead?.destroy().catch(() => undefined);
     if (isSlotLost(reason)) return void recover(reason);
     status = 'reconnecting';
     caughtUp = false;
@@ -271,8 +296,12 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } },
     );
     service = current;
-    current.on('data', onData);
-    current.on('heartbeat', onKeepalive);
+    current.on('data', (lsn: string, message: Decoded) => {
+      if (service === current) onData(lsn, message);
+    });
+    current.on('heartbeat', (lsn: string, timestamp: number, shouldRespond: boolean) => {
+      if (service === current) onKeepalive(lsn, timestamp, shouldRespond);
+    });
     current.on('start', () => {
       status = 'streaming';
       log.info({ slot: slotName, from: formatLsn(processed) }, 'replication streaming');
@@ -283,7 +312,13 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
     const plugin = {
       options: {},
       name: 'pgoutput',
-      parse: (buffer: Buffer) => decoder.decode(buffer),
+      parse: (buffer: Buffer): Decoded => {
+        try {
+          return decoder.decode(buffer);
+        } catch (error) {
+          return { tag: 'undecodable', error };
+        }
+      },
       start: (client: pg.Client, slot: string, lsn: string) =>
         client.query(
           `START_REPLICATION SLOT "${slot}" LOGICAL ${lsn} ` +

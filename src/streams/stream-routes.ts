@@ -12,6 +12,7 @@ import type { RetentionLog } from '../events/retention.js';
 import { HEADER, QUERY, ROOM_NAME, SSE_EVENT, SSE_RETRY_MS, TABLE_WHERE_PREFIX } from '../wire/names.js';
 import { parseQuery, queryOf } from '../http/validate.js';
 import type { Metrics } from '../http/metrics.js';
+import type { Logger } from '../log.js';
 import type { Hub } from './hub.js';
 import { formatSse, formatSseRetry } from './sse.js';
 import { Subscriber } from './subscriber.js';
@@ -33,6 +34,7 @@ export interface StreamRouteDeps {
   readonly retention: RetentionLog;
   readonly hub: Hub;
   readonly metrics: Metrics;
+  readonly log: Logger;
   readonly maxLagBytes: number;
   readonly maxClients: number;
   readonly maxClientsPerTenant: number;
@@ -157,9 +159,13 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
       expiresAt: principal.expiresAt,
       maxLagBytes: deps.maxLagBytes,
       onSent: (count) => deps.metrics.eventsSent.add(count),
-      onClose: (closed, reason) => {
+      onClose: (closed, reason, error) => {
         deps.hub.remove(closed);
         if (reason === 'slow' || reason === 'lagged') deps.metrics.slowClientDisconnects.inc();
+        if (reason === 'fault') {
+          deps.metrics.streamFaults.inc();
+          deps.log.error({ err: error, tenant: principal.tenant }, 'a fault ended one stream; the others go on');
+        }
       },
     });
     response.on('close', () => subscriber.close('client'));

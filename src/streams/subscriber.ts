@@ -5,11 +5,17 @@
 //       │  reads retained events from its cursor                        │
 //       │  while the socket takes them; on 'drain' it goes on           │
 //       └── more than maxLagBytes behind, or cursor evicted ──► closed ◄┘
+//                          any fault while serving it ──────────► closed
 //
 // A stream never queues events of its own: what it has not been sent yet stays in the
 // retention log, shared by all, and its cursor points there. So a burst (one large
 // transaction) costs each client nothing but its socket buffer, and a client that stops
 // reading is cut off once it is `maxLagBytes` of events behind.
+//
+// Fault isolation: every way in (the hub's offer and flush, the socket's drain, timers)
+// goes through `guard`, so a fault while serving this stream (its filter, a frame, its
+// socket) ends this stream alone, is reported once, and never reaches the caller: the
+// hub's loop over other streams, or the replication socket's handler behind it.
 import type { ServerResponse } from 'node:http';
 import type { WalcastEvent } from '../events/event.js';
 import type { RetainedEvent, RetentionLog } from '../events/retention.js';
@@ -30,7 +36,7 @@ export interface SubscriberFilter {
   readonly rooms: ReadonlySet<string>;
 }
 
-export type CloseReason = 'client' | 'slow' | 'expired' | 'lagged' | 'shutdown';
+export type CloseReason = 'client' | 'slow' | 'expired' | 'lagged' | 'shutdown' | 'fault';
 
 export interface SubscriberOptions {
   readonly response: ServerResponse;
@@ -42,7 +48,8 @@ export interface SubscriberOptions {
   /** How far (bytes of retained events) it may fall behind the log's head. */
   readonly maxLagBytes: number;
   readonly onSent: (count: number) => void;
-  readonly onClose: (subscriber: Subscriber, reason: CloseReason) => void;
+  /** Called once when the stream ends; `error` is the fault that ended it, if one did. */
+  readonly onClose: (subscriber: Subscriber, reason: CloseReason, error?: unknown) => void;
 }
 
 export class Subscriber {
@@ -89,6 +96,10 @@ export class Subscriber {
 
   /** Sends from the cursor while the socket takes it; live once at the log's head. */
   replay(log: RetentionLog): void {
+    this.guard(() => this.replayFrom(log));
+  }
+
+  private replayFrom(log: RetentionLog): void {
     if (this.state === 'closed') return;
     this.state = 'replaying';
     if (this.cursor < log.firstSeq) return this.close('lagged');
@@ -124,6 +135,10 @@ export class Subscriber {
    * stream that cannot take it goes back to the log as before, not holding a whole burst.
    */
   offer(retained: RetainedEvent, shared: Buffer, log: RetentionLog): boolean {
+    return this.guard(() => this.take(retained, shared, log)) ?? false;
+  }
+
+  private take(retained: RetainedEvent, shared: Buffer, log: RetentionLog): boolean {
     if (this.state !== 'live') return false;
     this.cursor = retained.seq + 1;
     const frame = this.frameOf(retained.event, shared);
@@ -131,7 +146,7 @@ export class Subscriber {
     const first = this.batch.length === 0;
     this.batch.push(frame);
     this.batchBytes += frame.length;
-    if (this.batchBytes >= MAX_BATCH_BYTES) this.flush(log);
+    if (this.batchBytes >= MAX_BATCH_BYTES) this.writeTurn(log);
     return first;
   }
 
@@ -146,6 +161,10 @@ export class Subscriber {
    * the rest waits in the log.
    */
   flush(log: RetentionLog, bytes?: Buffer): void {
+    this.guard(() => this.writeTurn(log, bytes));
+  }
+
+  private writeTurn(log: RetentionLog, bytes?: Buffer): void {
     if (this.state === 'closed') {
       this.batch = [];
       this.batchBytes = 0;
@@ -170,39 +189,82 @@ export class Subscriber {
 
   /** A stream that is not keeping up is cut off once it is too far behind. */
   checkLag(log: RetentionLog): void {
-    if (this.state !== 'replaying') return;
-    if (this.cursor < log.firstSeq) this.close('lagged');
-    else if (log.bytesFrom(this.cursor) > this.options.maxLagBytes) this.close('slow');
+    this.guard(() => {
+      if (this.state !== 'replaying') return;
+      if (this.cursor < log.firstSeq) this.close('lagged');
+      else if (log.bytesFrom(this.cursor) > this.options.maxLagBytes) this.close('slow');
+    });
   }
 
   /** The history behind this stream is gone: say so, then go on live from `seq`. */
   reset(seq: number, frame: string): void {
-    if (this.state === 'closed') return;
-    this.writeBatch();
-    this.options.response.write(frame);
-    this.cursor = seq;
-    this.state = 'live';
+    this.guard(() => {
+      if (this.state === 'closed') return;
+      this.writeBatch();
+      this.options.response.write(frame);
+      this.cursor = seq;
+      this.state = 'live';
+    });
   }
 
   write(text: string): void {
-    if (this.state === 'closed') return;
-    this.writeBatch();
-    this.options.response.write(text);
+    this.guard(() => {
+      if (this.state === 'closed') return;
+      this.writeBatch();
+      this.options.response.write(text);
+    });
   }
 
   /** A presence event (no `id:`, not retained): dropped for a stream that is behind. */
   writePresence(frame: string): void {
-    if (this.state !== 'live') return;
-    this.writeBatch();
-    this.options.response.write(frame);
+    this.guard(() => {
+      if (this.state !== 'live') return;
+      this.writeBatch();
+      this.options.response.write(frame);
+    });
   }
 
   close(reason: CloseReason): void {
+    this.guard(() => this.end(reason));
+  }
+
+  private end(reason: CloseReason, error?: unknown): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.options.onClose(this, reason);
-    if (reason === 'slow' || reason === 'lagged') return void this.options.response.destroy();
-    if (reason !== 'client') this.writeBatch();
-    this.options.response.end();
+    try {
+      this.options.onClose(this, reason, error);
+    } finally {
+      if (reason === 'slow' || reason === 'lagged' || reason === 'fault') {
+        this.batch = [];
+        this.options.response.destroy();
+      } else {
+        // Shutdown and expiry write what this turn gathered first; a client that left gets nothing.
+        if (reason !== 'client') this.writeBatch();
+        this.options.response.end();
+      }
+    }
+  }
+
+  /** Runs one way in; a fault ends this stream (its socket destroyed) and goes no further. */
+  private guard<T>(work: () => T): T | undefined {
+    try {
+      return work();
+    } catch (error) {
+      this.fail(error);
+      return undefined;
+    }
+  }
+
+  private fail(error: unknown): void {
+    if (this.state === 'closed') {
+      // Already ended (a fault while ending it): make sure the socket is gone.
+      this.options.response.destroy();
+      return;
+    }
+    try {
+      this.end('fault', error);
+    } catch {
+      this.options.response.destroy();
+    }
   }
 }

@@ -1,0 +1,72 @@
+// The `invalidate` events that stand for row events walcast does not send one by one: a
+// transaction past WALCAST_MAX_TXN_CHANGES, or a change it could not decode (DESIGN §2,
+// §3). One per (table, tenant), numbered 0, 1, 2… in the order of the first change each
+// stands for, so a transaction of any size has valid, identical IDs on every instance.
+// Past MAX_PAIRS pairs (one UPDATE across a million tenants) they become one per table
+// for every tenant: a client told to refetch more than it needed loses nothing.
+import type { TableEvent, TransactionContext } from './event.js';
+import { formatEventId } from './event-id.js';
+import type { TableShape } from './table-shape.js';
+
+export type InvalidateReason = 'transaction_too_large' | 'undecodable_change';
+
+/** More pairs than this in one transaction and they collapse into one per table. */
+export const MAX_PAIRS = 10_000;
+
+interface Pair {
+  readonly shape: TableShape;
+  /** null: every tenant. */
+  readonly tenant: string | null;
+  readonly reason: InvalidateReason;
+}
+
+export class Invalidations {
+  private readonly byTable = new Map<number, Map<string | null, Pair>>();
+  private order: Pair[] = [];
+  private wholeTables = false;
+
+  get size(): number {
+    return this.order.length;
+  }
+
+  add(shape: TableShape, tenant: string | null, reason: InvalidateReason): void {
+    const key = this.wholeTables ? null : tenant;
+    let tenants = this.byTable.get(shape.relid);
+    if (!tenants) this.byTable.set(shape.relid, (tenants = new Map()));
+    if (tenants.has(key)) return;
+    const pair: Pair = { shape, tenant: key, reason };
+    tenants.set(key, pair);
+    this.order.push(pair);
+    if (!this.wholeTables && this.order.length > MAX_PAIRS) this.collapse();
+  }
+
+  /** One per table, each where its table's first pair stood. */
+  private collapse(): void {
+    this.wholeTables = true;
+    const first = new Map<number, Pair>();
+    for (const pair of this.order) if (!first.has(pair.shape.relid)) first.set(pair.shape.relid, { ...pair, tenant: null });
+    this.order = [...first.values()];
+    this.byTable.clear();
+    for (const pair of this.order) this.byTable.set(pair.shape.relid, new Map([[null, pair]]));
+  }
+
+  events(txn: TransactionContext): TableEvent[] {
+    return this.order.map((pair, index) => invalidateEvent(pair, index, txn));
+  }
+}
+
+/** One invalidate event; `position` is its place among the transaction's events. */
+export function invalidateEvent(pair: Pair, position: number, txn: TransactionContext): TableEvent {
+  const id = formatEventId(txn.commitLsn, position);
+  const { shape, tenant, reason } = pair;
+  return {
+    id,
+    type: 'invalidate',
+    tenant,
+    relid: shape.relid,
+    table: shape.table,
+    commitLsn: txn.commitLsn,
+    xid: txn.xid,
+    json: JSON.stringify({ id, table: shape.table, tenant, reason, lsn: txn.lsnText, committedAt: txn.committedAt }),
+  };
+}
