@@ -4,7 +4,6 @@
 // app of one's own; startWalcast serves them on a server of their own (the CLI, tests).
 import type { Server } from 'node:http';
 import type { Router } from 'express';
-import pg from 'pg';
 import { createTokenVerifier, type VerifyToken } from './auth/jwt.js';
 import type { Config } from './config/config.js';
 import { editRoutes } from './edits/edit-routes.js';
@@ -16,6 +15,7 @@ import { RetentionLog } from './events/retention.js';
 import { createApp, type WalcastHandler } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
 import { createRateLimiter } from './http/rate-limit.js';
+import { CONNECTION_BUDGET, createPools } from './lifecycle/connections.js';
 import { prepareDatabase } from './lifecycle/database.js';
 import { listen } from './lifecycle/http-server.js';
 import { startMaintenance } from './lifecycle/maintenance.js';
@@ -29,6 +29,7 @@ import { formatLsn, type Lsn } from './replication/lsn.js';
 import { startReplication } from './replication/replication-stream.js';
 import { ensureSlot, serverIsStopping } from './replication/slot.js';
 import { HeldSnapshots } from './snapshots/held-snapshots.js';
+import { ReadGate } from './snapshots/read-gate.js';
 import { snapshotRoutes } from './snapshots/snapshot-routes.js';
 import { describeTable } from './sql/columns.js';
 import { loadExposures, loadListedTables } from './sql/exposure-store.js';
@@ -37,11 +38,10 @@ import { walFlushPosition } from './sql/wal-position.js';
 import { createHub } from './streams/hub.js';
 import { streamHandler } from './streams/stream-routes.js';
 
-/** Paged snapshot reads hold a transaction open (and vacuum back): few, and not for long. */
-const MAX_HELD_SNAPSHOTS = 8;
+/** Paged snapshot reads hold a transaction open (and vacuum back): not for long. */
 const HELD_SNAPSHOT_TTL_MS = 5 * 60_000;
-/** Snapshot reads hold a connection each for their duration. */
-const POOL_SIZE = 10;
+/** A snapshot reader that takes no bytes for this long is cut off (DESIGN §4). */
+const SNAPSHOT_STALL_MS = 30_000;
 
 export interface WalcastOptions {
   /** `loadConfig(process.env)`, or settings of one's own with the same names. */
@@ -54,6 +54,8 @@ export interface WalcastOptions {
   readonly verifyToken?: VerifyToken;
   readonly host?: string;
   readonly keepaliveMs?: number;
+  /** How long a snapshot reader may take no bytes before it is cut off (default 30 s). */
+  readonly snapshotStallMs?: number;
   /** Mounted before the API routes (the embedded demo page). */
   readonly extraRouters?: readonly Router[];
 }
@@ -79,8 +81,8 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
   const log = options.log ?? createLogger(config.logLevel);
   const databaseUrl = options.databaseUrl ?? config.databaseUrl;
   if (!databaseUrl) throw new WalcastError('INVALID_CONFIG', 'createWalcast needs a databaseUrl (or DATABASE_URL in its config)');
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: POOL_SIZE });
-  pool.on('error', (error) => log.warn({ err: error }, 'idle database connection failed'));
+  const pools = createPools(databaseUrl, log);
+  const pool = pools.catalog;
   const { standby } = await prepareDatabase(pool, databaseUrl, config.publication);
   const slot = await ensureSlot(databaseUrl, config.slotName);
   log.info({ slot: config.slotName, created: slot.created, confirmedFlush: formatLsn(slot.confirmedFlush) }, 'slot ready');
@@ -164,7 +166,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
       audience: config.jwtAudience,
       issuer: config.jwtIssuer,
     });
-  const held = new HeldSnapshots({ max: MAX_HELD_SNAPSHOTS, ttlMs: HELD_SNAPSHOT_TTL_MS });
+  const held = new HeldSnapshots({ max: CONNECTION_BUDGET.heldSnapshots, ttlMs: HELD_SNAPSHOT_TTL_MS });
   const ready = () => replication.caughtUp();
   const handler = createApp({
     log,
@@ -194,16 +196,25 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
     }),
     routers: [
       ...(options.extraRouters ?? []),
-      editRoutes({ verifyToken, catalog, pool, describeTable: describe, limiter: createRateLimiter(config.editRatePerMinute, 'edits'), readOnly: standby }),
+      editRoutes({ verifyToken, catalog, pool: pools.writes, describeTable: describe, limiter: createRateLimiter(config.editRatePerMinute, 'edits'), readOnly: standby }),
       presenceRoutes({
         verifyToken,
         ttlMs: config.presenceTtlSeconds * 1000,
         limiter: createRateLimiter(config.presenceRatePerMinute, 'heartbeats'),
-        emit: await presenceEmitter(pool),
+        emit: await presenceEmitter(pools.writes),
         members: (tenant, room) => presence.members(tenant, room),
         readOnly: standby,
       }),
-      snapshotRoutes({ verifyToken, catalog, pool, connectionString: databaseUrl, held, describeTable: describe }),
+      snapshotRoutes({
+        verifyToken,
+        catalog,
+        reads: pools.reads,
+        connectionString: databaseUrl,
+        held,
+        gate: new ReadGate(config.maxSnapshotsPerTenant),
+        stallMs: options.snapshotStallMs ?? SNAPSHOT_STALL_MS,
+        describeTable: describe,
+      }),
     ],
   });
 
@@ -217,7 +228,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
         hub.closeAll();
         await replication.stop();
         await held.releaseAll();
-        await pool.end();
+        await pools.end();
       })();
       return closing;
     },

@@ -28,6 +28,7 @@ const Env = z
       .optional(),
     WALCAST_MAX_CLIENTS: positiveInt.default(20_000),
     WALCAST_MAX_CLIENTS_PER_TENANT: positiveInt.default(2_000),
+    WALCAST_MAX_SNAPSHOTS_PER_TENANT: positiveInt.default(4),
     WALCAST_PUBLICATION: identifier.default('walcast'),
     WALCAST_INSTANCE: z.string().min(1).max(200).optional(),
     WALCAST_PRESENCE_TTL: positiveInt.default(30),
@@ -59,6 +60,8 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   readonly maxClients: number;
   readonly maxClientsPerTenant: number;
+  /** Snapshot reads one tenant may run at once on an instance. */
+  readonly maxSnapshotsPerTenant: number;
   readonly publication: string;
   readonly instance: string;
   readonly slotName: string;
@@ -121,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     corsOrigins: e.WALCAST_CORS_ORIGINS?.split(',') ?? (e.DATABASE_URL ? [] : ['*']),
     maxClients: e.WALCAST_MAX_CLIENTS,
     maxClientsPerTenant: e.WALCAST_MAX_CLIENTS_PER_TENANT,
+    maxSnapshotsPerTenant: e.WALCAST_MAX_SNAPSHOTS_PER_TENANT,
     publication: e.WALCAST_PUBLICATION,
     instance,
     slotName: slotNameFor(instance),

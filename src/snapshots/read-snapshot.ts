@@ -54,7 +54,10 @@ interface Connection {
 
 async function connect(pool: pg.Pool, connectionString: string, own: boolean): Promise<Connection & { own?: pg.Client }> {
   if (!own) {
-    const client = await pool.connect();
+    const client = await pool.connect().catch((error: unknown) => {
+      // Every read connection is busy for longer than the pool waits (lifecycle/connections).
+      throw new WalcastError('SERVER_BUSY', 'every snapshot connection of this instance is busy; retry shortly', { cause: error, headers: { 'retry-after': '5' } });
+    });
     return { client, release: async (error) => client.release(error) };
   }
   const client = new pg.Client({ connectionString });

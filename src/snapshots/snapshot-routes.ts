@@ -1,10 +1,15 @@
 // GET /v1/tables/:table/rows: the caller's tenant rows in one consistent read, streamed
-// with constant memory, and the cursor from which the stream continues exactly.
+// with constant memory, and the cursor from which the stream continues exactly. Bounded
+// (DESIGN §4): reads per tenant at once, connections of their own (lifecycle/connections),
+// paged snapshots held per instance, and a reader that takes nothing for `stallMs` is
+// cut off and its transaction ended.
 import { Router, type Request, type Response } from 'express';
 import type pg from 'pg';
 import { z } from 'zod';
 import type { VerifyToken } from '../auth/jwt.js';
+import type { Principal } from '../auth/jwt.js';
 import { principalOf, requireAuth } from '../auth/require-auth.js';
+import type { ReadGate } from './read-gate.js';
 import { resolveTable, type ExposureCatalog } from '../events/exposure.js';
 import { HEADER, QUERY } from '../wire/names.js';
 import { parseQuery } from '../http/validate.js';
@@ -26,24 +31,37 @@ const RowsQuery = z.object({
 export interface SnapshotRouteDeps {
   readonly verifyToken: VerifyToken;
   readonly catalog: ExposureCatalog;
-  readonly pool: pg.Pool;
+  /** Connections for reads alone. */
+  readonly reads: pg.Pool;
   readonly connectionString: string;
   readonly held: HeldSnapshots;
+  readonly gate: ReadGate;
+  /** A reader that takes no bytes for this long is cut off. */
+  readonly stallMs: number;
   readonly describeTable: (relid: number) => Promise<TableDescription>;
 }
 
-/** Resolves when the socket can take more, or is gone (also when it already is: no event would come). */
-function writable(response: Response): Promise<void> {
+/**
+ * Resolves when the socket can take more, or is gone (also when it already is: no event
+ * would come). A reader that takes nothing for `stallMs` is cut off: its socket is
+ * destroyed, so the read ends and its connection and transaction go back.
+ */
+function writable(response: Response, stallMs: number): Promise<void> {
   return new Promise((resolve) => {
     if (response.destroyed) {
       resolve();
       return;
     }
     const done = () => {
+      clearTimeout(stall);
       response.off('drain', done);
       response.off('close', done);
       resolve();
     };
+    const stall = setTimeout(() => {
+      response.destroy();
+      done();
+    }, stallMs);
     response.once('drain', done);
     response.once('close', done);
   });
@@ -54,6 +72,15 @@ export function snapshotRoutes(deps: SnapshotRouteDeps): Router {
 
   router.get('/v1/tables/:table/rows', requireAuth(deps.verifyToken), async function readRows(request: Request, response: Response) {
     const principal = principalOf(response);
+    const leave = deps.gate.enter(principal.tenant);
+    try {
+      await read(request, response, principal);
+    } finally {
+      leave();
+    }
+  });
+
+  async function read(request: Request, response: Response, principal: Principal): Promise<void> {
     const query = parseQuery(RowsQuery, request);
     const relid = resolveTable(deps.catalog, String(request.params['table']));
     const pageText = query[QUERY.page];
@@ -72,12 +99,15 @@ export function snapshotRoutes(deps: SnapshotRouteDeps): Router {
     const keyIndexes = table.keyColumns.map((name) => table.columns.findIndex((column) => column.name === name));
     const pageable = query[QUERY.limit] !== undefined && keyIndexes.length > 0 && keyIndexes.every((index) => index >= 0);
     const exportSnapshot = pageable && !page;
-    if (exportSnapshot) deps.held.assertRoom();
-    const read = await openSnapshot(deps.pool, deps.connectionString, {
+    const place = exportSnapshot ? deps.held.reserve() : undefined;
+    const read = await openSnapshot(deps.reads, deps.connectionString, {
       query: snapshotQuery({ ...table, tenant, conditions, after: page?.after }),
       limit: query[QUERY.limit],
       exportSnapshot,
       ...(page ? { continueIn: { snapshotId: page.snapshot, cursor: page.cursor } } : {}),
+    }).catch((error: unknown) => {
+      place?.cancel();
+      throw error;
     });
     let held = false;
     try {
@@ -103,24 +133,25 @@ export function snapshotRoutes(deps: SnapshotRouteDeps): Router {
           first = false;
         }
         last = batch[batch.length - 1]!;
-        if (!response.write(chunk)) await writable(response);
+        if (!response.write(chunk)) await writable(response, deps.stallMs);
         if (response.destroyed) return;
       }
       const snapshot = page?.snapshot ?? read.snapshotId;
       const next = pageable && read.more() && snapshot
         ? formatPageToken({ snapshot, cursor: read.cursor, relid, tenant: principal.tenant, where: whereTexts, after: keyIndexes.map((index) => last[index] ?? '') })
         : null;
-      if (next && exportSnapshot) {
-        deps.held.hold(snapshot!, read.detach());
+      if (next && place) {
+        place.hold(snapshot!, read.detach());
         held = true;
       }
       // The last page: let the first page's transaction go, if this instance holds it.
       if (!next && page) await deps.held.release(page.snapshot);
       response.end(`],"next":${JSON.stringify(next)}}`);
     } finally {
+      place?.cancel();
       if (!held) await read.close();
     }
-  });
+  }
 
   return router;
 }

@@ -2,7 +2,7 @@
 import { signToken } from '../../src/auth/jwt.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { createLogger } from '../../src/log.js';
-import { startWalcast, type RunningWalcast } from '../../src/walcast.js';
+import { startWalcast, type RunningWalcast, type WalcastOptions } from '../../src/walcast.js';
 import { eventually } from './wait.js';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256!';
@@ -13,7 +13,11 @@ export interface TestWalcast extends RunningWalcast {
   streamUrl(token: string, query?: Record<string, string>): string;
 }
 
-export async function startTestWalcast(databaseUrl: string, env: Record<string, string> = {}): Promise<TestWalcast> {
+export async function startTestWalcast(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+  options: Partial<Pick<WalcastOptions, 'keepaliveMs' | 'snapshotStallMs'>> = {},
+): Promise<TestWalcast> {
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
     WALCAST_JWT_SECRET: TEST_SECRET,
@@ -22,7 +26,7 @@ export async function startTestWalcast(databaseUrl: string, env: Record<string, 
     LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'silent',
     ...env,
   });
-  const running = await startWalcast({ config, databaseUrl, log: createLogger(config.logLevel), host: '127.0.0.1' });
+  const running = await startWalcast({ config, databaseUrl, log: createLogger(config.logLevel), host: '127.0.0.1', ...options });
   return Object.assign(running, {
     config,
     token: (tenant: string, sub = 'user-1', ttlSeconds = 3600) =>
