@@ -3,6 +3,7 @@
 // the HTTP server) lives in lifecycle/. createWalcast gives the routes to mount in an
 // app of one's own; startWalcast serves them on a server of their own (the CLI, tests).
 import type { Server } from 'node:http';
+import type { Http2SecureServer } from 'node:http2';
 import type { Router } from 'express';
 import { createTokenVerifier, type VerifyToken } from './auth/jwt.js';
 import type { Config } from './config/config.js';
@@ -71,7 +72,7 @@ export interface Walcast {
 }
 
 export interface RunningWalcast extends Omit<Walcast, 'handler'> {
-  readonly server: Server;
+  readonly server: Server | Http2SecureServer;
   readonly port: number;
   readonly url: string;
 }
@@ -238,7 +239,9 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
 /** createWalcast on an HTTP server of its own, listening on `config.port`. */
 export async function startWalcast(options: WalcastOptions): Promise<RunningWalcast> {
   const walcast = await createWalcast(options);
-  const http = await listen(walcast.handler, options.config.port, options.host).catch(async (error: unknown) => {
+  const { tlsCert, tlsKey } = options.config;
+  const tls = tlsCert && tlsKey ? { cert: tlsCert, key: tlsKey } : undefined;
+  const http = await listen(walcast.handler, options.config.port, options.host, tls).catch(async (error: unknown) => {
     await walcast.close();
     throw error;
   });

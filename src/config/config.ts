@@ -41,6 +41,8 @@ const Env = z
     WALCAST_RETAIN_WAL_BYTES: positiveInt.default(1024 * 1024 * 1024),
     WALCAST_CLIENT_QUEUE_BYTES: positiveInt.default(8 * 1024 * 1024),
     WALCAST_DATA_DIR: z.string().min(1).default('.walcast'),
+    WALCAST_TLS_CERT: z.string().min(1).optional(),
+    WALCAST_TLS_KEY: z.string().min(1).optional(),
     WALCAST_DEMO: z.enum(['true', 'false']).default('false'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   });
@@ -77,6 +79,9 @@ export interface Config {
   /** How far behind (bytes of events not yet sent) a stream may fall before it is cut off. */
   readonly clientQueueBytes: number;
   readonly dataDir: string;
+  /** PEM files: with both, walcast serves HTTPS with HTTP/2 (and HTTP/1.1 for clients without it). */
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
   /** The demo page and its token endpoint with DATABASE_URL (docker compose); always on when embedded. */
   readonly demo: boolean;
   readonly logLevel: string;
@@ -111,6 +116,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new WalcastError('INVALID_CONFIG', `invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
+  if ((e.WALCAST_TLS_CERT === undefined) !== (e.WALCAST_TLS_KEY === undefined)) {
+    throw new WalcastError('INVALID_CONFIG', 'invalid configuration: WALCAST_TLS_CERT and WALCAST_TLS_KEY go together (PEM files of the certificate and its key)');
+  }
   const instance = e.WALCAST_INSTANCE ?? hostname();
   return Object.freeze({
     mode: e.DATABASE_URL ? 'external' : 'embedded',
@@ -138,6 +146,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     retainWalBytes: e.WALCAST_RETAIN_WAL_BYTES,
     clientQueueBytes: e.WALCAST_CLIENT_QUEUE_BYTES,
     dataDir: e.WALCAST_DATA_DIR,
+    tlsCert: e.WALCAST_TLS_CERT,
+    tlsKey: e.WALCAST_TLS_KEY,
     demo: e.WALCAST_DEMO === 'true',
     logLevel: e.LOG_LEVEL,
   } satisfies Config);

@@ -1,13 +1,14 @@
 // createApp(deps): walcast's HTTP handler. Every dependency comes in as an argument.
 // Streams are served by a plain node:http handler; everything else by express.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpRequest, HttpResponse } from './exchange.js';
 import express, { type Request, type Response } from 'express';
 import type { Logger } from '../log.js';
 import { cors } from './cors.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { HEADER } from '../wire/names.js';
 import type { Metrics } from './metrics.js';
+import { servingHttp2 } from './http2-express.js';
 import { pathOf } from './validate.js';
 
 export interface Readiness {
@@ -21,7 +22,7 @@ export interface AppDeps {
   readonly readiness: () => Readiness;
   readonly routers: readonly express.Router[];
   /** GET /v1/stream, served outside express (express keeps ~5 KiB per request alive for a stream's life). */
-  readonly stream: (request: IncomingMessage, response: ServerResponse) => Promise<void>;
+  readonly stream: (request: HttpRequest, response: HttpResponse) => Promise<void>;
   /** Origins allowed to call from a browser (`*`: any). */
   readonly corsOrigins: readonly string[];
 }
@@ -29,7 +30,7 @@ export interface AppDeps {
 const REQUEST_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** A request handler for node:http, or to mount in an express app (`app.use(prefix, handler)`). */
-export type WalcastHandler = (request: IncomingMessage, response: ServerResponse, next?: (error?: unknown) => void) => void;
+export type WalcastHandler = (request: HttpRequest, response: HttpResponse, next?: (error?: unknown) => void) => void;
 
 const STREAM_PATH = '/v1/stream';
 
@@ -38,7 +39,7 @@ const STREAM_PATH = '/v1/stream';
  * `route`: the route's label when express does not route the request.
  */
 function requestLog(log: Logger, metrics: Metrics, route?: string) {
-  return function requestLog(request: IncomingMessage, response: ServerResponse, next: () => void): void {
+  return function requestLog(request: HttpRequest, response: HttpResponse, next: () => void): void {
     const incoming = request.headers[HEADER.requestId];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     response.setHeader(HEADER.requestId, requestId);
@@ -59,30 +60,38 @@ function requestLog(log: Logger, metrics: Metrics, route?: string) {
 export function createApp(deps: AppDeps): WalcastHandler {
   const allowOrigin = cors(deps.corsOrigins);
   const onError = errorHandler(deps.log);
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(requestLog(deps.log, deps.metrics));
-  app.use(allowOrigin);
-
-  app.get('/healthz', function healthz(_request, response) {
+  const routes = express.Router();
+  routes.use(requestLog(deps.log, deps.metrics));
+  routes.use(allowOrigin);
+  routes.get('/healthz', function healthz(_request, response) {
     response.json({ status: 'ok' });
   });
-  app.get('/readyz', function readyz(_request, response) {
+  routes.get('/readyz', function readyz(_request, response) {
     const { ready, detail } = deps.readiness();
     response.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', ...detail });
   });
-  app.get('/metrics', async function metrics(_request, response) {
+  routes.get('/metrics', async function metrics(_request, response) {
     response.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
-  for (const router of deps.routers) app.use(router);
+  for (const router of deps.routers) routes.use(router);
+  routes.use(notFound);
+  routes.use(onError);
 
-  app.use(notFound);
-  app.use(onError);
+  // The same routes for HTTP/1.1 and for HTTP/2 (TLS), each app for its kind of request.
+  const http1 = express();
+  const http2 = servingHttp2(express());
+  for (const app of [http1, http2]) {
+    app.disable('x-powered-by');
+    app.use(routes);
+  }
 
   const logStream = requestLog(deps.log, deps.metrics, STREAM_PATH);
   return function walcast(request, response, next) {
-    // express turns node's request and response into its own (it sets their prototypes).
-    if (request.method !== 'GET' || pathOf(request) !== STREAM_PATH) return void app(request as Request, response as Response, next ?? (() => undefined));
+    if (request.method !== 'GET' || pathOf(request) !== STREAM_PATH) {
+      // express turns the request and response into its own (it sets their prototypes).
+      const app = request.httpVersionMajor === 2 ? http2 : http1;
+      return void app(request as Request, response as unknown as Response, next ?? (() => undefined));
+    }
     logStream(request, response, () =>
       allowOrigin(request, response, () => {
         deps.stream(request, response).catch((error: unknown) => onError(error, request, response, () => undefined));

@@ -1,7 +1,7 @@
 // CORS for browsers on other origins: only the configured ones (WALCAST_CORS_ORIGINS),
 // none by default outside the embedded demo. Tokens travel in headers or the URL, never in
 // cookies, so credentials are never allowed, and `*` is never turned into an echo.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpRequest, HttpResponse } from './exchange.js';
 
 const ALLOWED_HEADERS = 'authorization, content-type, if-match, idempotency-key, last-event-id, x-request-id';
 const EXPOSED_HEADERS = 'etag, walcast-cursor, retry-after, idempotent-replayed, x-request-id';
@@ -10,7 +10,7 @@ const MAX_AGE_SECONDS = '600';
 export function cors(origins: readonly string[]) {
   const any = origins.includes('*');
   const allowed = new Set(origins);
-  return function cors(request: IncomingMessage, response: ServerResponse, next: () => void): void {
+  return function cors(request: HttpRequest, response: HttpResponse, next: () => void): void {
     const origin = request.headers.origin;
     if (origin === undefined || (!any && !allowed.has(origin))) {
       // Not a cross-origin call we serve: no CORS headers, and a preflight gets nothing to go on.

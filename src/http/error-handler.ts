@@ -1,5 +1,5 @@
 // The one place errors become HTTP responses: `{ "error": "<code>", "message": "…" }`.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpRequest, HttpResponse } from './exchange.js';
 import type { NextFunction, Request, Response } from 'express';
 import { WalcastError, isWalcastError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -36,7 +36,7 @@ export function errorBody(error: WalcastError): string {
   return JSON.stringify({ error: error.wireCode, message: error.message, ...error.details } satisfies ErrorBody);
 }
 
-export function sendError(response: ServerResponse, error: WalcastError): void {
+export function sendError(response: HttpResponse, error: WalcastError): void {
   const body = errorBody(error);
   for (const [name, value] of Object.entries(error.headers)) response.setHeader(name, value);
   response.statusCode = error.status;
@@ -46,7 +46,7 @@ export function sendError(response: ServerResponse, error: WalcastError): void {
 }
 
 export function errorHandler(log: Logger) {
-  return function errorHandler(error: unknown, _request: IncomingMessage, response: ServerResponse, _next: (error?: unknown) => void): void {
+  return function errorHandler(error: unknown, _request: HttpRequest, response: HttpResponse, _next: (error?: unknown) => void): void {
     const known = isWalcastError(error) ? error : fromHttpLayer(error as HttpLayerError);
     const rendered = known ?? new WalcastError('INTERNAL', 'internal error');
     if (!known || rendered.status >= 500) log.error({ err: error }, 'request failed');

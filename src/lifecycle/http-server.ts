@@ -1,22 +1,49 @@
-// Serves a walcast handler on a node:http server of its own (the CLI, the tests): what
-// Node's own HTTP parser refuses is answered in JSON too, and closing ends every stream.
+// Serves a walcast handler on a server of its own (the CLI, the tests): plain HTTP/1.1,
+// or, given a certificate, HTTPS with HTTP/2 and HTTP/1.1 for clients without it (one
+// connection carries every stream and request of a page over HTTP/2: DESIGN §11). What
+// Node's HTTP parser refuses is answered in JSON too; closing ends every connection.
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
 import type { WalcastHandler } from '../http/app.js';
 import { clientErrorResponse } from '../http/error-handler.js';
+import { WalcastError } from '../errors.js';
+
+export interface TlsFiles {
+  /** PEM files: the certificate (chain) and its private key. */
+  readonly cert: string;
+  readonly key: string;
+}
 
 export interface HttpServer {
-  readonly server: Server;
+  readonly server: Server | Http2SecureServer;
   readonly port: number;
   readonly url: string;
   /** Stops accepting and drops every open connection (streams end; clients reconnect elsewhere). */
   close(): void;
 }
 
-export async function listen(handler: WalcastHandler, port: number, host: string | undefined): Promise<HttpServer> {
-  const server = createServer(handler);
-  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+async function readTls(files: TlsFiles): Promise<{ cert: Buffer; key: Buffer }> {
+  try {
+    return { cert: await readFile(files.cert), key: await readFile(files.key) };
+  } catch (error) {
+    throw new WalcastError('INVALID_CONFIG', `invalid configuration: WALCAST_TLS_CERT / WALCAST_TLS_KEY cannot be read (${(error as Error).message})`);
+  }
+}
+
+export async function listen(handler: WalcastHandler, port: number, host: string | undefined, tls?: TlsFiles): Promise<HttpServer> {
+  const server = tls
+    ? createSecureServer({ ...(await readTls(tls)), allowHTTP1: true }, handler as never)
+    : createServer(handler);
+  // Every connection, so that closing can end them (HTTP/2 servers cannot close them all).
+  const sockets = new Set<Socket>();
+  server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     if (socket.writable) socket.end(clientErrorResponse(error.code));
     else socket.destroy();
   });
@@ -26,10 +53,10 @@ export async function listen(handler: WalcastHandler, port: number, host: string
   return {
     server,
     port: bound,
-    url: `http://${host && host !== '0.0.0.0' ? host : 'localhost'}:${bound}`,
+    url: `${tls ? 'https' : 'http'}://${host && host !== '0.0.0.0' ? host : 'localhost'}:${bound}`,
     close() {
       server.close();
-      server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
     },
   };
 }

@@ -1,7 +1,7 @@
 // GET /v1/stream: the SSE stream of the caller's tenant, resumable with Last-Event-ID.
 // A plain node:http handler, not an express route: express keeps ~5 KiB of state per
 // request alive for as long as a stream lasts (bench density).
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpRequest, HttpResponse } from '../http/exchange.js';
 import { z } from 'zod';
 import { authenticate } from '../auth/require-auth.js';
 import type { VerifyToken } from '../auth/jwt.js';
@@ -15,6 +15,7 @@ import type { Metrics } from '../http/metrics.js';
 import type { Logger } from '../log.js';
 import type { Hub } from './hub.js';
 import { formatSse, formatSseRetry } from './sse.js';
+import { openSseSink } from './sink.js';
 import { Subscriber } from './subscriber.js';
 import { compileWhere, parseWhere, type FilterColumn, type RowPredicate } from '../filters/where.js';
 
@@ -65,7 +66,7 @@ function requestedTables(catalog: ExposureCatalog, list: string | undefined): Re
 }
 
 /** `where.<table>=` parameters by the table's name as the client spelled it (DESIGN §11). */
-function tableWheres(request: IncomingMessage): Map<string, string[]> {
+function tableWheres(request: HttpRequest): Map<string, string[]> {
   const byTable = new Map<string, string[]>();
   for (const [name, value] of Object.entries(queryOf(request))) {
     if (!name.startsWith(TABLE_WHERE_PREFIX) || value === undefined) continue;
@@ -84,7 +85,7 @@ function tableWheres(request: IncomingMessage): Map<string, string[]> {
  */
 async function requestedWhere(
   deps: StreamRouteDeps,
-  request: IncomingMessage,
+  request: HttpRequest,
   texts: string | string[] | undefined,
   tables: ReadonlyMap<number, string> | null,
 ): Promise<ReadonlyMap<number, RowPredicate> | null> {
@@ -109,13 +110,13 @@ async function requestedWhere(
 }
 
 /** The header is what a browser sends on reconnect, newer than the URL: it wins (DESIGN §4). */
-function resumePositionOf(request: IncomingMessage, fromQuery: string | undefined): ResumePosition | undefined {
+function resumePositionOf(request: HttpRequest, fromQuery: string | undefined): ResumePosition | undefined {
   const header = request.headers[HEADER.lastEventId];
   const text = typeof header === 'string' && header !== '' ? header : fromQuery;
   return text === undefined || text === '' ? undefined : parseResumePosition(text);
 }
 
-export type StreamHandler = (request: IncomingMessage, response: ServerResponse) => Promise<void>;
+export type StreamHandler = (request: HttpRequest, response: HttpResponse) => Promise<void>;
 
 export function streamHandler(deps: StreamRouteDeps): StreamHandler {
   return async function openStream(request, response) {
@@ -135,24 +136,14 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
     const position = resumePositionOf(request, query[QUERY.lastEventId]);
     const resume = position === undefined ? undefined : deps.retention.resumeFrom(position);
 
-    // No chunked framing: the stream ends only when the connection does, so each event is
-    // written to the socket as is (chunk headers per event per stream were a third of the
-    // fan-out's cost under load: bench keepup).
-    response.useChunkedEncodingByDefault = false;
-    response.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'close',
-      'x-accel-buffering': 'no',
-    });
-    request.socket.setNoDelay(true);
-    response.write(formatSseRetry(SSE_RETRY_MS));
+    const sink = openSseSink(response);
+    sink.write(formatSseRetry(SSE_RETRY_MS));
     if (resume?.kind === 'reset') {
-      response.write(formatSse({ event: SSE_EVENT.reset, data: JSON.stringify({ reason: 'the requested position is no longer retained; refetch your snapshot' }) }));
+      sink.write(formatSse({ event: SSE_EVENT.reset, data: JSON.stringify({ reason: 'the requested position is no longer retained; refetch your snapshot' }) }));
     }
 
     const subscriber = new Subscriber({
-      response,
+      sink,
       filter: { tenant: principal.tenant, tables: tables && new Set(tables.keys()), where, rooms: new Set(rooms) },
       isNew: position && resume?.kind === 'resume' ? isNewTo(position) : undefined,
       startSeq: resume?.kind === 'resume' ? resume.seq : deps.retention.nextSeq,

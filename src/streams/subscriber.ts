@@ -16,10 +16,10 @@
 // goes through `guard`, so a fault while serving this stream (its filter, a frame, its
 // socket) ends this stream alone, is reported once, and never reaches the caller: the
 // hub's loop over other streams, or the replication socket's handler behind it.
-import type { ServerResponse } from 'node:http';
 import type { WalcastEvent } from '../events/event.js';
 import type { RetainedEvent, RetentionLog } from '../events/retention.js';
 import { frameFor, judge } from './frames.js';
+import type { Sink } from './sink.js';
 import { encodeEvent } from './sse.js';
 import type { RowPredicate } from '../filters/where.js';
 
@@ -39,7 +39,7 @@ export interface SubscriberFilter {
 export type CloseReason = 'client' | 'slow' | 'expired' | 'lagged' | 'shutdown' | 'fault';
 
 export interface SubscriberOptions {
-  readonly response: ServerResponse;
+  readonly sink: Sink;
   readonly filter: SubscriberFilter;
   /** Only events new to the client's resume position are sent (it may be ahead of this instance). */
   readonly isNew: ((event: WalcastEvent) => boolean) | undefined;
@@ -105,14 +105,14 @@ export class Subscriber {
     if (this.cursor < log.firstSeq) return this.close('lagged');
     let sent = 0;
     while (this.cursor < log.nextSeq) {
-      if (this.options.response.writableNeedDrain) {
+      if (this.options.sink.full) {
         this.options.onSent(sent);
         return this.waitForDrain(log);
       }
       const retained = log.at(this.cursor++)!;
       const frame = this.frameOf(retained.event, encodeEvent(retained.event));
       if (!frame) continue;
-      this.options.response.write(frame);
+      this.options.sink.write(frame);
       sent++;
     }
     this.options.onSent(sent);
@@ -122,7 +122,7 @@ export class Subscriber {
   private waitForDrain(log: RetentionLog): void {
     if (this.waitingForDrain) return;
     this.waitingForDrain = true;
-    this.options.response.once('drain', () => {
+    this.options.sink.onDrain(() => {
       this.waitingForDrain = false;
       this.replay(log);
     });
@@ -171,7 +171,7 @@ export class Subscriber {
       return;
     }
     this.writeBatch(bytes);
-    if (this.options.response.writableNeedDrain) {
+    if (this.options.sink.full) {
       this.state = 'replaying';
       this.waitForDrain(log);
     }
@@ -183,7 +183,7 @@ export class Subscriber {
     if (frames.length === 0) return;
     this.batch = [];
     this.batchBytes = 0;
-    this.options.response.write(bytes ?? (frames.length === 1 ? frames[0]! : Buffer.concat(frames)));
+    this.options.sink.write(bytes ?? (frames.length === 1 ? frames[0]! : Buffer.concat(frames)));
     this.options.onSent(frames.length);
   }
 
@@ -201,7 +201,7 @@ export class Subscriber {
     this.guard(() => {
       if (this.state === 'closed') return;
       this.writeBatch();
-      this.options.response.write(frame);
+      this.options.sink.write(frame);
       this.cursor = seq;
       this.state = 'live';
     });
@@ -211,7 +211,7 @@ export class Subscriber {
     this.guard(() => {
       if (this.state === 'closed') return;
       this.writeBatch();
-      this.options.response.write(text);
+      this.options.sink.write(text);
     });
   }
 
@@ -220,7 +220,7 @@ export class Subscriber {
     this.guard(() => {
       if (this.state !== 'live') return;
       this.writeBatch();
-      this.options.response.write(frame);
+      this.options.sink.write(frame);
     });
   }
 
@@ -236,11 +236,11 @@ export class Subscriber {
     } finally {
       if (reason === 'slow' || reason === 'lagged' || reason === 'fault') {
         this.batch = [];
-        this.options.response.destroy();
+        this.options.sink.destroy();
       } else {
         // Shutdown and expiry write what this turn gathered first; a client that left gets nothing.
         if (reason !== 'client') this.writeBatch();
-        this.options.response.end();
+        this.options.sink.end();
       }
     }
   }
@@ -258,13 +258,13 @@ export class Subscriber {
   private fail(error: unknown): void {
     if (this.state === 'closed') {
       // Already ended (a fault while ending it): make sure the socket is gone.
-      this.options.response.destroy();
+      this.options.sink.destroy();
       return;
     }
     try {
       this.end('fault', error);
     } catch {
-      this.options.response.destroy();
+      this.options.sink.destroy();
     }
   }
 }

@@ -1,6 +1,5 @@
 // The pure event path without Postgres: a pipeline over one exposed table, fed synthetic
 // pgoutput messages, publishing into a real hub and retention log.
-import type { ServerResponse } from 'node:http';
 import { createEventPipeline, type EventPipeline } from '../../src/events/event-pipeline.js';
 import { ExposureCatalog, tableName, type Exposure } from '../../src/events/exposure.js';
 import { RetentionLog } from '../../src/events/retention.js';
@@ -8,6 +7,7 @@ import { createLogger } from '../../src/log.js';
 import type { Lsn } from '../../src/replication/lsn.js';
 import type { Begin, Commit, Insert, Relation, Tuple } from '../../src/replication/pgoutput.js';
 import { createHub, type Hub } from '../../src/streams/hub.js';
+import type { Sink } from '../../src/streams/sink.js';
 
 const TEXT = 25;
 
@@ -68,14 +68,13 @@ export const insert = (relation: Relation, values: Tuple): Insert => ({ tag: 'in
 export function recorder(options: { throwOnWrite?: boolean } = {}) {
   const frames: string[] = [];
   const state = { destroyed: false, ended: false };
-  const response = {
-    writableNeedDrain: false,
-    write(chunk: Buffer | string) {
+  const sink: Sink = {
+    full: false,
+    write(chunk) {
       if (options.throwOnWrite) throw new Error('socket exploded');
       frames.push(chunk.toString());
-      return true;
     },
-    once: () => response,
+    onDrain: () => undefined,
     end: () => void (state.ended = true),
     destroy: () => void (state.destroyed = true),
   };
@@ -86,5 +85,5 @@ export function recorder(options: { throwOnWrite?: boolean } = {}) {
       .split('\n\n')
       .filter((message) => message.startsWith('id: '))
       .map((message) => JSON.parse(/data: (.*)/.exec(message)![1]!) as Record<string, unknown>);
-  return { frames, state, events, response: response as unknown as ServerResponse };
+  return { frames, state, events, sink };
 }

@@ -21,7 +21,7 @@ interface StreamOptions {
 function stream(rig: { retention: RetentionLog; hub: Hub }, options: StreamOptions, closes: { reason: CloseReason; error: unknown }[]) {
   const socket = recorder({ throwOnWrite: options.throwOnWrite ?? false });
   const subscriber = new Subscriber({
-    response: socket.response,
+    sink: socket.sink,
     filter: { tenant: 'acme', tables: null, where: options.where ? new Map([[TODOS.relationOid, options.where]]) : null, rooms: new Set() },
     isNew: undefined,
     startSeq: options.fromStart ? rig.retention.firstSeq : rig.retention.nextSeq,

@@ -16,7 +16,7 @@ function listen(rig: PipelineRig, tenant: string) {
   const socket = recorder();
   rig.hub.add(
     new Subscriber({
-      response: socket.response,
+      sink: socket.sink,
       filter: { tenant, tables: null, where: null, rooms: new Set() },
       isNew: undefined,
       startSeq: rig.retention.nextSeq,

@@ -1,7 +1,6 @@
 // Property-based tests (fast-check) for the parts that read untrusted or arbitrary input:
 // event IDs, where= filters, value decoders, and tenant routing of events to streams.
 import fc from 'fast-check';
-import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { WalcastError } from '../../src/errors.js';
 import { formatEventId, parseEventId } from '../../src/events/event-id.js';
@@ -11,6 +10,7 @@ import { RetentionLog } from '../../src/events/retention.js';
 import { decoderFor } from '../../src/events/values.js';
 import type { Lsn } from '../../src/replication/lsn.js';
 import { createHub } from '../../src/streams/hub.js';
+import type { Sink } from '../../src/streams/sink.js';
 import { Subscriber } from '../../src/streams/subscriber.js';
 import { compileWhere, parseCondition, parseWhere, type FilterColumn, type RowPredicate } from '../../src/filters/where.js';
 
@@ -112,14 +112,14 @@ describe('tenant routing', () => {
   /** A response that records what a stream was sent. */
   function recorder() {
     const frames: string[] = [];
-    const response = {
-      write: (chunk: Buffer | string) => frames.push(chunk.toString()) > 0,
-      writableNeedDrain: false,
-      once: () => response,
+    const sink: Sink = {
+      write: (chunk) => void frames.push(chunk.toString()),
+      full: false,
+      onDrain: () => undefined,
       end: () => undefined,
       destroy: () => undefined,
     };
-    return { frames, response: response as unknown as ServerResponse };
+    return { frames, sink };
   }
 
   it('never delivers an event to another tenant’s stream, whatever the mix', () => {
@@ -131,9 +131,9 @@ describe('tenant routing', () => {
         const log = new RetentionLog({ maxEvents: 1_000, maxBytes: 1e9, maxAgeMs: 1e9, maxWalBytes: 1e9 }, 1n as Lsn);
         const hub = createHub({ retention: log, now: () => 0 });
         const streams = subscribers.map((spec) => {
-          const { frames, response } = recorder();
+          const { frames, sink } = recorder();
           const stream = new Subscriber({
-            response,
+            sink,
             filter: { tenant: spec.tenant, tables: spec.tables && new Set(spec.tables), where: null, rooms: new Set() },
             isNew: undefined,
             startSeq: log.nextSeq,

@@ -1,6 +1,5 @@
 // A stream's writes under a burst: what one turn gathers is bounded, and a socket that
 // cannot take more sends the stream back to the log instead of holding the burst.
-import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { formatEventId } from '../../src/events/event-id.js';
 import type { WalcastEvent } from '../../src/events/event.js';
@@ -8,32 +7,32 @@ import { tableName } from '../../src/events/exposure.js';
 import { RetentionLog } from '../../src/events/retention.js';
 import type { Lsn } from '../../src/replication/lsn.js';
 import { createHub } from '../../src/streams/hub.js';
+import type { Sink } from '../../src/streams/sink.js';
 import { Subscriber } from '../../src/streams/subscriber.js';
 
 /** A socket with a 256 KiB buffer that nobody reads. */
 function stuckResponse() {
   const writes: number[] = [];
-  const response = {
-    writableNeedDrain: false,
-    write(chunk: Buffer | string) {
+  const sink: Sink = {
+    full: false,
+    write(chunk) {
       writes.push(Buffer.byteLength(chunk));
-      response.writableNeedDrain = writes.reduce((sum, bytes) => sum + bytes, 0) > 256 * 1024;
-      return !response.writableNeedDrain;
+      (sink as { full: boolean }).full = writes.reduce((sum, bytes) => sum + bytes, 0) > 256 * 1024;
     },
-    once: () => response,
+    onDrain: () => undefined,
     end: () => undefined,
     destroy: () => undefined,
   };
-  return { writes, response: response as unknown as ServerResponse };
+  return { writes, sink };
 }
 
 describe('Subscriber under a burst', () => {
   it('writes at most ~64 KiB at a time and stops taking events once the socket is full', () => {
     const log = new RetentionLog({ maxEvents: 100_000, maxBytes: 1e9, maxAgeMs: 1e9, maxWalBytes: 1e9 }, 1n as Lsn);
     const hub = createHub({ retention: log, now: () => 0 });
-    const { writes, response } = stuckResponse();
+    const { writes, sink } = stuckResponse();
     const stream = new Subscriber({
-      response,
+      sink,
       filter: { tenant: 'acme', tables: null, where: null, rooms: new Set() },
       isNew: undefined,
       startSeq: log.nextSeq,
