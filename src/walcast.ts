@@ -86,7 +86,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
   const pool = pools.catalog;
   const { standby } = await prepareDatabase(pool, databaseUrl, config.publication);
   const slot = await ensureSlot(databaseUrl, config.slotName);
-  log.info({ slot: config.slotName, created: slot.created, confirmedFlush: formatLsn(slot.confirmedFlush) }, 'slot ready');
+  log.info({ slot: config.slotName, created: slot.created, copiedFrom: slot.copiedFrom, confirmedFlush: formatLsn(slot.confirmedFlush) }, 'slot ready');
 
   const catalog = new ExposureCatalog(config.publication, await loadExposures(pool), await loadListedTables(pool, config.publication));
   const refreshListed = async () => catalog.setListed(await loadListedTables(pool, config.publication));

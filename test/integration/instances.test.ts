@@ -95,6 +95,37 @@ describe('two instances on one database', () => {
   });
 });
 
+describe('an instance with a never-seen name (a new pod in a rolling deploy)', () => {
+  it('copies the window of the slot that reaches furthest back: a client moving to it resumes with no reset', async () => {
+    const old = await startTestWalcast(db.url, { WALCAST_INSTANCE: 'old_pod' });
+    let fresh: TestWalcast | undefined;
+    try {
+      await waitUntilReady(old);
+      const onOld = await SseClient.open(old.streamUrl(await old.token('acme'), { tables: 'ledger' }));
+      await write('h1', 'h2', 'h3');
+      const [h1] = await onOld.take(3);
+      onOld.close();
+
+      fresh = await startTestWalcast(db.url, { WALCAST_INSTANCE: `new_pod_${Date.now()}` });
+      const moved = await SseClient.open(fresh.streamUrl(await fresh.token('acme'), { tables: 'ledger', lastEventId: h1!.id }));
+      try {
+        await write('h4');
+        const events = await moved.take(3, 10_000);
+        expect(events.map((event) => [event.type, noteOf(event)])).toEqual([
+          ['change', 'h2'],
+          ['change', 'h3'],
+          ['change', 'h4'],
+        ]);
+      } finally {
+        moved.close();
+      }
+    } finally {
+      await fresh?.close();
+      await old.close();
+    }
+  });
+});
+
 function serve(port: number): Run {
   return runCli(['serve'], {
     DATABASE_URL: db.url,
