@@ -41,6 +41,10 @@ import { streamHandler } from './streams/stream-routes.js';
 
 /** Paged snapshot reads hold a transaction open (and vacuum back): not for long. */
 const HELD_SNAPSHOT_TTL_MS = 5 * 60_000;
+/** Streams closed by a drain come back after a delay spread over this range (ms). */
+const DRAIN_RETRY_MS = { min: 250, max: 3_000 } as const;
+/** How long requests under way at shutdown may take to finish. */
+const REQUEST_GRACE_MS = 10_000;
 /** A snapshot reader that takes no bytes for this long is cut off (DESIGN §4). */
 const SNAPSHOT_STALL_MS = 30_000;
 
@@ -65,9 +69,14 @@ export interface WalcastOptions {
 export interface Walcast {
   /** Every route of DESIGN §4, with JSON errors; `app.use('/realtime', walcast.handler)`. */
   readonly handler: WalcastHandler;
-  /** What /readyz says: streaming from the slot and caught up with the WAL. */
+  /** What /readyz says: streaming from the slot and caught up with the WAL, and not draining. */
   readonly ready: () => boolean;
-  /** Ends every stream (clients resume elsewhere), stops replication, releases the database. */
+  /**
+   * Stops taking streams and fails /readyz; every open stream gets a short `retry:` and is
+   * closed, so its client moves to another instance (DESIGN §7). close() drains first.
+   */
+  drain(): void;
+  /** Drains, stops replication, releases the database. */
   close(): Promise<void>;
 }
 
@@ -168,7 +177,14 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
       issuer: config.jwtIssuer,
     });
   const held = new HeldSnapshots({ max: CONNECTION_BUDGET.heldSnapshots, ttlMs: HELD_SNAPSHOT_TTL_MS });
-  const ready = () => replication.caughtUp();
+  let draining = false;
+  const ready = () => replication.caughtUp() && !draining;
+  const drain = () => {
+    if (draining) return;
+    draining = true;
+    log.info({ streams: hub.size() }, 'draining: no new streams; open ones are told to retry elsewhere');
+    hub.closeAll(() => DRAIN_RETRY_MS.min + Math.floor(Math.random() * (DRAIN_RETRY_MS.max - DRAIN_RETRY_MS.min)));
+  };
   const handler = createApp({
     log,
     corsOrigins: config.corsOrigins,
@@ -179,6 +195,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
         replication: replication.status(),
         caughtUp: replication.caughtUp(),
         processedLsn: formatLsn(replication.processedLsn()),
+        ...(draining ? { draining } : {}),
         ...(recovery.lostAt() ? { slotLostAt: recovery.lostAt() } : {}),
       },
     }),
@@ -189,6 +206,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
       hub,
       metrics,
       log,
+      accepting: () => !draining,
       maxLagBytes: config.clientQueueBytes,
       maxClients: config.maxClients,
       maxClientsPerTenant: config.maxClientsPerTenant,
@@ -223,10 +241,11 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
   return {
     handler,
     ready,
+    drain,
     close() {
       closing ??= (async () => {
+        drain();
         maintenance.stop();
-        hub.closeAll();
         await replication.stop();
         await held.releaseAll();
         await pools.end();
@@ -248,14 +267,16 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
   let closing: Promise<void> | undefined;
   return {
     ready: walcast.ready,
+    drain: walcast.drain,
     server: http.server,
     port: http.port,
     url: http.url,
     close() {
       closing ??= (async () => {
-        const stopped = walcast.close();
-        http.close();
-        await stopped;
+        walcast.drain();
+        // Requests under way (an edit, a snapshot) may finish; nothing new is accepted.
+        await http.close(REQUEST_GRACE_MS);
+        await walcast.close();
       })();
       return closing;
     },

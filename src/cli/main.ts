@@ -75,7 +75,8 @@ async function serve(config: Config, log: Logger): Promise<void> {
     if (stopping) process.exit(1);
     stopping = true;
     log.info({ signal }, 'shutting down');
-    const hardStop = setTimeout(() => process.exit(1), 10_000);
+    // Within the usual 30 s a platform waits after SIGTERM (requests under way get 10 s).
+    const hardStop = setTimeout(() => process.exit(1), 25_000);
     hardStop.unref();
     void walcast
       .close()

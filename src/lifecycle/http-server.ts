@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { WalcastHandler } from '../http/app.js';
 import { clientErrorResponse } from '../http/error-handler.js';
@@ -21,8 +21,11 @@ export interface HttpServer {
   readonly server: Server | Http2SecureServer;
   readonly port: number;
   readonly url: string;
-  /** Stops accepting and drops every open connection (streams end; clients reconnect elsewhere). */
-  close(): void;
+  /**
+   * Stops accepting; requests under way have `graceMs` to finish, then every connection
+   * still open is dropped. Resolves when none is left.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 async function readTls(files: TlsFiles): Promise<{ cert: Buffer; key: Buffer }> {
@@ -43,6 +46,12 @@ export async function listen(handler: WalcastHandler, port: number, host: string
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
+  // HTTP/2 sessions outlive their requests: closing one lets its streams finish (GOAWAY).
+  const sessions = new Set<ServerHttp2Session>();
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     if (socket.writable) socket.end(clientErrorResponse(error.code));
     else socket.destroy();
@@ -54,8 +63,15 @@ export async function listen(handler: WalcastHandler, port: number, host: string
     server,
     port: bound,
     url: `${tls ? 'https' : 'http'}://${host && host !== '0.0.0.0' ? host : 'localhost'}:${bound}`,
-    close() {
+    async close(graceMs = 0) {
       server.close();
+      for (const session of sessions) session.close();
+      const deadline = Date.now() + graceMs;
+      while (sockets.size > 0 && Date.now() < deadline) {
+        // A keep-alive connection between requests holds nothing: let it go at once.
+        if ('closeIdleConnections' in server) server.closeIdleConnections();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       for (const socket of sockets) socket.destroy();
     },
   };

@@ -2,7 +2,7 @@
 // to the live subscribers of its tenant (or to all, for tables without a tenant column).
 import type { RetainedEvent, RetentionLog } from '../events/retention.js';
 import { SSE_EVENT, SSE_KEEPALIVE_MS } from '../wire/names.js';
-import { encodeEvent, formatSse, formatSseComment } from './sse.js';
+import { encodeEvent, formatSse, formatSseComment, formatSseRetry } from './sse.js';
 import type { Subscriber } from './subscriber.js';
 
 export interface Hub {
@@ -16,8 +16,11 @@ export interface Hub {
   readonly sizeOf: (tenant: string) => number;
   /** Every stream gets `reset` and goes on live (the history behind it was lost). */
   resetAll(reason: string): void;
-  /** Ends every stream (shutdown): clients reconnect, to this instance or another. */
-  closeAll(): void;
+  /**
+   * Ends every stream (shutdown), each told to come back after `retry(stream)` ms so a
+   * fleet's clients do not all reconnect at the same moment: to another instance.
+   */
+  closeAll(retry?: () => number): void;
 }
 
 export interface HubOptions {
@@ -120,9 +123,12 @@ export function createHub(options: HubOptions): Hub {
       const frame = formatSse({ event: SSE_EVENT.reset, data: JSON.stringify({ reason }) });
       for (const subscriber of all()) subscriber.reset(options.retention.nextSeq, frame);
     },
-    closeAll() {
+    closeAll(retry) {
       clearInterval(tick);
-      for (const subscriber of all()) subscriber.close('shutdown');
+      for (const subscriber of all()) {
+        if (retry) subscriber.write(formatSseRetry(retry()));
+        subscriber.close('shutdown');
+      }
     },
   };
 }

@@ -36,6 +36,8 @@ export interface StreamRouteDeps {
   readonly hub: Hub;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** False while the instance drains: a new stream is told to retry (elsewhere) and closed. */
+  readonly accepting: () => boolean;
   readonly maxLagBytes: number;
   readonly maxClients: number;
   readonly maxClientsPerTenant: number;
@@ -126,6 +128,13 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
     const tables = requestedTables(deps.catalog, query[QUERY.tables]);
     const where = await requestedWhere(deps, request, query[QUERY.where], tables);
     if (request.socket.destroyed) return;
+    if (!deps.accepting()) {
+      // 200, not 503: an EventSource retries only a stream that opened (DESIGN §4).
+      const sink = openSseSink(response);
+      sink.write(formatSseRetry(SSE_RETRY_MS));
+      sink.end();
+      return;
+    }
     // Refused rather than degrading everyone's streams; an EventSource does not retry these.
     if (deps.hub.size() >= deps.maxClients) {
       throw new WalcastError('SERVER_BUSY', 'this instance holds as many streams as it may; connect to another or retry later', { headers: { 'retry-after': '10' } });

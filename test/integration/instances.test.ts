@@ -126,6 +126,41 @@ describe('an instance with a never-seen name (a new pod in a rolling deploy)', (
   });
 });
 
+describe('an instance draining (SIGTERM in a rolling deploy)', () => {
+  it('fails /readyz, tells each open stream to retry shortly and closes it, and opens no new stream', async () => {
+    const instance = await startTestWalcast(db.url, { WALCAST_INSTANCE: 'draining' });
+    try {
+      await waitUntilReady(instance);
+      const url = instance.streamUrl(await instance.token('acme'), { tables: 'ledger' });
+      const open = await fetch(url);
+      const reader = open.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = decoder.decode((await reader.read()).value);
+      instance.drain();
+      const ready = await fetch(`${instance.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ draining: true });
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value);
+      }
+      // The last thing the stream says: come back in 0.25 to 3 s (elsewhere).
+      const retries = [...text.matchAll(/^retry: (\d+)$/gm)].map((match) => Number(match[1]));
+      expect(retries.length).toBe(2);
+      expect(retries[1]).toBeGreaterThanOrEqual(250);
+      expect(retries[1]).toBeLessThanOrEqual(3_000);
+
+      const refused = await fetch(url);
+      expect(refused.status).toBe(200);
+      expect(await refused.text()).toMatch(/^retry: \d+\n\n$/);
+      expect((await fetch(`${instance.url}/healthz`)).status).toBe(200);
+    } finally {
+      await instance.close();
+    }
+  });
+});
+
 function serve(port: number): Run {
   return runCli(['serve'], {
     DATABASE_URL: db.url,
@@ -196,6 +231,7 @@ describe('a walcast process', () => {
     }
     expect(await server.exited).toBe(0);
     expect(Date.now() - started).toBeLessThan(5_000);
+    expect(server.output).toMatch(/draining/);
     expect(server.output).toMatch(/shutting down/);
   });
 });
