@@ -72,6 +72,7 @@ export async function walcastProcess(url, env = {}) {
   return {
     base,
     rssMiB: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1024,
+    alive: () => child.exitCode === null && child.signalCode === null,
     metric: async (name) => Number(new RegExp(`^${name} ([\\d.e+]+)`, 'm').exec(await (await fetch(`${base}/metrics`)).text())?.[1] ?? NaN),
     async stop() {
       child.kill('SIGTERM');
