@@ -41,17 +41,21 @@ function isRefusal(error: unknown): error is Error & { code: string } {
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }
 
+/** Left unread: the batch held a refusal and the caller wanted only the first one. */
+const UNREAD = undefined;
+type Answer = CanonicalResult | typeof UNREAD;
+
 interface Deferred {
-  readonly promise: Promise<CanonicalResult>;
-  resolve(result: CanonicalResult): void;
+  readonly promise: Promise<Answer>;
+  resolve(answer: Answer): void;
   reject(error: unknown): void;
 }
 
 /** Promise.withResolvers, which Node 20 lacks. */
 function deferred(): Deferred {
-  let resolve!: (result: CanonicalResult) => void;
+  let resolve!: (answer: Answer) => void;
   let reject!: (error: unknown) => void;
-  const promise = new Promise<CanonicalResult>((onResolve, onReject) => {
+  const promise = new Promise<Answer>((onResolve, onReject) => {
     resolve = onResolve;
     reject = onReject;
   });
@@ -62,6 +66,9 @@ function cacheKey(request: CanonicalRequest): string {
   return `${request.sqlType}\u0000${request.text}`;
 }
 
+/** After this many rounds a caller reads alone rather than wait on others' reads again. */
+const SHARED_ROUNDS = 3;
+
 export function createCanonicalizer(pool: Pick<pg.Pool, 'connect'>, options: CanonicalizerOptions = {}): Canonicalizer {
   const refusalTtl = options.refusalTtlMs ?? 10_000;
   const cache = new LRUCache<string, CanonicalResult>({
@@ -69,15 +76,22 @@ export function createCanonicalizer(pool: Pick<pg.Pool, 'connect'>, options: Can
     sizeCalculation: (result, key) => key.length + (result.ok ? result.text.length : result.reason.length) + 64,
     ttl: options.ttlMs ?? 600_000,
   });
-  const pending = new Map<string, Promise<CanonicalResult>>();
+  const pending = new Map<string, Promise<Answer>>();
   let queries = 0;
 
-  /** Reads `requests` in one transaction; a batch Postgres refuses is halved until each refusal is found. */
-  async function read(requests: readonly CanonicalRequest[]): Promise<CanonicalResult[]> {
+  /**
+   * Reads `requests` in one transaction. Postgres answers a batch with one error, so a
+   * refused batch is halved until the refused values are found: all of them, or with
+   * `firstRefusal` only the first (about 2·log2(n) queries, where all would take up to
+   * 2n: a client's filter of 256 bad values must not cost 511 queries).
+   */
+  async function read(requests: readonly CanonicalRequest[], firstRefusal: boolean): Promise<Answer[]> {
     const client = await pool.connect();
+    let refused = false;
     try {
       await client.query(BEGIN);
-      const attempt = async (batch: readonly CanonicalRequest[]): Promise<CanonicalResult[]> => {
+      const attempt = async (batch: readonly CanonicalRequest[]): Promise<Answer[]> => {
+        if (refused && firstRefusal) return batch.map(() => UNREAD);
         try {
           queries++;
           const result = await client.query<(string | null)[]>({
@@ -94,24 +108,29 @@ export function createCanonicalizer(pool: Pick<pg.Pool, 'connect'>, options: Can
         } catch (error) {
           if (!isRefusal(error)) throw error;
           await client.query(`rollback; ${BEGIN}`);
-          if (batch.length === 1) return [{ ok: false, reason: error.message }];
+          if (batch.length === 1) {
+            refused = true;
+            return [{ ok: false, reason: error.message }];
+          }
           const middle = batch.length >> 1;
-          return [...(await attempt(batch.slice(0, middle))), ...(await attempt(batch.slice(middle)))];
+          const left = await attempt(batch.slice(0, middle));
+          return [...left, ...(await attempt(batch.slice(middle)))];
         }
       };
-      const results: CanonicalResult[] = [];
-      for (let start = 0; start < requests.length; start += BATCH) results.push(...(await attempt(requests.slice(start, start + BATCH))));
+      const answers: Answer[] = [];
+      for (let start = 0; start < requests.length; start += BATCH) answers.push(...(await attempt(requests.slice(start, start + BATCH))));
       await client.query('rollback');
       client.release();
-      return results;
+      return answers;
     } catch (error) {
       client.release(error instanceof Error ? error : true);
       throw error;
     }
   }
 
-  async function canonicalize(requests: readonly CanonicalRequest[]): Promise<readonly CanonicalResult[]> {
-    const answers: Promise<CanonicalResult>[] = [];
+  /** One round: cached answers, others' reads in flight, and one read of the rest. */
+  async function round(requests: readonly CanonicalRequest[], firstRefusal: boolean, shared: boolean): Promise<Answer[]> {
+    const answers: Promise<Answer>[] = [];
     const fresh: { key: string; request: CanonicalRequest; settle: Deferred }[] = [];
     for (const request of requests) {
       const key = cacheKey(request);
@@ -120,30 +139,52 @@ export function createCanonicalizer(pool: Pick<pg.Pool, 'connect'>, options: Can
         answers.push(Promise.resolve(known));
         continue;
       }
-      let answer = pending.get(key);
+      let answer = shared ? pending.get(key) : undefined;
       if (!answer) {
         const settle = deferred();
         answer = settle.promise;
-        pending.set(key, answer);
+        if (shared) pending.set(key, answer);
         fresh.push({ key, request, settle });
       }
       answers.push(answer);
     }
     if (fresh.length > 0) {
       try {
-        const results = await read(fresh.map((entry) => entry.request));
+        const readAnswers = await read(
+          fresh.map((entry) => entry.request),
+          firstRefusal,
+        );
         fresh.forEach(({ key, request, settle }, i) => {
-          const result = results[i]!;
-          if (!RELATIVE.test(request.text)) cache.set(key, result, result.ok ? {} : { ttl: refusalTtl });
-          settle.resolve(result);
+          const answer = readAnswers[i];
+          if (answer && !RELATIVE.test(request.text)) cache.set(key, answer, answer.ok ? {} : { ttl: refusalTtl });
+          settle.resolve(answer);
         });
       } catch (error) {
         for (const { settle } of fresh) settle.reject(error);
       } finally {
-        for (const { key } of fresh) pending.delete(key);
+        for (const { key, settle } of fresh) if (pending.get(key) === settle.promise) pending.delete(key);
       }
     }
     return Promise.all(answers);
+  }
+
+  async function canonicalize(requests: readonly CanonicalRequest[], { firstRefusal = false } = {}): Promise<readonly Answer[]> {
+    const answers: Answer[] = requests.map(() => UNREAD);
+    let unread = requests.map((_, i) => i);
+    // Another caller's read that stopped at its first refusal leaves some values unread: ask again.
+    for (let rounds = 0; unread.length > 0; rounds++) {
+      const got = await round(
+        unread.map((i) => requests[i]!),
+        firstRefusal,
+        rounds < SHARED_ROUNDS,
+      );
+      unread = unread.filter((index, k) => {
+        answers[index] = got[k];
+        return got[k] === UNREAD;
+      });
+      if (firstRefusal && answers.some((answer) => answer?.ok === false)) break;
+    }
+    return answers;
   }
 
   return {

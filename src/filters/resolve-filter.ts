@@ -17,8 +17,14 @@ export interface CanonicalRequest {
 
 export type CanonicalResult = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly reason: string };
 
-/** One result per request, in order; rejects only when Postgres cannot be asked. */
-export type Canonicalize = (requests: readonly CanonicalRequest[]) => Promise<readonly CanonicalResult[]>;
+/**
+ * One result per request, in order; rejects only when Postgres cannot be asked. With
+ * `firstRefusal`, reading may stop at a refusal: the values left unread are undefined.
+ */
+export type Canonicalize = (
+  requests: readonly CanonicalRequest[],
+  options?: { readonly firstRefusal?: boolean },
+) => Promise<readonly (CanonicalResult | undefined)[]>;
 
 /** A filter ready to evaluate: every value is the output text of its column's type, or null (SQL NULL). */
 export type ResolvedNode =
@@ -70,12 +76,12 @@ function walkOperands(node: CheckedNode, visit: (operand: Operand | Reference, t
 }
 
 /** Dedupes requests by (type, text) and canonicalizes them in one call. */
-async function canonicalTexts(canonicalize: Canonicalize, wanted: readonly CanonicalRequest[]): Promise<Map<string, CanonicalResult>> {
+async function canonicalTexts(canonicalize: Canonicalize, wanted: readonly CanonicalRequest[], firstRefusal: boolean): Promise<Map<string, CanonicalResult | undefined>> {
   const unique = new Map<string, CanonicalRequest>();
   for (const request of wanted) unique.set(requestKey(request), request);
   const requests = [...unique.values()];
-  const results = requests.length > 0 ? await canonicalize(requests) : [];
-  return new Map(requests.map((request, i) => [requestKey(request), results[i]!]));
+  const results = requests.length > 0 ? await canonicalize(requests, { firstRefusal }) : [];
+  return new Map(requests.map((request, i) => [requestKey(request), results[i]]));
 }
 
 function requestKey(request: CanonicalRequest): string {
@@ -88,16 +94,25 @@ export async function prepareFilter(checked: CheckedFilter, canonicalize: Canoni
   walkOperands(checked.root, (operand, target) => {
     if (operand.kind === 'literal') wanted.push({ operand, target, request: { sqlType: target.column.sqlType, text: operand.text } });
   });
-  const results = await canonicalTexts(canonicalize, wanted.map((entry) => entry.request));
-  const literals = new Map<Operand, string>();
-  let length = 0;
-  for (const { operand, target, request } of wanted) {
-    const result = results.get(requestKey(request))!;
-    const name = target.column.name;
-    if (!result.ok) {
+  const results = await canonicalTexts(
+    canonicalize,
+    wanted.map((entry) => entry.request),
+    true,
+  );
+  for (const { target, request } of wanted) {
+    const result = results.get(requestKey(request));
+    if (result?.ok === false) {
+      const name = target.column.name;
       const shown = JSON.stringify(request.text.length > 40 ? `${request.text.slice(0, 40)}…` : request.text);
       throw new WalcastError('INVALID_PARAMETER', `${checked.label}: ${name} cannot take ${shown}: ${result.reason}`, { details: { column: name } });
     }
+  }
+  // No refusal: every value was read.
+  const literals = new Map<Operand, string>();
+  let length = 0;
+  for (const { operand, target, request } of wanted) {
+    const result = results.get(requestKey(request)) as Extract<CanonicalResult, { ok: true }>;
+    const name = target.column.name;
     length += result.text.length;
     if (length > FILTER_LIMITS.maxCanonicalLength) {
       throw new WalcastError('INVALID_PARAMETER', `${checked.label}: the values are longer than ${FILTER_LIMITS.maxCanonicalLength} characters once Postgres reads them`, { details: { column: name } });
@@ -146,7 +161,7 @@ export async function bindFilter(prepared: PreparedFilter, claims: Claims, canon
       for (const text of texts) if (text !== undefined) wanted.push({ sqlType: target.column.sqlType, text });
     });
   }
-  const results = await canonicalTexts(canonicalize, wanted);
+  const results = await canonicalTexts(canonicalize, wanted, false);
   const canonical = (sqlType: string, text: string | undefined): string | null => {
     if (text === undefined) return null;
     const result = results.get(requestKey({ sqlType, text }));
