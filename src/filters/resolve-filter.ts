@@ -38,6 +38,8 @@ export type ResolvedNode =
 /** A filter whose literals are canonical; its references wait for a principal (`bindFilter`). */
 export interface PreparedFilter {
   readonly checked: CheckedFilter;
+  /** Whether it uses `$sub` or `$claim.*`: then each principal needs its own `bindFilter`. */
+  readonly usesReferences: boolean;
   /** Canonical text of each literal operand. */
   readonly literals: ReadonlyMap<Operand, string>;
 }
@@ -119,7 +121,7 @@ export async function prepareFilter(checked: CheckedFilter, canonicalize: Canoni
     }
     literals.set(operand, result.text);
   }
-  return { checked, literals };
+  return { checked, usesReferences: checked.usesReferences, literals };
 }
 
 /** A claim as literal text: strings, finite numbers and booleans; anything else is NULL. */
@@ -153,7 +155,7 @@ function claimList(value: unknown): (string | undefined)[] | undefined {
  */
 export async function bindFilter(prepared: PreparedFilter, claims: Claims, canonicalize: Canonicalize): Promise<BoundFilter> {
   const wanted: CanonicalRequest[] = [];
-  if (prepared.checked.usesReferences) {
+  if (prepared.usesReferences) {
     walkOperands(prepared.checked.root, (operand, target, asList) => {
       if (operand.kind === 'literal') return;
       const value = claimOf(operand, claims);
@@ -189,6 +191,11 @@ export async function bindFilter(prepared: PreparedFilter, claims: Claims, canon
     }
   };
   return boundFilter(resolve(prepared.checked.root));
+}
+
+/** Several filters that must all hold (a policy, a client's where=): one predicate, one SQL expression, all their equalities. */
+export function combineFilters(filters: readonly BoundFilter[]): BoundFilter {
+  return boundFilter({ tag: 'and', operands: filters.map((filter) => filter.root) });
 }
 
 export function boundFilter(root: ResolvedNode): BoundFilter {

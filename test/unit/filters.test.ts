@@ -8,7 +8,7 @@ import { WalcastError } from '../../src/errors.js';
 import { checkFilter, FILTER_LIMITS, parseFilter, type FilterColumn, type FilterNode } from '../../src/filters/index.js';
 import { kindOf, type ValueKind } from '../../src/filters/column-kinds.js';
 import { comparatorFor, equalityKeyFor } from '../../src/filters/compare-text.js';
-import { boundFilter, type ResolvedNode } from '../../src/filters/resolve-filter.js';
+import { boundFilter, combineFilters, type ResolvedNode } from '../../src/filters/resolve-filter.js';
 import { filterTexts } from '../support/filter-text.js';
 
 const scalar = (oid: number) => ({ kind: 'scalar', oid }) as const;
@@ -382,6 +382,16 @@ describe('filter SQL and equality terms', () => {
     expect(sql).toBe('(r."qty" = $1::integer or not (r."title" = any($2::text[])) or r."my.col" is null or (r."done" is true and r."price" >= $3::numeric))');
     expect(values).toEqual(['1', ['x', 'y z'], null]);
     expect(resolved([], {}).toSql(() => '$1')).toBe('true');
+  });
+
+  it('combines filters that must all hold (a policy and a where=) into one', () => {
+    const both = combineFilters([resolved(['qty=eq.1'], {}), resolved(['or=(title.eq.x,title.eq.y)'], {})]);
+    let count = 0;
+    expect(both.toSql(() => `$${++count}`)).toBe('(t."qty" = $1::integer and (t."title" = $2::text or t."title" = $3::text))');
+    expect(both.matches({ qty: '1', title: 'y' })).toBe(true);
+    expect(both.matches({ qty: '1', title: 'z' })).toBe(false);
+    expect(both.matches({ qty: '1' })).toBe(undefined);
+    expect(both.equalities.map((term) => term.column)).toEqual(['qty']);
   });
 
   it('lists the equalities every matching row meets, and none from or/not', () => {
