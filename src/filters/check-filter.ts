@@ -2,23 +2,9 @@
 // hidden ones are refused alike, so a hidden column's existence does not leak) and every
 // operator suits its column's type (filters/column-kinds). Pure.
 import { WalcastError } from '../errors.js';
-import { isOrdered, kindOf, type FilterColumn, type ValueKind } from './column-kinds.js';
-import { isReference, type ComparisonOperator, type FilterNode, type IsValue, type Operand, type Reference } from './filter-tree.js';
+import { isOrdered, kindOf, type FilterColumn } from './column-kinds.js';
+import { isReference, type CheckedColumn, type CheckedNode, type ComparisonOperator, type FilterNode, type Operand } from './filter-tree.js';
 import type { FilterLabel } from './parse-filter.js';
-
-export interface CheckedColumn {
-  readonly column: FilterColumn;
-  readonly kind: ValueKind;
-}
-
-/** FilterNode with each condition's column found and typed. */
-export type CheckedNode =
-  | { readonly tag: 'compare'; readonly target: CheckedColumn; readonly operator: ComparisonOperator; readonly operand: Operand }
-  | { readonly tag: 'in'; readonly target: CheckedColumn; readonly list: readonly Operand[] | Reference }
-  | { readonly tag: 'is'; readonly target: CheckedColumn; readonly value: IsValue }
-  | { readonly tag: 'not'; readonly operand: CheckedNode }
-  | { readonly tag: 'and'; readonly operands: readonly CheckedNode[] }
-  | { readonly tag: 'or'; readonly operands: readonly CheckedNode[] };
 
 export interface CheckedFilter {
   readonly root: CheckedNode;

@@ -2,7 +2,7 @@
 // form `col = v`, `col in (…)` or `col is true|false`. Streams can index subscribers by
 // these (one lookup per event instead of one predicate per subscriber). Pure.
 import { equalityKeyFor } from './compare-text.js';
-import type { ResolvedNode } from './resolve-filter.js';
+import type { ResolvedNode } from './filter-tree.js';
 
 /**
  * Every row the filter matches has `keyOf(row[column])` in `keys` (an empty set: the

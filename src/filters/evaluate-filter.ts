@@ -3,8 +3,7 @@
 // matches only when the whole filter is TRUE (as in a WHERE clause). Pure, synchronous,
 // total: it never throws and allocates nothing per row beyond what a comparison needs.
 import { comparatorFor, equalityKeyFor } from './compare-text.js';
-import type { ComparisonOperator } from './filter-tree.js';
-import type { ResolvedNode } from './resolve-filter.js';
+import type { ComparisonOperator, ResolvedNode } from './filter-tree.js';
 
 /**
  * A row as Postgres output text per column (TEXT_FORMAT): null for SQL NULL; a column

@@ -2,8 +2,7 @@
 // CHECK) evaluates in Postgres the very rule a stream evaluates in JS. Pure. Identifiers
 // come only from the checked columns; values only through parameters, each cast to the
 // column's type, NULL where a reference had no value.
-import type { ComparisonOperator } from './filter-tree.js';
-import type { ResolvedNode } from './resolve-filter.js';
+import type { ComparisonOperator, ResolvedNode } from './filter-tree.js';
 
 /** Adds a parameter and returns its placeholder (`$3`). */
 export type SqlParameter = (value: string | null | readonly (string | null)[]) => string;

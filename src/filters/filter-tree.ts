@@ -1,6 +1,8 @@
-// What a filter is once read: a tree of conditions on columns, grouped with and/or and
-// negated with not, whose values are literals or references to the caller's token.
-// Shared by the parser, the type check, the evaluator and the SQL translation.
+// What a filter is at each step: read (FilterNode: conditions on columns, grouped with
+// and/or, negated with not, whose values are literals or references to the caller's
+// token), checked against a table (CheckedNode) and resolved (ResolvedNode: every value
+// canonical or NULL). Shared by the parser, the check, the evaluator and the SQL translation.
+import type { FilterColumn, ValueKind } from './column-kinds.js';
 
 export type ComparisonOperator = 'eq' | 'neq' | 'lt' | 'lte' | 'gt' | 'gte';
 
@@ -23,6 +25,29 @@ export type FilterNode =
   | { readonly tag: 'not'; readonly operand: FilterNode }
   | { readonly tag: 'and'; readonly operands: readonly FilterNode[] }
   | { readonly tag: 'or'; readonly operands: readonly FilterNode[] };
+
+export interface CheckedColumn {
+  readonly column: FilterColumn;
+  readonly kind: ValueKind;
+}
+
+/** FilterNode with each condition's column found and typed. */
+export type CheckedNode =
+  | { readonly tag: 'compare'; readonly target: CheckedColumn; readonly operator: ComparisonOperator; readonly operand: Operand }
+  | { readonly tag: 'in'; readonly target: CheckedColumn; readonly list: readonly Operand[] | Reference }
+  | { readonly tag: 'is'; readonly target: CheckedColumn; readonly value: IsValue }
+  | { readonly tag: 'not'; readonly operand: CheckedNode }
+  | { readonly tag: 'and'; readonly operands: readonly CheckedNode[] }
+  | { readonly tag: 'or'; readonly operands: readonly CheckedNode[] };
+
+/** A filter ready to evaluate: every value is the output text of its column's type, or null (SQL NULL). */
+export type ResolvedNode =
+  | { readonly tag: 'compare'; readonly target: CheckedColumn; readonly operator: ComparisonOperator; readonly value: string | null }
+  | { readonly tag: 'in'; readonly target: CheckedColumn; readonly values: readonly (string | null)[] | null }
+  | { readonly tag: 'is'; readonly target: CheckedColumn; readonly value: IsValue }
+  | { readonly tag: 'not'; readonly operand: ResolvedNode }
+  | { readonly tag: 'and'; readonly operands: readonly ResolvedNode[] }
+  | { readonly tag: 'or'; readonly operands: readonly ResolvedNode[] };
 
 /**
  * Every bound a filter must stay within; past one, the filter is refused with a 400 that

@@ -8,11 +8,11 @@
 //   filter.toSql(param, 't')           // snapshots, edits: the same rule in Postgres
 //   filter.equalities                  // indexed dispatch: `col = v` every matching row meets
 //   combineFilters([policy, where])    // both must hold: one predicate, one SQL expression
-export { FILTER_LIMITS, type ComparisonOperator, type FilterNode, type IsValue, type Operand, type Reference } from './filter-tree.js';
+export { FILTER_LIMITS, type ComparisonOperator, type FilterNode, type IsValue, type Operand, type Reference, type ResolvedNode } from './filter-tree.js';
 export { parseFilter, type FilterLabel } from './parse-filter.js';
 export { kindOf, type FilterColumn, type ValueKind } from './column-kinds.js';
 export { checkFilter, type CheckedFilter } from './check-filter.js';
-export { combineFilters, type BoundFilter, type Claims, type PreparedFilter, type ResolvedNode } from './resolve-filter.js';
+export { combineFilters, type BoundFilter, type Claims, type PreparedFilter } from './resolve-filter.js';
 export type { RowPredicate, RowText } from './evaluate-filter.js';
 export type { SqlParameter } from './filter-sql.js';
 export type { FilterEquality } from './equality-terms.js';

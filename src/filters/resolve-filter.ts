@@ -3,11 +3,11 @@
 // (a claim that is missing, of the wrong shape or refused is SQL NULL, never an error).
 // The canonicalization itself is injected (filters/canonical-values asks Postgres).
 import { WalcastError } from '../errors.js';
-import type { CheckedColumn, CheckedFilter, CheckedNode } from './check-filter.js';
+import type { CheckedFilter } from './check-filter.js';
 import { compilePredicate, type RowPredicate } from './evaluate-filter.js';
 import { equalityTerms, type FilterEquality } from './equality-terms.js';
 import { filterSql, type SqlParameter } from './filter-sql.js';
-import { FILTER_LIMITS, isReference, type ComparisonOperator, type IsValue, type Operand, type Reference } from './filter-tree.js';
+import { FILTER_LIMITS, isReference, type CheckedColumn, type CheckedNode, type Operand, type Reference, type ResolvedNode } from './filter-tree.js';
 
 /** A value to read as `sqlType` and write back as Postgres's output text. */
 export interface CanonicalRequest {
@@ -25,15 +25,6 @@ export type Canonicalize = (
   requests: readonly CanonicalRequest[],
   options?: { readonly firstRefusal?: boolean },
 ) => Promise<readonly (CanonicalResult | undefined)[]>;
-
-/** A filter ready to evaluate: every value is the output text of its column's type, or null (SQL NULL). */
-export type ResolvedNode =
-  | { readonly tag: 'compare'; readonly target: CheckedColumn; readonly operator: ComparisonOperator; readonly value: string | null }
-  | { readonly tag: 'in'; readonly target: CheckedColumn; readonly values: readonly (string | null)[] | null }
-  | { readonly tag: 'is'; readonly target: CheckedColumn; readonly value: IsValue }
-  | { readonly tag: 'not'; readonly operand: ResolvedNode }
-  | { readonly tag: 'and'; readonly operands: readonly ResolvedNode[] }
-  | { readonly tag: 'or'; readonly operands: readonly ResolvedNode[] };
 
 /** A filter whose literals are canonical; its references wait for a principal (`bindFilter`). */
 export interface PreparedFilter {

@@ -8,7 +8,8 @@ import { WalcastError } from '../../src/errors.js';
 import { checkFilter, FILTER_LIMITS, parseFilter, type FilterColumn, type FilterNode } from '../../src/filters/index.js';
 import { kindOf, type ValueKind } from '../../src/filters/column-kinds.js';
 import { comparatorFor, equalityKeyFor } from '../../src/filters/compare-text.js';
-import { boundFilter, combineFilters, type ResolvedNode } from '../../src/filters/resolve-filter.js';
+import type { ResolvedNode } from '../../src/filters/filter-tree.js';
+import { boundFilter, combineFilters } from '../../src/filters/resolve-filter.js';
 import { filterTexts } from '../support/filter-text.js';
 
 const scalar = (oid: number) => ({ kind: 'scalar', oid }) as const;
