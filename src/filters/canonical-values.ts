@@ -5,7 +5,7 @@
 // share one query: thousands of streams opening with one filter cost one round trip.
 import { LRUCache } from 'lru-cache';
 import pg from 'pg';
-import { TEXT_FORMAT } from '../events/values.js';
+import { TEXT_FORMAT } from '../replication/text-format.js';
 import { RAW_TEXT } from '../sql/text-format.js';
 import type { Canonicalize, CanonicalRequest, CanonicalResult } from './resolve-filter.js';
 
