@@ -1,24 +1,34 @@
 // One SSE connection kept open: fetch (so the token travels in a header, and a 401 is
 // told apart from a network drop, which EventSource cannot do), parsed with
-// eventsource-parser, reopened after any drop with backoff and jitter, resuming with
-// Last-Event-ID. Stops for good only on answers that retrying cannot change.
+// eventsource-parser, reopened after any drop with backoff and jitter, resuming where the
+// owner says. A connection that brings no byte for `silenceMs` is dropped too: the server
+// writes a keepalive comment at least every SSE_KEEPALIVE_MAX_MS, so silence means a dead path
+// (a sleeping laptop, a NAT that forgot the connection) that TCP may not notice for minutes.
+// Stops for good only on answers that retrying cannot change.
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { HEADER, SSE_KEEPALIVE_MAX_MS } from '../wire/names.js';
 import { backoffDelay, DEFAULT_BACKOFF, pause, type BackoffOptions } from './backoff.js';
 import { errorOf, networkError, WalcastClientError } from './errors.js';
 import { urlOf, type Http } from './http.js';
+import type { Position } from './position.js';
 
 export type StreamStatus = 'connecting' | 'open' | 'reconnecting' | 'stopped';
+
+/** DESIGN §11: silent for twice the keepalive interval (the contract's bound, not the server's setting) is dropped. */
+export const DEFAULT_SILENCE_MS = 2 * SSE_KEEPALIVE_MAX_MS;
 
 export interface EventStreamOptions {
   readonly http: Http;
   /** Path and query of the stream, asked again on each connect. */
   readonly path: () => string;
   /** Where to resume on each connect; undefined: from now. */
-  readonly resumeFrom: () => string | undefined;
-  readonly onOpen: () => void;
+  readonly resumeFrom: () => Position | undefined;
+  /** The stream is open, resumed from `from`. */
+  readonly onOpen: (from: Position | undefined) => void;
   readonly onMessage: (message: EventSourceMessage) => void;
   readonly onStatus: (status: StreamStatus, error?: WalcastClientError) => void;
   readonly backoff?: BackoffOptions;
+  readonly silenceMs?: number;
 }
 
 export class EventStream {
@@ -39,8 +49,13 @@ export class EventStream {
     let refreshedFor401 = false;
     while (!signal.aborted) {
       options.onStatus(this.#attempt === 0 ? 'connecting' : 'reconnecting');
+      // One controller per connection: the watchdog ends this connection, not the stream.
+      const connection = new AbortController();
+      const abortConnection = () => connection.abort();
+      signal.addEventListener('abort', abortConnection);
       try {
-        const response = await this.connect(signal);
+        const from = options.resumeFrom();
+        const response = await this.connect(from, connection.signal);
         if (response.status === 401 && !refreshedFor401 && options.http.tokens.refreshable) {
           refreshedFor401 = true;
           await response.body?.cancel();
@@ -50,9 +65,9 @@ export class EventStream {
         if (!response.ok) throw await errorOf(response);
         refreshedFor401 = false;
         this.#attempt = 0;
-        options.onOpen();
+        options.onOpen(from);
         options.onStatus('open');
-        await this.read(response, signal);
+        await this.read(response, connection);
       } catch (caught) {
         if (signal.aborted) break;
         const error = caught instanceof WalcastClientError ? caught : networkError(caught);
@@ -62,6 +77,9 @@ export class EventStream {
           return;
         }
         options.onStatus('reconnecting', error);
+      } finally {
+        signal.removeEventListener('abort', abortConnection);
+        connection.abort();
       }
       if (signal.aborted) break;
       await pause(backoffDelay(this.#attempt++, options.backoff ?? DEFAULT_BACKOFF), signal);
@@ -69,33 +87,48 @@ export class EventStream {
     options.onStatus('stopped');
   }
 
-  private async connect(signal: AbortSignal): Promise<Response> {
+  private async connect(from: Position | undefined, signal: AbortSignal): Promise<Response> {
     const { http } = this.options;
-    const resumeFrom = this.options.resumeFrom();
     return http.fetch(urlOf(http, this.options.path()), {
       headers: {
         accept: 'text/event-stream',
-        authorization: `Bearer ${await http.tokens.current()}`,
-        ...(resumeFrom === undefined ? {} : { 'last-event-id': resumeFrom }),
+        [HEADER.authorization]: `Bearer ${await http.tokens.current()}`,
+        ...(from === undefined ? {} : { [HEADER.lastEventId]: from }),
       },
       cache: 'no-store',
       signal,
     });
   }
 
-  /** Until the server ends the stream or the connection drops. */
-  private async read(response: Response, signal: AbortSignal): Promise<void> {
+  /** Until the server ends the stream, the connection drops, or it falls silent. */
+  private async read(response: Response, connection: AbortController): Promise<void> {
     if (!response.body) return;
+    const silenceMs = this.options.silenceMs ?? DEFAULT_SILENCE_MS;
+    let silent = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const watch = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        silent = true;
+        connection.abort();
+      }, silenceMs);
+    };
     const parser = createParser({ onEvent: (message) => this.options.onMessage(message) });
     const decoder = new TextDecoder();
     const reader = response.body.getReader();
+    watch();
     try {
       for (;;) {
         const { done, value } = await reader.read();
-        if (done || signal.aborted) return;
+        if (done || this.#abort.signal.aborted) return;
+        watch();
         parser.feed(decoder.decode(value, { stream: true }));
       }
+    } catch (error) {
+      if (silent) throw new WalcastClientError(0, 'stream_silent', `the stream sent nothing for ${silenceMs} ms`);
+      throw error;
     } finally {
+      clearTimeout(timer);
       reader.releaseLock();
     }
   }

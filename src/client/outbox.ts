@@ -2,7 +2,12 @@
 // sent at a time, each with its own Idempotency-Key on every try, so an edit whose answer
 // was lost is never applied twice. Until the stream brings the committed row back, an
 // edit is shown on top of the table's copy (optimistic), and taken back if refused.
+// Stored edits belong to one user (tenant and `sub` of the token): they are stored under
+// that user's name, never sent with another user's token, and cleared on sign-out. An
+// edit the server keeps failing (5xx) is given up after a bounded number of tries, so
+// one bad edit never holds the queue; the network being down is waited out.
 import { backoffDelay, DEFAULT_BACKOFF, pause, type BackoffOptions } from './backoff.js';
+import { identityKey, identityOf, type Identity } from './claims.js';
 import { WalcastClientError } from './errors.js';
 import { sendJson, type Http } from './http.js';
 import { keyPathOf, type RowKey, type TableCopy } from './table-copy.js';
@@ -23,21 +28,40 @@ export interface Edit {
   state: EditState;
   /** The server's row after the edit (null after a delete). */
   confirmed?: Row | null;
+  /** 5xx answers so far. */
+  serverErrors: number;
   readonly settle: { resolve(row: Row | undefined): void; reject(error: unknown): void };
 }
 
-/** Where unconfirmed edits outlive the page: `localStorage`, or anything with its three methods. */
+/**
+ * Where unconfirmed edits outlive the page: `localStorage`, or anything with its three
+ * methods (and `length`/`key()` to let a sign-out find every stored queue of the user).
+ */
 export interface EditStorage {
   getItem(key: string): string | null;
   setItem(key: string, value: string): void;
   removeItem(key: string): void;
+  readonly length?: number;
+  key?(index: number): string | null;
 }
 
 export interface PersistOptions {
   readonly storage: EditStorage;
-  /** Must name the user (and the app): edits are sent again with whatever token the page has then. */
+  /**
+   * The queue's name within the user's (e.g. `todos`). Stored under the tenant and user of
+   * the token, so another user signed in on the same browser never sends them. A token
+   * that is not a JWT naming both keeps edits in memory only.
+   */
   readonly key: string;
 }
+
+const STORAGE_PREFIX = 'walcast.edits:';
+
+/** The storage item of a user's queue, and the prefix of all of that user's queues. */
+export const storagePrefixOf = (identity: Identity) => `${STORAGE_PREFIX}${identityKey(identity)}:`;
+
+/** How often a 5xx answer to an edit is retried before the edit is given up and rejected. */
+export const DEFAULT_SERVER_ERROR_RETRIES = 5;
 
 /** What is stored of an edit: enough to send it again, with the same Idempotency-Key. */
 type SavedEdit = Pick<Edit, 'idempotencyKey' | 'table' | 'kind' | 'key' | 'values' | 'expectedVersion'>;
@@ -45,6 +69,10 @@ type SavedEdit = Pick<Edit, 'idempotencyKey' | 'table' | 'kind' | 'key' | 'value
 export interface OutboxDeps {
   readonly http: Http;
   readonly persist?: PersistOptions | undefined;
+  /** The user of the token the outbox starts with; edits are never sent for another. */
+  readonly identity: Promise<Identity | undefined>;
+  readonly tenantClaim: string;
+  readonly serverErrorRetries?: number | undefined;
   /** The confirmed copy of a table (undefined while it loads). */
   readonly copyOf: (table: string) => TableCopy | undefined;
   /** Something an app renders changed (edits shown, taken back, confirmed). */
@@ -78,13 +106,15 @@ export class Outbox {
   readonly #edits: Edit[] = [];
   readonly #abort = new AbortController();
   #running = false;
+  /** The user's storage item, once the token said who that is. */
+  #storageKey: string | undefined;
+  #identity: Identity | undefined;
+  readonly #loaded: Promise<void>;
 
   /** Edits a previous page left unconfirmed are sent again (their promises are gone with it). */
   constructor(private readonly deps: OutboxDeps) {
-    for (const saved of this.load()) {
-      this.#edits.push({ ...saved, state: 'waiting', settle: { resolve: () => undefined, reject: () => undefined } });
-    }
-    if (this.#edits.length > 0) void this.drain();
+    this.#loaded = this.load();
+    void this.#loaded.then(() => this.drain());
   }
 
   /** Edits not yet confirmed by the server (sending, or waiting for the network). */
@@ -92,10 +122,10 @@ export class Outbox {
     return this.#edits.filter((edit) => edit.state !== 'confirmed').length;
   }
 
-  add(edit: Omit<Edit, 'idempotencyKey' | 'state' | 'key' | 'settle'> & { key?: RowKey }): Promise<Row | undefined> {
+  add(edit: Omit<Edit, 'idempotencyKey' | 'state' | 'key' | 'settle' | 'serverErrors'> & { key?: RowKey }): Promise<Row | undefined> {
     return new Promise((resolve, reject) => {
       const idempotencyKey = newIdempotencyKey();
-      this.#edits.push({ ...edit, idempotencyKey, key: edit.key ?? `${PLACEHOLDER}${idempotencyKey}`, state: 'sending', settle: { resolve, reject } });
+      this.#edits.push({ ...edit, idempotencyKey, key: edit.key ?? `${PLACEHOLDER}${idempotencyKey}`, state: 'sending', serverErrors: 0, settle: { resolve, reject } });
       this.save();
       this.deps.changed(edit.table);
       void this.drain();
@@ -137,8 +167,19 @@ export class Outbox {
   /** Unconfirmed edits stay in storage (when persisted): the next page sends them. */
   close(): void {
     this.#abort.abort();
+    this.rejectAll(new WalcastClientError(0, 'closed', 'the subscription was closed before this edit was confirmed'));
+  }
+
+  /** Sign-out: every unconfirmed edit is dropped, here and in storage, and rejected. */
+  clear(): void {
+    this.rejectAll(new WalcastClientError(0, 'cleared', 'pending edits were cleared (sign-out) before this edit was confirmed'));
+    if (this.#storageKey) this.deps.persist?.storage.removeItem(this.#storageKey);
+  }
+
+  private rejectAll(error: WalcastClientError): void {
     for (const edit of this.#edits.splice(0)) {
-      if (edit.state !== 'confirmed') edit.settle.reject(new WalcastClientError(0, 'closed', 'the subscription was closed before this edit was confirmed'));
+      if (edit.state !== 'confirmed') edit.settle.reject(error);
+      this.deps.changed(edit.table);
     }
   }
 
@@ -146,14 +187,24 @@ export class Outbox {
     if (this.#running) return;
     this.#running = true;
     try {
+      await this.#loaded;
       let attempt = 0;
       for (let edit = this.nextToSend(); edit && !this.#abort.signal.aborted; edit = this.nextToSend()) {
         try {
+          await this.assertSameUser();
           await this.sendOne(edit);
           attempt = 0;
         } catch (error) {
           if (this.#abort.signal.aborted) return;
-          if (error instanceof WalcastClientError && error.retryable) {
+          if (error instanceof WalcastClientError && error.code === 'signed_out') {
+            this.#abort.abort();
+            this.rejectAll(error);
+            return;
+          }
+          const serverError = error instanceof WalcastClientError && error.status >= 500;
+          if (serverError) edit.serverErrors++;
+          const givenUp = serverError && edit.serverErrors > (this.deps.serverErrorRetries ?? DEFAULT_SERVER_ERROR_RETRIES);
+          if (error instanceof WalcastClientError && error.retryable && !givenUp) {
             edit.state = 'waiting';
             this.deps.changed(edit.table);
             // A table being read is back in moments; the network may not be.
@@ -161,12 +212,22 @@ export class Outbox {
             await pause(delay, this.#abort.signal);
             continue;
           }
+          attempt = 0;
           this.remove(edit);
           edit.settle.reject(error);
         }
       }
     } finally {
       this.#running = false;
+    }
+  }
+
+  /** The page signed in as someone else since: this user's edits must not go with that token. */
+  private async assertSameUser(): Promise<void> {
+    const current = identityOf(await this.deps.http.tokens.current(), this.deps.tenantClaim);
+    const owner = this.#identity;
+    if (owner && (!current || identityKey(current) !== identityKey(owner))) {
+      throw new WalcastClientError(0, 'signed_out', 'the token now names another user: this user\'s pending edits are not sent with it');
     }
   }
 
@@ -236,22 +297,45 @@ export class Outbox {
   private save(): void {
     const persist = this.deps.persist;
     // Once closed, what is stored is what the next page sends.
-    if (!persist || this.#abort.signal.aborted) return;
+    if (!persist || !this.#storageKey || this.#abort.signal.aborted) return;
     const saved: SavedEdit[] = this.#edits
       .filter((edit) => edit.state !== 'confirmed')
       .map(({ idempotencyKey, table, kind, key, values, expectedVersion }) => ({ idempotencyKey, table, kind, key, values, expectedVersion }));
-    if (saved.length === 0) persist.storage.removeItem(persist.key);
-    else persist.storage.setItem(persist.key, JSON.stringify(saved));
+    if (saved.length === 0) persist.storage.removeItem(this.#storageKey);
+    else persist.storage.setItem(this.#storageKey, JSON.stringify(saved));
   }
 
-  private load(): SavedEdit[] {
-    const text = this.deps.persist?.storage.getItem(this.deps.persist.key);
-    if (!text) return [];
-    try {
-      const saved = JSON.parse(text) as unknown;
-      return Array.isArray(saved) ? (saved as SavedEdit[]) : [];
-    } catch {
-      return [];
-    }
+  /** The user's stored edits go first: they were made before any of this page's. */
+  private async load(): Promise<void> {
+    this.#identity = await this.deps.identity;
+    const persist = this.deps.persist;
+    if (!persist || !this.#identity) return;
+    this.#storageKey = `${storagePrefixOf(this.#identity)}${persist.key}`;
+    const stored = readSaved(persist.storage.getItem(this.#storageKey));
+    this.#edits.unshift(...stored.map((saved): Edit => ({ ...saved, state: 'waiting', serverErrors: 0, settle: { resolve: () => undefined, reject: () => undefined } })));
+    this.save();
+    for (const table of new Set(stored.map((saved) => saved.table))) this.deps.changed(table);
   }
+}
+
+function readSaved(text: string | null): SavedEdit[] {
+  if (!text) return [];
+  try {
+    const saved = JSON.parse(text) as unknown;
+    return Array.isArray(saved) ? (saved as SavedEdit[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Removes every stored queue of a user (sign-out), also those of pages closed since. */
+export function clearStoredEdits(storage: EditStorage, identity: Identity): void {
+  const prefix = storagePrefixOf(identity);
+  if (storage.length === undefined || !storage.key) return;
+  const keys: string[] = [];
+  for (let index = 0; index < storage.length; index++) {
+    const key = storage.key(index);
+    if (key?.startsWith(prefix)) keys.push(key);
+  }
+  for (const key of keys) storage.removeItem(key);
 }

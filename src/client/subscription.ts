@@ -1,29 +1,47 @@
-// A live copy of some tables for one tenant: each table's snapshot, then the stream from
-// a position no later than any snapshot, each table skipping what its snapshot holds
-// (exact hand-off, DESIGN §4). Resumes after drops; reads a table again on `truncate`
-// or `invalidate`, every table on `reset`; shows edits at once and takes back refused ones.
-import type { EventSourceMessage } from 'eventsource-parser';
+// A live copy of some tables for one tenant: each table's snapshot, read only once the
+// shared stream carries the table (so the stream starts no later than the snapshot), each
+// table skipping what its snapshot holds (exact hand-off, DESIGN §4). Reads a table again
+// on `truncate` or `invalidate`, every table on `reset` or when a stream could not resume
+// where this tab had got to; shows edits at once and takes back refused ones. Snapshots
+// come in pages and show as they come; a window shows the first rows of a large table.
+//
+//   loading ──(every table read, its stream open)──► live ◄──► reconnecting
+//      └──────────────── close() / refused (401, 403, 404) ──────────► stopped
+import { QUERY, SSE_EVENT } from '../wire/names.js';
 import type { BackoffOptions } from './backoff.js';
-import { backoffDelay, DEFAULT_BACKOFF, pause } from './backoff.js';
+import { backoffDelay, pause } from './backoff.js';
+import type { Identity } from './claims.js';
 import { WalcastClientError } from './errors.js';
-import { EventStream, type StreamStatus } from './event-stream.js';
+import type { StreamStatus } from './event-stream.js';
+import type { ErrorData } from './feed-messages.js';
 import { sendJson, type Http } from './http.js';
 import { Outbox, type PersistOptions } from './outbox.js';
-import { TableCopy, type RowKey } from './table-copy.js';
+import { interestKey, type Interest } from './stream-plan.js';
+import type { MemberListener, StreamMember } from './stream-member.js';
+import { compareKeyValues, TableCopy, type RowKey, type WindowOptions } from './table-copy.js';
 import type { ChangeEvent, Member, PresenceEvent, RefetchEvent, Row, Snapshot } from './types.js';
 
-export interface SubscribeOptions {
+/** Filters: one for every table, or per table (`{ todos: 'done=eq.false' }`). */
+export type WhereOption<N extends string = string> = string | readonly string[] | { readonly [table in N]?: string | readonly string[] };
+
+export interface SubscribeOptions<N extends string = string> {
   /** `schema.table` or `table` (schema public), as exposed. */
-  readonly tables: readonly string[];
-  /** PostgREST-style filters applied to every table, e.g. `done=eq.false`. */
-  readonly where?: string | readonly string[];
+  readonly tables: readonly N[];
+  /** PostgREST-style filters (`done=eq.false`): for every table, or per table. */
+  readonly where?: WhereOption<N>;
   /** Presence rooms whose members this subscription follows. */
   readonly rooms?: readonly string[];
   /** Order of `rows()`; default: by key. */
   readonly orderBy?: (a: Row, b: Row) => number;
   /**
-   * Keep unconfirmed edits in `storage` under `key` (e.g. localStorage, `todos:<user id>`),
-   * so edits made offline are sent when the app next subscribes, even after a reload.
+   * Tables too large to hold whole: only their first `limit` rows in key order, kept
+   * right as rows change (rows entering and leaving through events, read again when a
+   * row leaves and more lie beyond). A table with fewer rows is held whole.
+   */
+  readonly windows?: { readonly [table in N]?: WindowOptions };
+  /**
+   * Keep unconfirmed edits in `storage` (e.g. localStorage) under the token's user and
+   * `key`, so edits made offline are sent when the app next subscribes, even after a reload.
    */
   readonly persistEdits?: PersistOptions;
 }
@@ -36,65 +54,91 @@ type Listeners = {
   status: (status: SubscriptionStatus, error?: WalcastClientError) => void;
 };
 
+export interface SubscriptionContext {
+  readonly http: Http;
+  readonly member: StreamMember;
+  readonly backoff: BackoffOptions;
+  /** Rows per snapshot page. */
+  readonly pageSize: number;
+  readonly identity: Promise<Identity | undefined>;
+  readonly tenantClaim: string;
+  readonly serverErrorRetries?: number | undefined;
+  readonly closed: (subscription: object) => void;
+}
+
 interface TableState {
+  readonly interest: Interest;
+  /** What rows() shows and edits apply to; while a table is read again, the new read once it has a page. */
   copy: TableCopy | undefined;
+  /** A read under way: takes events; replaces `copy` when done (a window: when done; else at once). */
+  reading: TableCopy | undefined;
   /** Bumped on each (re)load; a load that finds it changed is stale. */
   generation: number;
-  /** Change events that arrived while the table was being read. */
-  buffer: ChangeEvent[];
+  /** Change events that arrived before the read's first page. */
+  buffer: ChangeEvent[] | undefined;
+  stream: StreamStatus | undefined;
 }
 
 /** `table` means `public.table`, as walcast resolves it. */
 export const qualified = (table: string) => (table.includes('.') ? table : `public.${table}`);
 
-const KEY_ORDER = new Intl.Collator(undefined, { numeric: true });
+function whereFor(where: WhereOption | undefined, table: string): readonly string[] {
+  if (where === undefined) return [];
+  if (typeof where === 'string') return [where];
+  if (Array.isArray(where)) return where as readonly string[];
+  const perTable = where as { readonly [table: string]: string | readonly string[] | undefined };
+  const own = perTable[table] ?? perTable[qualified(table)] ?? perTable[table.replace(/^public\./, '')];
+  return own === undefined ? [] : [own].flat();
+}
 
-export class Subscription {
+/** Row types by table name (as `walcast types` prints them); by default any table, any row. */
+export type TableRows = object;
+export type AnyTables = { readonly [table: string]: Row };
+type RowOf<T, N extends keyof T> = T[N] extends object ? T[N] : Row;
+
+export class Subscription<T extends TableRows = AnyTables, N extends keyof T & string = keyof T & string> implements MemberListener {
+  readonly interests: readonly Interest[];
+  readonly rooms: readonly string[];
   #status: SubscriptionStatus = 'loading';
   #error: WalcastClientError | undefined;
   readonly #tables = new Map<string, TableState>();
   readonly #rooms = new Map<string, Map<string, Member>>();
   readonly #listeners: { [K in keyof Listeners]: Set<Listeners[K]> } = { rows: new Set(), presence: new Set(), status: new Set() };
   readonly #views = new Map<string, Row[]>();
+  readonly #memberViews = new Map<string, readonly Member[]>();
   readonly #viewKeys = new WeakMap<Row, RowKey>();
   readonly #abort = new AbortController();
-  readonly #stream: EventStream;
   readonly #outbox: Outbox;
   readonly #ready: Promise<void>;
   #settleReady!: { resolve(): void; reject(error: unknown): void };
-  /** The ID of the last event received: where the stream resumes. */
-  #lastEventId: string | undefined;
-  /** Before any event: the cursor of the first snapshot read since the stream opened. */
-  #firstCursor: string | undefined;
-  #streamOpen = false;
 
   constructor(
-    private readonly http: Http,
-    private readonly options: SubscribeOptions,
-    private readonly backoff: BackoffOptions = DEFAULT_BACKOFF,
+    private readonly context: SubscriptionContext,
+    private readonly options: SubscribeOptions<N>,
   ) {
     if (options.tables.length === 0) throw new TypeError('walcast: subscribe to at least one table');
-    for (const table of options.tables) this.#tables.set(qualified(table), { copy: undefined, generation: 0, buffer: [] });
+    for (const table of options.tables) {
+      const name = qualified(table);
+      const interest = { table: name, where: whereFor(options.where as WhereOption | undefined, table) };
+      this.#tables.set(name, { interest, copy: undefined, reading: undefined, generation: 0, buffer: undefined, stream: undefined });
+    }
+    this.interests = [...this.#tables.values()].map((state) => state.interest);
+    this.rooms = options.rooms ?? [];
     this.#ready = new Promise((resolve, reject) => {
       this.#settleReady = { resolve, reject };
     });
     this.#ready.catch(() => undefined);
     this.#outbox = new Outbox({
-      http,
+      http: context.http,
       persist: options.persistEdits,
+      identity: context.identity,
+      tenantClaim: context.tenantClaim,
+      serverErrorRetries: context.serverErrorRetries,
       copyOf: (table) => this.#tables.get(table)?.copy,
       changed: (table) => this.changed(table),
-      backoff,
+      backoff: context.backoff,
     });
-    this.#stream = new EventStream({
-      http,
-      path: () => this.streamPath(),
-      resumeFrom: () => this.#lastEventId ?? this.#firstCursor,
-      onOpen: () => this.opened(),
-      onMessage: (message) => this.received(message),
-      onStatus: (status, error) => this.streamStatus(status, error),
-      backoff,
-    });
+    context.member.add(this);
   }
 
   get status(): SubscriptionStatus {
@@ -121,9 +165,98 @@ export class Subscription {
     return () => this.#listeners[event].delete(listener);
   }
 
-  /** The table's rows as this client should show them: committed, with its own edits on top. */
-  rows(table: string): readonly Row[] {
+  /**
+   * The table's rows as this client should show them: committed, with its own edits on
+   * top. The same array until something in the table changes (for React's
+   * useSyncExternalStore and other change checks by identity).
+   */
+  rows<M extends N>(table: M): readonly RowOf<T, M>[] {
+    return this.rowsOf(qualified(table)) as unknown as readonly RowOf<T, M>[];
+  }
+
+  /** Who is in `room` (one entry per connection); the same array until it changes. */
+  members(room: string): readonly Member[] {
+    let members = this.#memberViews.get(room);
+    if (!members) this.#memberViews.set(room, (members = [...(this.#rooms.get(room)?.values() ?? [])]));
+    return members;
+  }
+
+  /** Inserts a row; it shows at once and is confirmed (or taken back) by the server. */
+  insert<M extends N>(table: M, values: Partial<RowOf<T, M>>): Promise<RowOf<T, M>> {
     const name = qualified(table);
+    this.copyFor(name);
+    return this.#outbox.add({ table: name, kind: 'insert', values: values as Row, expectedVersion: undefined }) as Promise<RowOf<T, M>>;
+  }
+
+  /**
+   * Updates `row` (a row from `rows()`, or any object with its key) with `set`. The edit
+   * expects the version `row` carries; a 409 rejects with WalcastConflictError and its
+   * `current` row, and the change is taken back.
+   */
+  update<M extends N>(table: M, row: Partial<RowOf<T, M>>, set: Partial<RowOf<T, M>>): Promise<RowOf<T, M>> {
+    const { name, key, expectedVersion } = this.target(table, row as Row);
+    return this.#outbox.add({ table: name, kind: 'update', key, values: set as Row, expectedVersion }) as Promise<RowOf<T, M>>;
+  }
+
+  /** Deletes `row`, guarded by its version like `update`. */
+  async remove<M extends N>(table: M, row: Partial<RowOf<T, M>>): Promise<void> {
+    const { name, key, expectedVersion } = this.target(table, row as Row);
+    await this.#outbox.add({ table: name, kind: 'delete', key, values: {}, expectedVersion });
+  }
+
+  close(): void {
+    if (this.#abort.signal.aborted) return;
+    this.#abort.abort();
+    this.context.member.remove(this);
+    this.#outbox.close();
+    this.#settleReady.reject(new WalcastClientError(0, 'closed', 'the subscription was closed'));
+    this.setStatus('stopped');
+    this.context.closed(this);
+  }
+
+  /** Sign-out: unconfirmed edits are dropped (and rejected), here and in storage. */
+  clearPendingEdits(): void {
+    this.#outbox.clear();
+  }
+
+  // MemberListener: what the shared stream says.
+
+  covered(table: string, reload: boolean): void {
+    const state = this.#tables.get(table);
+    if (!state || this.#abort.signal.aborted) return;
+    state.stream = 'open';
+    if (reload || (state.copy === undefined && state.reading === undefined)) void this.load(table, this.beginLoad(table));
+    this.refreshStatus();
+  }
+
+  message(table: string | undefined, event: string, data: unknown): void {
+    if (this.#abort.signal.aborted) return;
+    switch (event) {
+      case SSE_EVENT.change:
+        return this.applyChange(data as ChangeEvent);
+      case SSE_EVENT.truncate:
+      case SSE_EVENT.invalidate: {
+        const name = (data as RefetchEvent).table;
+        if (table !== undefined && this.#tables.has(name)) void this.load(name, this.beginLoad(name));
+        return;
+      }
+      case SSE_EVENT.presence:
+        return this.applyPresence(data as PresenceEvent);
+    }
+  }
+
+  streamStatus(table: string, status: StreamStatus, error: ErrorData | undefined): void {
+    const state = this.#tables.get(table);
+    if (!state) return;
+    if (status === 'stopped') {
+      if (error) this.stop(new WalcastClientError(error.status, error.code, error.message));
+      return;
+    }
+    state.stream = status;
+    this.refreshStatus();
+  }
+
+  private rowsOf(name: string): readonly Row[] {
     const cached = this.#views.get(name);
     if (cached) return cached;
     const copy = this.#tables.get(name)?.copy;
@@ -134,42 +267,6 @@ export class Subscription {
     rows.sort(this.options.orderBy ?? ((a, b) => compareKeys(copy.keyColumns, a, b)));
     this.#views.set(name, rows);
     return rows;
-  }
-
-  /** Who is in `room` (one entry per connection), as the last presence events said. */
-  members(room: string): readonly Member[] {
-    return [...(this.#rooms.get(room)?.values() ?? [])];
-  }
-
-  /** Inserts a row; it shows at once and is confirmed (or taken back) by the server. */
-  insert(table: string, values: Row): Promise<Row> {
-    const name = qualified(table);
-    this.copyFor(name);
-    return this.#outbox.add({ table: name, kind: 'insert', values, expectedVersion: undefined }) as Promise<Row>;
-  }
-
-  /**
-   * Updates `row` (a row from `rows()`, or any object with its key) with `set`. The edit
-   * expects the version `row` carries; a 409 rejects with WalcastConflictError and its
-   * `current` row, and the change is taken back.
-   */
-  update(table: string, row: Row, set: Row): Promise<Row> {
-    const { name, key, expectedVersion } = this.target(table, row);
-    return this.#outbox.add({ table: name, kind: 'update', key, values: set, expectedVersion }) as Promise<Row>;
-  }
-
-  /** Deletes `row`, guarded by its version like `update`. */
-  async remove(table: string, row: Row): Promise<void> {
-    const { name, key, expectedVersion } = this.target(table, row);
-    await this.#outbox.add({ table: name, kind: 'delete', key, values: {}, expectedVersion });
-  }
-
-  close(): void {
-    this.#abort.abort();
-    this.#stream.close();
-    this.#outbox.close();
-    this.#settleReady.reject(new WalcastClientError(0, 'closed', 'the subscription was closed'));
-    this.setStatus('stopped');
   }
 
   private target(table: string, row: Row) {
@@ -188,99 +285,95 @@ export class Subscription {
     return copy;
   }
 
-  private streamPath(): string {
-    const query = new URLSearchParams({ tables: [...this.#tables.keys()].join(',') });
-    for (const where of [this.options.where ?? []].flat()) query.append('where', where);
-    if (this.options.rooms && this.options.rooms.length > 0) query.set('rooms', this.options.rooms.join(','));
-    return `/v1/stream?${query.toString()}`;
-  }
-
-  /** With no position to resume from, the stream starts now: every table is read again. */
-  private opened(): void {
-    if (this.#lastEventId === undefined && this.#firstCursor === undefined) this.reloadAll();
-  }
-
-  private reloadAll(): void {
-    this.#firstCursor = undefined;
-    void this.loadInTurn([...this.#tables.keys()]);
-  }
-
-  /** One after another, so the first cursor is the earliest: resuming there misses nothing. */
-  private async loadInTurn(tables: readonly string[]): Promise<void> {
-    const loads = tables.map((table) => this.beginLoad(table));
-    for (const [index, table] of tables.entries()) await this.load(table, loads[index]!);
-  }
-
   private beginLoad(table: string): number {
     const state = this.#tables.get(table)!;
-    state.copy = undefined;
+    // A window keeps showing its rows while it is read again; a table shows the new read's pages.
+    if (!this.options.windows || !this.windowOf(table)) state.copy = undefined;
+    state.reading = undefined;
     state.buffer = [];
+    this.changed(table);
     return ++state.generation;
   }
 
+  private windowOf(table: string): WindowOptions | undefined {
+    const windows = this.options.windows as { readonly [table: string]: WindowOptions | undefined } | undefined;
+    return windows?.[table] ?? windows?.[table.replace(/^public\./, '')];
+  }
+
+  /** Reads the table in pages, each shown as it comes; retried with backoff while retrying can help. */
   private async load(table: string, generation: number): Promise<void> {
     const state = this.#tables.get(table)!;
-    for (let attempt = 0; !this.#abort.signal.aborted && state.generation === generation; attempt++) {
+    const window = this.windowOf(table);
+    const current = () => state.generation === generation && !this.#abort.signal.aborted;
+    // A table that cannot be paged (no visible key) only truncates at `limit`: read it whole.
+    let limit: number | undefined = window?.limit ?? this.context.pageSize;
+    for (let attempt = 0; current(); attempt++) {
       try {
-        const snapshot = await sendJson<Snapshot>(this.http, { method: 'GET', path: this.snapshotPath(table), signal: this.#abort.signal });
-        if (state.generation !== generation) return;
-        const copy = new TableCopy(snapshot);
-        for (const event of state.buffer) copy.apply(event);
-        state.buffer = [];
+        let page: string | undefined;
+        let copy: TableCopy | undefined;
+        do {
+          const answer = await sendJson<Snapshot>(this.context.http, { method: 'GET', path: this.snapshotPath(state.interest, limit, page), signal: this.#abort.signal });
+          if (!current()) return;
+          if (!page && limit !== undefined && !window && answer.next == null && answer.rows.length >= limit) {
+            limit = undefined;
+            continue;
+          }
+          if (!copy) {
+            copy = new TableCopy(answer, window);
+            for (const event of state.buffer ?? []) copy.apply(event);
+            state.buffer = undefined;
+            state.reading = copy;
+            if (!window) state.copy = copy;
+          }
+          copy.addPage(answer.rows);
+          if (!window) this.changed(table);
+          // A window is one page: the first rows in key order.
+          page = window ? undefined : answer.next ?? undefined;
+        } while (page !== undefined || !copy);
+        copy.finish();
         state.copy = copy;
-        this.#firstCursor ??= snapshot.cursor;
+        state.reading = undefined;
+        this.context.member.loaded(interestKey(state.interest), copy.cursor);
         this.#outbox.reconcile(copy);
         this.changed(table);
         return;
       } catch (error) {
-        if (this.#abort.signal.aborted) return;
+        if (!current()) return;
         if (error instanceof WalcastClientError && !error.retryable) return this.stop(error);
-        await pause(backoffDelay(attempt, this.backoff), this.#abort.signal);
+        // Pages belong to one snapshot: after a failure the read starts over.
+        state.buffer = [];
+        state.reading = undefined;
+        await pause(backoffDelay(attempt, this.context.backoff), this.#abort.signal);
       }
     }
   }
 
-  private snapshotPath(table: string): string {
+  private snapshotPath(interest: Interest, limit: number | undefined, page: string | undefined): string {
     const query = new URLSearchParams();
-    for (const where of [this.options.where ?? []].flat()) query.append('where', where);
+    if (page !== undefined) query.set(QUERY.page, page);
+    else for (const condition of interest.where) query.append(QUERY.where, condition);
+    if (limit !== undefined) query.set(QUERY.limit, String(limit));
     const search = query.toString();
-    return `/v1/tables/${encodeURIComponent(table)}/rows${search ? `?${search}` : ''}`;
-  }
-
-  private received(message: EventSourceMessage): void {
-    if (message.id) this.#lastEventId = message.id;
-    switch (message.event) {
-      case 'change':
-        return this.applyChange(JSON.parse(message.data) as ChangeEvent);
-      case 'truncate':
-      case 'invalidate': {
-        const { table } = JSON.parse(message.data) as RefetchEvent;
-        if (this.#tables.has(table)) void this.load(table, this.beginLoad(table));
-        return;
-      }
-      case 'reset':
-        return this.reloadAll();
-      case 'presence':
-        return this.applyPresence(JSON.parse(message.data) as PresenceEvent);
-      case 'auth_expired':
-        if (this.http.tokens.refreshable) void this.http.tokens.refresh().catch(() => undefined);
-        return;
-    }
+    return `/v1/tables/${encodeURIComponent(interest.table)}/rows${search ? `?${search}` : ''}`;
   }
 
   private applyChange(event: ChangeEvent): void {
     const state = this.#tables.get(event.table);
     if (!state) return;
-    if (!state.copy) {
+    if (state.buffer) {
       state.buffer.push(event);
       return;
     }
-    if (!state.copy.apply(event)) return;
-    this.#outbox.reconcile(state.copy);
+    const target = state.reading ?? state.copy;
+    if (!target || !target.apply(event)) return;
+    if (target !== state.copy) return;
+    this.#outbox.reconcile(target);
     this.changed(event.table);
+    if (target.short && target.complete) void this.load(event.table, this.beginLoad(event.table));
   }
 
   private applyPresence(event: PresenceEvent): void {
+    if (!this.rooms.includes(event.room)) return;
     const members = this.#rooms.get(event.room) ?? new Map<string, Member>();
     this.#rooms.set(event.room, members);
     const id = (member: Member) => `${member.user}\u0000${member.connection}`;
@@ -292,20 +385,8 @@ export class Subscription {
     } else {
       members.set(id(event.member), event.member);
     }
+    this.#memberViews.delete(event.room);
     for (const listener of this.#listeners.presence) listener(event.room);
-  }
-
-  private streamStatus(status: StreamStatus, error?: WalcastClientError): void {
-    if (status === 'stopped') {
-      if (error) this.stop(error);
-      return;
-    }
-    this.#streamOpen = status === 'open';
-    this.refreshStatus();
-  }
-
-  private allLoaded(): boolean {
-    return [...this.#tables.values()].every((state) => state.copy !== undefined);
   }
 
   private changed(table: string): void {
@@ -314,18 +395,21 @@ export class Subscription {
     for (const listener of this.#listeners.rows) listener(table);
   }
 
-  /** Live: the stream is open and every table read; before that, loading; after, reconnecting. */
+  /** Live: every table read and its stream open; before that, loading; after, reconnecting. */
   private refreshStatus(): void {
     if (this.#status === 'stopped') return;
-    if (!this.#streamOpen) this.setStatus(this.#status === 'loading' ? 'loading' : 'reconnecting');
-    else this.setStatus(this.allLoaded() ? 'live' : 'loading');
+    const states = [...this.#tables.values()];
+    const open = states.every((state) => state.stream === 'open');
+    const loaded = states.every((state) => state.copy?.complete === true);
+    if (!open) this.setStatus(this.#status === 'loading' ? 'loading' : 'reconnecting');
+    else this.setStatus(loaded ? 'live' : 'loading');
   }
 
   private stop(error: WalcastClientError): void {
     if (this.#status === 'stopped') return;
     this.#error = error;
-    this.#stream.close();
     this.#abort.abort();
+    this.context.member.remove(this);
     this.#settleReady.reject(error);
     this.setStatus('stopped', error);
   }
@@ -338,13 +422,13 @@ export class Subscription {
   }
 }
 
-/** Rows in key order; numbers and numeric strings (int8) by value. */
+/** Rows in key order, as Postgres pages them. */
 function compareKeys(keyColumns: readonly string[], a: Row, b: Row): number {
   for (const column of keyColumns) {
     const [x, y] = [a[column], b[column]];
     // An insert not yet confirmed has no key from the server yet: it goes last.
     if (x === undefined || y === undefined) return x === undefined ? (y === undefined ? 0 : 1) : -1;
-    const order = KEY_ORDER.compare(String(x), String(y));
+    const order = compareKeyValues(x, y);
     if (order !== 0) return order;
   }
   return 0;

@@ -165,7 +165,10 @@ describe('walcast/client', () => {
     walcast = await startTestWalcast(db.url, { ...env(), WALCAST_RETAIN_EVENTS: '1', WALCAST_MAX_TXN_CHANGES: '100000' });
     await waitUntilReady(walcast);
     observed.network.up = true;
-    await until('after the reset every table is read again', async () => (await matchesDatabase(acme)()) && observed.snapshotReads() >= reads + 4);
+    await until(
+      'after the reset every table is read again',
+      async () => (await matchesDatabase(acme)()) && observed.snapshotReads() >= reads + 4 && acme.rows('notes').length === 1,
+    );
     expect(acme.rows('notes').map((row) => row['body'])).toEqual(['three']);
     acme.close();
     await walcast.close();
@@ -240,10 +243,10 @@ describe('walcast/client', () => {
     acme.close();
   });
 
-  it('keeps offline edits in storage: the next page (after a reload) sends them, once', async () => {
+  it('keeps offline edits in storage under the user: the next page (after a reload) sends them, once', async () => {
     const saved = new Map<string, string>();
     const storage = { getItem: (key: string) => saved.get(key) ?? null, setItem: (key: string, value: string) => void saved.set(key, value), removeItem: (key: string) => void saved.delete(key) };
-    const persistEdits = { storage, key: 'todos:alice' };
+    const persistEdits = { storage, key: 'todos' };
     const { rows: [{ id }] } = await db.sql.query(`insert into todos (org_id, title) values ('acme', 'to edit offline') returning id`);
     const page = client('acme').subscribe({ tables: ['todos'], persistEdits });
     await page.ready();
@@ -253,13 +256,14 @@ describe('walcast/client', () => {
     await walcast.close();
     void page.insert('todos', { title: 'offline, then reloaded' }).catch(() => undefined);
     void page.update('todos', target, { title: 'edited before the reload' }).catch(() => undefined);
-    expect(JSON.parse(saved.get('todos:alice')!)).toHaveLength(2);
+    await until('both edits are stored under the tenant and user', () => saved.has('walcast.edits:acme:alice:todos'));
+    expect(JSON.parse(saved.get('walcast.edits:acme:alice:todos')!)).toHaveLength(2);
     page.close();
 
     walcast = await startTestWalcast(db.url, env());
     const reloaded = client('acme').subscribe({ tables: ['todos'], persistEdits });
     await reloaded.ready();
-    await until('the stored edits are confirmed', () => reloaded.pendingEdits === 0 && !saved.has('todos:alice'));
+    await until('the stored edits are confirmed', () => reloaded.pendingEdits === 0 && !saved.has('walcast.edits:acme:alice:todos'));
     await until('the copy equals the database', matchesDatabase(reloaded));
     const { rows } = await db.sql.query(`select title, version from todos where id = $1 or title = 'offline, then reloaded'`, [target['id']]);
     expect(rows.map((row) => row.title).sort()).toEqual(['edited before the reload', 'offline, then reloaded']);
