@@ -52,12 +52,17 @@ describe('TableCopy', () => {
     keyColumns: ['org', 'slug'],
     versionColumn: 'version',
     cursor: '0000000000000010-000000',
-    rows: [{ org: 'a', slug: 'x,y', body: 'big', version: '1' }],
+  };
+  const read = () => {
+    const copy = new TableCopy(snapshot);
+    copy.addPage([{ org: 'a', slug: 'x,y', body: 'big', version: '1' }]);
+    copy.finish();
+    return copy;
   };
   const change = (fields: Partial<ChangeEvent>): ChangeEvent => ({ id: '0000000000000020-000000', table: 'public.docs', op: 'update', key: {}, xid: '9', ...fields });
 
   it('keeps an unchanged TOASTed value, follows key changes, and skips what the snapshot held', () => {
-    const copy = new TableCopy(snapshot);
+    const copy = read();
     expect(copy.apply(change({ id: '0000000000000010-000000', op: 'delete', key: { org: 'a', slug: 'x,y' } }))).toBe(false);
     copy.apply(change({ key: { org: 'a', slug: 'x,y' }, row: { org: 'a', slug: 'x,y', version: '2' }, unchanged: ['body'] }));
     expect([...copy.rows.values()]).toEqual([{ org: 'a', slug: 'x,y', body: 'big', version: '2' }]);
@@ -68,7 +73,7 @@ describe('TableCopy', () => {
   });
 
   it('writes the edit path of a key as the server parses it', () => {
-    const copy = new TableCopy(snapshot);
+    const copy = read();
     expect(keyPathOf(copy.keyOf({ org: 'a b', slug: 'x,y' }))).toBe('a%20b,x%2Cy');
     expect(keyPathOf(JSON.stringify([42, '7']))).toBe('42,7');
   });
