@@ -94,7 +94,9 @@ function whereFor(where: WhereOption | undefined, table: string): readonly strin
 /** Row types by table name (as `walcast types` prints them); by default any table, any row. */
 export type TableRows = object;
 export type AnyTables = { readonly [table: string]: Row };
-type RowOf<T, N extends keyof T> = T[N] extends object ? T[N] : Row;
+type RowOf<T, N> = N extends keyof T ? (T[N] extends object ? T[N] : Row) : Row;
+/** With row types, a subscription's own tables; without, any name (`todos` or `public.todos`). */
+type NameOf<T, N extends string> = string extends keyof T ? string : N;
 
 export class Subscription<T extends TableRows = AnyTables, N extends keyof T & string = keyof T & string> implements MemberListener {
   readonly interests: readonly Interest[];
@@ -170,7 +172,7 @@ export class Subscription<T extends TableRows = AnyTables, N extends keyof T & s
    * top. The same array until something in the table changes (for React's
    * useSyncExternalStore and other change checks by identity).
    */
-  rows<M extends N>(table: M): readonly RowOf<T, M>[] {
+  rows<M extends NameOf<T, N>>(table: M): readonly RowOf<T, M>[] {
     return this.rowsOf(qualified(table)) as unknown as readonly RowOf<T, M>[];
   }
 
@@ -182,7 +184,7 @@ export class Subscription<T extends TableRows = AnyTables, N extends keyof T & s
   }
 
   /** Inserts a row; it shows at once and is confirmed (or taken back) by the server. */
-  insert<M extends N>(table: M, values: Partial<RowOf<T, M>>): Promise<RowOf<T, M>> {
+  insert<M extends NameOf<T, N>>(table: M, values: Partial<RowOf<T, M>>): Promise<RowOf<T, M>> {
     const name = qualified(table);
     this.copyFor(name);
     return this.#outbox.add({ table: name, kind: 'insert', values: values as Row, expectedVersion: undefined }) as Promise<RowOf<T, M>>;
@@ -193,13 +195,13 @@ export class Subscription<T extends TableRows = AnyTables, N extends keyof T & s
    * expects the version `row` carries; a 409 rejects with WalcastConflictError and its
    * `current` row, and the change is taken back.
    */
-  update<M extends N>(table: M, row: Partial<RowOf<T, M>>, set: Partial<RowOf<T, M>>): Promise<RowOf<T, M>> {
+  update<M extends NameOf<T, N>>(table: M, row: Partial<RowOf<T, M>>, set: Partial<RowOf<T, M>>): Promise<RowOf<T, M>> {
     const { name, key, expectedVersion } = this.target(table, row as Row);
     return this.#outbox.add({ table: name, kind: 'update', key, values: set as Row, expectedVersion }) as Promise<RowOf<T, M>>;
   }
 
   /** Deletes `row`, guarded by its version like `update`. */
-  async remove<M extends N>(table: M, row: Partial<RowOf<T, M>>): Promise<void> {
+  async remove<M extends NameOf<T, N>>(table: M, row: Partial<RowOf<T, M>>): Promise<void> {
     const { name, key, expectedVersion } = this.target(table, row as Row);
     await this.#outbox.add({ table: name, kind: 'delete', key, values: {}, expectedVersion });
   }

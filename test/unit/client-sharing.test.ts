@@ -5,14 +5,15 @@ import { describe, expect, it } from 'vitest';
 import { identityOf } from '../../src/client/claims.js';
 import type { FromLeader, ToLeader } from '../../src/client/feed-messages.js';
 import { alreadySeen, earliestPosition, floorOf, leavesGap } from '../../src/client/position.js';
-import { interestKey, planStreams, streamPath } from '../../src/client/stream-plan.js';
+import { interestKey, planStreams, streamPath, type Interest } from '../../src/client/stream-plan.js';
 import { StreamMember, type MemberListener } from '../../src/client/stream-member.js';
 import { TableCopy } from '../../src/client/table-copy.js';
 import type { ChangeEvent } from '../../src/client/types.js';
 
-const todos = { table: 'public.todos', where: [] };
-const doneTodos = { table: 'public.todos', where: ['done=eq.true'] };
-const notes = { table: 'public.notes', where: ['pinned=eq.true'] };
+const todos: Interest = { table: 'public.todos', where: [] };
+const doneTodos: Interest = { table: 'public.todos', where: ['done=eq.true'] };
+const notes: Interest = { table: 'public.notes', where: ['pinned=eq.true'] };
+const WHEN = { lsn: '0/1', committedAt: '2026-01-01T00:00:00.000000Z' };
 
 describe('planStreams', () => {
   it('puts every table on one stream, a second filter of the same table on a second, rooms on the first', () => {
@@ -85,7 +86,7 @@ function recorder(interests = [todos], rooms: string[] = []) {
 }
 
 const change = (id: string, table = 'public.todos') =>
-  JSON.stringify({ id, table, op: 'insert', key: { id: 1 }, row: { id: 1 }, xid: '1' } satisfies ChangeEvent);
+  JSON.stringify({ id, table, op: 'insert', key: { id: 1 }, row: { id: 1 }, xid: '1', ...WHEN } satisfies ChangeEvent);
 
 describe('StreamMember', () => {
   const keys = [interestKey(todos)];
@@ -146,7 +147,7 @@ describe('StreamMember', () => {
 
 describe('a window over a large table', () => {
   const meta = { table: 'public.t', keyColumns: ['id'], versionColumn: null, cursor: '0000000000000001-000000' };
-  const event = (op: ChangeEvent['op'], id: number): ChangeEvent => ({ id: '0000000000000002-000000', table: 'public.t', op, key: { id }, ...(op === 'delete' ? {} : { row: { id } }), xid: '9' });
+  const event = (op: ChangeEvent['op'], id: number): ChangeEvent => ({ id: '0000000000000002-000000', table: 'public.t', op, key: { id }, ...(op === 'delete' ? {} : { row: { id } }), xid: '9', ...WHEN });
   const ids = (copy: TableCopy) => [...copy.rows.values()].map((row) => row['id']).sort((a, b) => Number(a) - Number(b));
 
   it('takes rows that enter before its boundary, drops the last past its limit, and says when a leaving row leaves it short', () => {
@@ -187,8 +188,8 @@ describe('a table read in pages', () => {
   it('lets an event win over a later page, and fills an update without its unchanged values from the page', () => {
     const copy = new TableCopy(meta);
     copy.addPage([{ id: 1, body: 'one' }]);
-    copy.apply({ id: '0000000000000002-000000', table: 'public.t', op: 'delete', key: { id: 2 }, xid: '9' });
-    copy.apply({ id: '0000000000000002-000001', table: 'public.t', op: 'update', key: { id: 3 }, row: { id: 3, done: true }, unchanged: ['body'], xid: '9' });
+    copy.apply({ id: '0000000000000002-000000', table: 'public.t', op: 'delete', key: { id: 2 }, xid: '9', ...WHEN });
+    copy.apply({ id: '0000000000000002-000001', table: 'public.t', op: 'update', key: { id: 3 }, row: { id: 3, done: true }, unchanged: ['body'], xid: '9', ...WHEN });
     copy.addPage([{ id: 2, body: 'two' }, { id: 3, body: 'three', done: false }]);
     copy.finish();
     expect([...copy.rows.values()]).toEqual([{ id: 1, body: 'one' }, { id: 3, body: 'three', done: true }]);

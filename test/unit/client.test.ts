@@ -59,7 +59,7 @@ describe('TableCopy', () => {
     copy.finish();
     return copy;
   };
-  const change = (fields: Partial<ChangeEvent>): ChangeEvent => ({ id: '0000000000000020-000000', table: 'public.docs', op: 'update', key: {}, xid: '9', ...fields });
+  const change = (fields: Partial<ChangeEvent>): ChangeEvent => ({ id: '0000000000000020-000000', table: 'public.docs', op: 'update', key: {}, xid: '9', lsn: '0/20', committedAt: '2026-01-01T00:00:00.000000Z', ...fields });
 
   it('keeps an unchanged TOASTed value, follows key changes, and skips what the snapshot held', () => {
     const copy = read();
