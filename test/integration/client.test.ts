@@ -271,6 +271,71 @@ describe('walcast/client', () => {
     reloaded.close();
   });
 
+  it('never sends a user\'s stored edits with another user\'s token, and clears them on sign-out', async () => {
+    const saved = new Map<string, string>();
+    const storage = {
+      getItem: (key: string) => saved.get(key) ?? null,
+      setItem: (key: string, value: string) => void saved.set(key, value),
+      removeItem: (key: string) => void saved.delete(key),
+      get length() {
+        return saved.size;
+      },
+      key: (index: number) => [...saved.keys()][index] ?? null,
+    };
+    const observed = observedFetch();
+    const alicePage = client('acme', { user: 'alice', fetch: observed.fetch }).subscribe({ tables: ['todos'], persistEdits: { storage, key: 'todos' } });
+    await alicePage.ready();
+    observed.network.up = false;
+    const lost = alicePage.insert('todos', { title: 'alice, offline' }).then(() => 'confirmed', (error: unknown) => (error as WalcastClientError).code);
+    await until('alice\'s edit is stored under her name', () => saved.has('walcast.edits:acme:alice:todos'));
+    alicePage.close();
+    expect(await lost).toBe('closed');
+
+    // Bob signs in on the same browser: alice's edit is not his to send.
+    const bob = client('acme', { user: 'bob' });
+    const bobPage = bob.subscribe({ tables: ['todos'], persistEdits: { storage, key: 'todos' } });
+    await bobPage.ready();
+    expect(bobPage.pendingEdits).toBe(0);
+    await bobPage.insert('todos', { title: 'bob, online' });
+    expect(saved.has('walcast.edits:acme:alice:todos')).toBe(true);
+    bobPage.close();
+
+    // Alice comes back and signs out before it was sent: it is dropped, and never sent.
+    const alice = client('acme', { user: 'alice', fetch: observed.fetch });
+    const again = alice.subscribe({ tables: ['todos'], persistEdits: { storage, key: 'todos' } });
+    await until('alice\'s stored edit is pending again', () => again.pendingEdits === 1);
+    await alice.signOut();
+    expect([...saved.keys()].filter((key) => key.startsWith('walcast.edits:acme:alice:'))).toEqual([]);
+    observed.network.up = true;
+    const { rows } = await db.sql.query(`select title from todos where title in ('alice, offline', 'bob, online')`);
+    expect(rows).toEqual([{ title: 'bob, online' }]);
+  });
+
+  it('gives up an edit the server keeps failing (5xx) after a bounded number of tries, and goes on with the next', async () => {
+    let failedPatches = 0;
+    // A broken gateway in front of walcast: every PATCH is answered 502.
+    const failing: typeof fetch = async (input, init) => {
+      if (init?.method === 'PATCH') {
+        failedPatches++;
+        return new Response(JSON.stringify({ error: 'bad_gateway', message: 'upstream failed' }), { status: 502, headers: { 'content-type': 'application/json' } });
+      }
+      return fetch(input, init);
+    };
+    const acme = createClient({ url: walcast.url, token: () => walcast.token('acme', 'alice'), backoff: FAST, fetch: failing, editRetries: 3 }).subscribe({ tables: ['todos'] });
+    await acme.ready();
+    const target = acme.rows('todos')[0]!;
+    const refused = acme.update('todos', target, { title: 'never saved' }).then(() => undefined, (error: unknown) => error);
+    const next = acme.insert('todos', { title: 'after the failing edit' });
+    const error = await refused;
+    expect(error).toBeInstanceOf(WalcastClientError);
+    expect(error).toMatchObject({ status: 502, code: 'bad_gateway' });
+    expect(failedPatches).toBe(4);
+    expect((await next)['title']).toBe('after the failing edit');
+    await until('the copy equals the database', matchesDatabase(acme));
+    expect(acme.pendingEdits).toBe(0);
+    acme.close();
+  });
+
   it('stops on a refused token instead of retrying, and renews a token that expires', async () => {
     const observed = observedFetch();
     const refused = createClient({ url: walcast.url, token: 'not-a-token', fetch: observed.fetch, backoff: FAST }).subscribe({ tables: ['todos'] });
