@@ -11,6 +11,7 @@ import { startPostgres, type PostgresServer } from '../embedded/postgres-server.
 import { isWalcastError, WalcastError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { migrate } from '../sql/migrate.js';
+import { generateTypes } from '../typegen/generate-types.js';
 import { startWalcast } from '../walcast.js';
 
 const USAGE = `usage: walcast <command>
@@ -19,6 +20,7 @@ const USAGE = `usage: walcast <command>
   migrate                        install or upgrade the walcast SQL schema in DATABASE_URL
   doctor                         check DATABASE_URL for what walcast needs; print the SQL that fixes
                                  each problem; exit 1 when there is one
+  types [--table T]...           print TypeScript row types of the exposed tables (DATABASE_URL)
   token --tenant T --sub U [--ttl SECONDS]
                                  print a token signed with WALCAST_JWT_SECRET (or the dev secret)
 
@@ -104,6 +106,12 @@ async function runDoctor(config: Config): Promise<void> {
   if (findings.some((finding) => finding.severity === 'fail')) process.exitCode = EXIT_PROBLEMS;
 }
 
+async function runTypes(config: Config, args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { table: { type: 'string', multiple: true } } });
+  if (!config.databaseUrl) throw new WalcastError('INVALID_CONFIG', 'DATABASE_URL is required for types (the embedded server prints its URL on start)');
+  process.stdout.write(await generateTypes(config.databaseUrl, config.publication, values.table ?? []));
+}
+
 async function runToken(config: Config, args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -134,6 +142,8 @@ async function main(argv: string[]): Promise<void> {
       return runMigrate(config);
     case 'doctor':
       return runDoctor(config);
+    case 'types':
+      return runTypes(config, rest);
     case 'token':
       return runToken(config, rest);
     default:
