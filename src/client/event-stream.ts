@@ -5,7 +5,7 @@
 // writes a keepalive comment at least every SSE_KEEPALIVE_MAX_MS, so silence means a dead path
 // (a sleeping laptop, a NAT that forgot the connection) that TCP may not notice for minutes.
 // Stops for good only on answers that retrying cannot change.
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { createParser } from 'eventsource-parser';
 import { HEADER, SSE_KEEPALIVE_MAX_MS } from '../wire/names.js';
 import { backoffDelay, DEFAULT_BACKOFF, pause, type BackoffOptions } from './backoff.js';
 import { errorOf, networkError, WalcastClientError } from './errors.js';
@@ -13,6 +13,13 @@ import { urlOf, type Http } from './http.js';
 import type { Position } from './position.js';
 
 export type StreamStatus = 'connecting' | 'open' | 'reconnecting' | 'stopped';
+
+/** One SSE message (the parser's, restated so the SDK's declarations name no dependency). */
+export interface SseMessage {
+  readonly event?: string | undefined;
+  readonly id?: string | undefined;
+  readonly data: string;
+}
 
 /** DESIGN §11: silent for twice the keepalive interval (the contract's bound, not the server's setting) is dropped. */
 export const DEFAULT_SILENCE_MS = 2 * SSE_KEEPALIVE_MAX_MS;
@@ -25,7 +32,7 @@ export interface EventStreamOptions {
   readonly resumeFrom: () => Position | undefined;
   /** The stream is open, resumed from `from`. */
   readonly onOpen: (from: Position | undefined) => void;
-  readonly onMessage: (message: EventSourceMessage) => void;
+  readonly onMessage: (message: SseMessage) => void;
   readonly onStatus: (status: StreamStatus, error?: WalcastClientError) => void;
   readonly backoff?: BackoffOptions;
   readonly silenceMs?: number;

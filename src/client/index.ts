@@ -120,7 +120,7 @@ export function createClient<T extends TableRows = AnyTables>(options: ClientOpt
 }
 
 export { WalcastClientError, WalcastConflictError } from './errors.js';
-export type { Subscription, SubscribeOptions, SubscriptionStatus, WhereOption, AnyTables, TableRows } from './subscription.js';
+export type { Subscription, SubscribeOptions, SubscriptionStatus, WhereOption, AnyTables, TableRows, RowOf, NameOf } from './subscription.js';
 export type { Presence, PresenceOptions } from './presence.js';
 export type { BackoffOptions } from './backoff.js';
 export type { EditStorage, PersistOptions } from './outbox.js';

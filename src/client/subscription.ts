@@ -94,9 +94,9 @@ function whereFor(where: WhereOption | undefined, table: string): readonly strin
 /** Row types by table name (as `walcast types` prints them); by default any table, any row. */
 export type TableRows = object;
 export type AnyTables = { readonly [table: string]: Row };
-type RowOf<T, N> = N extends keyof T ? (T[N] extends object ? T[N] : Row) : Row;
+export type RowOf<T, N> = N extends keyof T ? (T[N] extends object ? T[N] : Row) : Row;
 /** With row types, a subscription's own tables; without, any name (`todos` or `public.todos`). */
-type NameOf<T, N extends string> = string extends keyof T ? string : N;
+export type NameOf<T, N extends string> = string extends keyof T ? string : N;
 
 export class Subscription<T extends TableRows = AnyTables, N extends keyof T & string = keyof T & string> implements MemberListener {
   readonly interests: readonly Interest[];
