@@ -22,7 +22,10 @@ export type ToLeader =
 export type FromLeader =
   /** A new leader: every tab says what it needs and where it is. */
   | { readonly type: 'hello' }
-  /** A stream opened (or reopened) resuming from `from`; undefined: from now. */
-  | { readonly type: 'open'; readonly generation: number; readonly keys: readonly InterestKey[]; readonly from: Position | undefined }
+  /**
+   * A stream opened (or reopened) resuming from `from`; undefined: from now. With `to`:
+   * only for that tab, which asked for what an open stream already carries.
+   */
+  | { readonly type: 'open'; readonly generation: number; readonly keys: readonly InterestKey[]; readonly from: Position | undefined; readonly to?: string }
   | { readonly type: 'message'; readonly keys: readonly InterestKey[]; readonly event: string; readonly id: string | undefined; readonly data: string }
   | { readonly type: 'status'; readonly keys: readonly InterestKey[]; readonly status: StreamStatus; readonly error: ErrorData | undefined };

@@ -35,6 +35,8 @@ interface HeldStream {
   /** Keys no stream carried before this one opened: what a refusal of it is blamed on. */
   readonly added: ReadonlySet<InterestKey>;
   readonly stream: EventStream;
+  /** Of its latest open; undefined while it is not open. */
+  generation: number | undefined;
 }
 
 /** Refusals that concern the stream's tables or filters, not the user. */
@@ -51,6 +53,8 @@ export class StreamLeader {
   /** Keys a server refused (unknown table, bad filter): never planned again, answered at once. */
   readonly #refused = new Map<InterestKey, ErrorData>();
   #generation = 0;
+  /** Tabs that said what they need since the last plan: told which open streams already carry it. */
+  readonly #newcomers = new Set<string>();
   #phase: 'new' | 'gathering' | 'running' | 'closed' = 'new';
   #replanQueued = false;
 
@@ -72,6 +76,7 @@ export class StreamLeader {
     switch (message.type) {
       case 'state':
         this.#tabs.set(message.tab, { interests: message.interests, rooms: message.rooms });
+        this.#newcomers.add(message.tab);
         // Where tabs have got to matters only to the first streams a leader opens; after
         // that its own streams move every position, and a tab that lags reads again.
         if (this.#phase === 'gathering') {
@@ -116,6 +121,19 @@ export class StreamLeader {
     });
   }
 
+  /** A tab whose interests an open stream already carries hears of it (no other tab does). */
+  private introduce(): void {
+    for (const tab of this.#newcomers) {
+      const wanted = new Set((this.#tabs.get(tab)?.interests ?? []).map(interestKey));
+      for (const held of this.#streams.values()) {
+        if (held.generation === undefined || !held.plan.keys.some((key) => wanted.has(key))) continue;
+        const from = earliestPosition(held.plan.keys.flatMap((key) => this.#positions.get(key) ?? []));
+        this.options.broadcast({ type: 'open', generation: held.generation, keys: held.plan.keys, from, to: tab });
+      }
+    }
+    this.#newcomers.clear();
+  }
+
   /** Streams whose plan is unchanged stay open; the others close and reopen as planned. */
   private replan(): void {
     if (this.#phase !== 'running') return;
@@ -132,6 +150,7 @@ export class StreamLeader {
     for (const plan of plans) {
       if (!this.#streams.has(plan.signature)) this.open(plan, new Set(plan.keys.filter((key) => !carried.has(key))));
     }
+    this.introduce();
   }
 
   private open(plan: StreamPlan, added: ReadonlySet<InterestKey>): void {
@@ -144,6 +163,8 @@ export class StreamLeader {
       resumeFrom: () => earliestPosition(keys.flatMap((key) => this.#positions.get(key) ?? [])),
       onOpen: (from) => {
         const generation = ++this.#generation;
+        const held = this.#streams.get(plan.signature);
+        if (held?.plan === plan) held.generation = generation;
         for (const key of keys) {
           this.#generations.set(key, generation);
           // From now: what a reader had before is no resume point for this stream.
@@ -160,7 +181,7 @@ export class StreamLeader {
       },
       onStatus: (status, error) => this.streamStatus(plan, added, status, error),
     });
-    this.#streams.set(plan.signature, { plan, added, stream });
+    this.#streams.set(plan.signature, { plan, added, stream, generation: undefined });
   }
 
   /**
@@ -168,7 +189,9 @@ export class StreamLeader {
    * stop, and the others go on without them. Any other refusal (401, 403) is the user's.
    */
   private streamStatus(plan: StreamPlan, added: ReadonlySet<InterestKey>, status: StreamStatus, error: WalcastClientError | undefined): void {
-    if (this.#streams.get(plan.signature)?.plan !== plan) return;
+    const held = this.#streams.get(plan.signature);
+    if (held?.plan !== plan) return;
+    if (status !== 'open') held.generation = undefined;
     if (status === 'stopped' && blamesTables(error)) {
       const blamed = added.size > 0 ? [...added] : plan.keys;
       for (const key of blamed) this.#refused.set(key, errorData(error)!);

@@ -98,6 +98,7 @@ export class StreamMember {
       case 'hello':
         return this.announce();
       case 'open':
+        if (message.to !== undefined && message.to !== this.tab) return;
         return this.opened(message.generation, message.keys, message.from);
       case 'message':
         return this.dispatch(message.keys, message.event, message.id, message.data);

@@ -50,6 +50,8 @@ export type SubscriptionStatus = 'loading' | 'live' | 'reconnecting' | 'stopped'
 
 type Listeners = {
   rows: (table: string) => void;
+  /** Each committed change as it is applied, once (not those a snapshot already held). */
+  change: (event: ChangeEvent) => void;
   presence: (room: string) => void;
   status: (status: SubscriptionStatus, error?: WalcastClientError) => void;
 };
@@ -79,6 +81,9 @@ interface TableState {
   stream: StreamStatus | undefined;
 }
 
+/** One empty answer, so a table not read yet is the same value on every call. */
+const NO_ROWS: readonly Row[] = Object.freeze([]);
+
 /** `table` means `public.table`, as walcast resolves it. */
 export const qualified = (table: string) => (table.includes('.') ? table : `public.${table}`);
 
@@ -105,7 +110,7 @@ export class Subscription<T extends TableRows = AnyTables, N extends keyof T & s
   #error: WalcastClientError | undefined;
   readonly #tables = new Map<string, TableState>();
   readonly #rooms = new Map<string, Map<string, Member>>();
-  readonly #listeners: { [K in keyof Listeners]: Set<Listeners[K]> } = { rows: new Set(), presence: new Set(), status: new Set() };
+  readonly #listeners: { [K in keyof Listeners]: Set<Listeners[K]> } = { rows: new Set(), change: new Set(), presence: new Set(), status: new Set() };
   readonly #views = new Map<string, Row[]>();
   readonly #memberViews = new Map<string, readonly Member[]>();
   readonly #viewKeys = new WeakMap<Row, RowKey>();
@@ -262,7 +267,7 @@ export class Subscription<T extends TableRows = AnyTables, N extends keyof T & s
     const cached = this.#views.get(name);
     if (cached) return cached;
     const copy = this.#tables.get(name)?.copy;
-    if (!copy) return [];
+    if (!copy) return NO_ROWS;
     const view = this.#outbox.view(copy);
     for (const [key, row] of view) this.#viewKeys.set(row, key);
     const rows = [...view.values()];
@@ -322,7 +327,7 @@ export class Subscription<T extends TableRows = AnyTables, N extends keyof T & s
           }
           if (!copy) {
             copy = new TableCopy(answer, window);
-            for (const event of state.buffer ?? []) copy.apply(event);
+            for (const event of state.buffer ?? []) this.applyTo(copy, event);
             state.buffer = undefined;
             state.reading = copy;
             if (!window) state.copy = copy;
@@ -367,11 +372,17 @@ export class Subscription<T extends TableRows = AnyTables, N extends keyof T & s
       return;
     }
     const target = state.reading ?? state.copy;
-    if (!target || !target.apply(event)) return;
+    if (!target || !this.applyTo(target, event)) return;
     if (target !== state.copy) return;
     this.#outbox.reconcile(target);
     this.changed(event.table);
     if (target.short && target.complete) void this.load(event.table, this.beginLoad(event.table));
+  }
+
+  private applyTo(copy: TableCopy, event: ChangeEvent): boolean {
+    if (!copy.apply(event)) return false;
+    for (const listener of this.#listeners.change) listener(event);
+    return true;
   }
 
   private applyPresence(event: PresenceEvent): void {

@@ -1,11 +1,6 @@
-// The demo's page: a shell for demo-app.js, which uses walcast/client as any app would.
-export const DEMO_PAGE = `<!doctype html>
-<html lang="en">
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>walcast: shared todos</title>
-<script type="importmap">{ "imports": { "eventsource-parser": "/demo/vendor/eventsource-parser.js" } }</script>
-<style>
+// The demo's pages: shells for demo-app.js, which uses walcast/client as any app would,
+// and for the React version (/react), which uses walcast/react.
+const STYLE = `<style>
   :root { font: 15px/1.45 system-ui, sans-serif; color: #1d2330; }
   body { margin: 2rem auto; max-width: 40rem; padding: 0 1rem; }
   header { display: flex; align-items: baseline; gap: 1rem; flex-wrap: wrap; }
@@ -27,7 +22,15 @@ export const DEMO_PAGE = `<!doctype html>
   #conflict { border: 2px solid #e58a3c; background: #fff6ee; padding: .8rem 1rem; border-radius: .4rem; }
   #conflict[hidden] { display: none; }
   footer { margin-top: 2rem; font-size: .85rem; color: #5f6675; }
-</style>
+</style>`;
+
+export const DEMO_PAGE = `<!doctype html>
+<html lang="en">
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>walcast: shared todos</title>
+<script type="importmap">{ "imports": { "eventsource-parser": "/demo/vendor/eventsource-parser.js" } }</script>
+${STYLE}
 <header>
   <h1>Shared todos</h1>
   <span>tenant <b id="tenant"></b>, you are <b id="me"></b></span>
@@ -45,5 +48,17 @@ export const DEMO_PAGE = `<!doctype html>
 <footer>Open this page in a second window (or <a id="as-other">as another user</a>, or <a id="other-tenant">as tenant globex</a>):
   edits, who is here, and conflicts show live. Rows changed in psql show too.</footer>
 <script type="module" src="/demo/demo-app.js"></script>
+</html>
+`;
+
+/** /react: the same list in React (dist/embedded/react-demo.js bundles React and the SDK). */
+export const REACT_DEMO_PAGE = `<!doctype html>
+<html lang="en">
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>walcast: shared todos (React)</title>
+${STYLE}
+<div id="root"></div>
+<script type="module" src="/demo/react-demo.js"></script>
 </html>
 `;

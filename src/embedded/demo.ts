@@ -10,13 +10,15 @@ import pg from 'pg';
 import { z } from 'zod';
 import { signToken } from '../auth/jwt.js';
 import { parseQuery } from '../http/validate.js';
-import { DEMO_PAGE } from './demo-page.js';
+import { DEMO_PAGE, REACT_DEMO_PAGE } from './demo-page.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The SDK as built next to this file, the wire vocabulary it shares, and the one library it imports, for the browser. */
 const CLIENT_DIR = path.join(here, '..', 'client');
 const WIRE_DIR = path.join(here, '..', 'wire');
 const DEMO_APP = path.join(here, 'demo-app.js');
+/** Built by scripts/bundles.mjs next to this file. */
+const REACT_DEMO = path.join(here, 'react-demo.js');
 const SSE_PARSER = path.join(path.dirname(createRequire(import.meta.url).resolve('eventsource-parser/package.json')), 'dist', 'index.js');
 
 /** A random HS256 secret kept under the data dir, so dev tokens survive restarts. */
@@ -66,7 +68,11 @@ export function demoRoutes(secret: string, tenantClaim: string): Router {
   router.get('/', function demoPage(_request, response) {
     response.type('html').send(DEMO_PAGE);
   });
+  router.get('/react', function reactDemoPage(_request, response) {
+    response.type('html').send(REACT_DEMO_PAGE);
+  });
   router.get('/demo/demo-app.js', (_request, response) => response.sendFile(DEMO_APP));
+  router.get('/demo/react-demo.js', (_request, response) => response.sendFile(REACT_DEMO));
   router.get('/demo/vendor/eventsource-parser.js', (_request, response) => response.sendFile(SSE_PARSER));
   router.use('/demo/client', express.static(CLIENT_DIR, { index: false, extensions: ['js'] }));
   router.use('/demo/wire', express.static(WIRE_DIR, { index: false, extensions: ['js'] }));
