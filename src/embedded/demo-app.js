@@ -16,11 +16,12 @@ const walcast = createClient({
   url: location.origin,
   token: async () => (await (await fetch(`/dev/token?${new URLSearchParams({ tenant, sub: user })}`)).json()).token,
 });
-// Edits made offline survive a reload: they are sent when the page is back (once each).
+// Edits made offline survive a reload: they are sent when the page is back (once each),
+// stored under the token's tenant and user. Every tab of this user shares one stream.
 const todos = walcast.subscribe({
   tables: ['todos'],
   rooms: ['todos'],
-  persistEdits: { storage: localStorage, key: `walcast-demo:${tenant}:${user}` },
+  persistEdits: { storage: localStorage, key: 'todos' },
 });
 const me = walcast.presence('todos', { state: { editing: null } });
 

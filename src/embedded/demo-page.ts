@@ -46,7 +46,7 @@ ${STYLE}
 <form id="add"><input id="new-title" type="text" placeholder="What needs doing?" maxlength="200" required><button>Add</button></form>
 <ul id="todos"></ul>
 <footer>Open this page in a second window (or <a id="as-other">as another user</a>, or <a id="other-tenant">as tenant globex</a>):
-  edits, who is here, and conflicts show live. Rows changed in psql show too.</footer>
+  edits, who is here, and conflicts show live. Rows changed in psql show too. The same list in React: <a href="/react">/react</a>.</footer>
 <script type="module" src="/demo/demo-app.js"></script>
 </html>
 `;
