@@ -27,5 +27,6 @@ export type FromLeader =
    * only for that tab, which asked for what an open stream already carries.
    */
   | { readonly type: 'open'; readonly generation: number; readonly keys: readonly InterestKey[]; readonly from: Position | undefined; readonly to?: string }
-  | { readonly type: 'message'; readonly keys: readonly InterestKey[]; readonly event: string; readonly id: string | undefined; readonly data: string }
+  /** With `to`: only for that tab (who is in a room it joins, as the stream's `sync` said when it opened). */
+  | { readonly type: 'message'; readonly keys: readonly InterestKey[]; readonly event: string; readonly id: string | undefined; readonly data: string; readonly to?: string }
   | { readonly type: 'status'; readonly keys: readonly InterestKey[]; readonly status: StreamStatus; readonly error: ErrorData | undefined };

@@ -17,6 +17,8 @@ import type { Http } from './http.js';
 import { earliestPosition, type Position } from './position.js';
 import { interestKey, planStreams, streamPath, type Interest, type InterestKey, type StreamPlan } from './stream-plan.js';
 import type { WalcastClientError } from './errors.js';
+import { applyPresence } from './room-members.js';
+import type { Member, PresenceEvent } from './types.js';
 
 export interface StreamLeaderOptions {
   readonly http: Http;
@@ -53,6 +55,8 @@ export class StreamLeader {
   /** Keys a server refused (unknown table, bad filter): never planned again, answered at once. */
   readonly #refused = new Map<InterestKey, ErrorData>();
   #generation = 0;
+  /** Who is in each room the streams carry, for tabs that join a room after its `sync`. */
+  readonly #rooms = new Map<string, Map<string, Member>>();
   /** Tabs that said what they need since the last plan: told which open streams already carry it. */
   readonly #newcomers = new Set<string>();
   #phase: 'new' | 'gathering' | 'running' | 'closed' = 'new';
@@ -124,11 +128,19 @@ export class StreamLeader {
   /** A tab whose interests an open stream already carries hears of it (no other tab does). */
   private introduce(): void {
     for (const tab of this.#newcomers) {
-      const wanted = new Set((this.#tabs.get(tab)?.interests ?? []).map(interestKey));
+      const state = this.#tabs.get(tab);
+      const wanted = new Set((state?.interests ?? []).map(interestKey));
       for (const held of this.#streams.values()) {
-        if (held.generation === undefined || !held.plan.keys.some((key) => wanted.has(key))) continue;
-        const from = earliestPosition(held.plan.keys.flatMap((key) => this.#positions.get(key) ?? []));
-        this.options.broadcast({ type: 'open', generation: held.generation, keys: held.plan.keys, from, to: tab });
+        if (held.generation === undefined) continue;
+        if (held.plan.keys.some((key) => wanted.has(key))) {
+          const from = earliestPosition(held.plan.keys.flatMap((key) => this.#positions.get(key) ?? []));
+          this.options.broadcast({ type: 'open', generation: held.generation, keys: held.plan.keys, from, to: tab });
+        }
+        for (const room of held.plan.rooms.filter((name) => state?.rooms.includes(name))) {
+          const members = [...(this.#rooms.get(room)?.values() ?? [])];
+          const data = JSON.stringify({ room, op: 'sync', members });
+          this.options.broadcast({ type: 'message', keys: held.plan.keys, event: SSE_EVENT.presence, id: undefined, data, to: tab });
+        }
       }
     }
     this.#newcomers.clear();
@@ -176,12 +188,25 @@ export class StreamLeader {
         if (message.id) for (const key of keys) this.#positions.set(key, message.id);
         // The stream continues live from here: tabs read again, and their cursors count.
         if (message.event === SSE_EVENT.reset) for (const key of keys) this.#positions.delete(key);
+        if (message.event === SSE_EVENT.presence) this.followRoom(message.data);
         if (message.event === SSE_EVENT.authExpired && this.options.http.tokens.refreshable) void this.options.http.tokens.refresh().catch(() => undefined);
         this.options.broadcast({ type: 'message', keys, event: message.event ?? 'message', id: message.id || undefined, data: message.data });
       },
       onStatus: (status, error) => this.streamStatus(plan, added, status, error),
     });
     this.#streams.set(plan.signature, { plan, added, stream, generation: undefined });
+  }
+
+  private followRoom(data: string): void {
+    let event: PresenceEvent;
+    try {
+      event = JSON.parse(data) as PresenceEvent;
+    } catch {
+      return;
+    }
+    const members = this.#rooms.get(event.room) ?? new Map<string, Member>();
+    this.#rooms.set(event.room, members);
+    applyPresence(members, event);
   }
 
   /**

@@ -101,6 +101,7 @@ export class StreamMember {
         if (message.to !== undefined && message.to !== this.tab) return;
         return this.opened(message.generation, message.keys, message.from);
       case 'message':
+        if (message.to !== undefined && message.to !== this.tab) return;
         return this.dispatch(message.keys, message.event, message.id, message.data);
       case 'status':
         for (const key of message.keys) {

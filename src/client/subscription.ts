@@ -16,6 +16,7 @@ import type { StreamStatus } from './event-stream.js';
 import type { ErrorData } from './feed-messages.js';
 import { sendJson, type Http } from './http.js';
 import { Outbox, type PersistOptions } from './outbox.js';
+import { applyPresence } from './room-members.js';
 import { interestKey, type Interest } from './stream-plan.js';
 import type { MemberListener, StreamMember } from './stream-member.js';
 import { compareKeyValues, TableCopy, type RowKey, type WindowOptions } from './table-copy.js';
@@ -389,15 +390,7 @@ export class Subscription<T extends TableRows = AnyTables, N extends keyof T & s
     if (!this.rooms.includes(event.room)) return;
     const members = this.#rooms.get(event.room) ?? new Map<string, Member>();
     this.#rooms.set(event.room, members);
-    const id = (member: Member) => `${member.user}\u0000${member.connection}`;
-    if (event.op === 'sync') {
-      members.clear();
-      for (const member of event.members) members.set(id(member), member);
-    } else if (event.op === 'leave') {
-      members.delete(id(event.member));
-    } else {
-      members.set(id(event.member), event.member);
-    }
+    applyPresence(members, event);
     this.#memberViews.delete(event.room);
     for (const listener of this.#listeners.presence) listener(event.room);
   }

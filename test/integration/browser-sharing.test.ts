@@ -108,6 +108,8 @@ describe.skipIf(!runnable)('front ends in Chromium', () => {
     await sql(`insert into todos (org_id, title) values ('acme', 'seen by ten tabs')`);
     for (const tab of tabs) await tab.locator('#todos li .title', { hasText: 'seen by ten tabs' }).waitFor();
     expect(await openStreams()).toBe(1);
+    // The last tab joined the room after the stream's own sync: the holder told it who is there.
+    await expect.poll(() => tabs.at(-1)!.locator('#people .person').count()).toBe(TABS);
     await tabs.at(-1)!.screenshot({ path: path.join(SCREENSHOTS, 'tabs-one-stream.png') });
 
     // The first tab asked for the lock first: it holds the stream (the others asked for none).
