@@ -4,6 +4,8 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY sql ./sql
+COPY scripts ./scripts
+COPY packages/client/package.json packages/client/tsconfig.json ./packages/client/
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev --omit=optional
 
