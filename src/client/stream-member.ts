@@ -147,7 +147,11 @@ export class StreamMember {
     const table = typeof payload === 'object' && payload !== null ? (payload as Payload).table : undefined;
     const key = table === undefined ? undefined : keys.find((candidate) => tableOfKey(candidate) === table);
     const duplicate = id !== undefined && key !== undefined && alreadySeen(id, this.#seen.get(key));
-    if (id !== undefined) for (const carried of keys) if (this.#seen.has(carried) || this.hasListeners(carried)) this.#seen.set(carried, id);
+    if (id !== undefined) {
+      for (const carried of keys) {
+        if (this.#seen.has(carried) || this.hasListeners(carried)) this.#seen.set(carried, id);
+      }
+    }
     if (duplicate) return;
     if (event === SSE_EVENT.reset) {
       // The stream goes on from now: every table it carries is read again.

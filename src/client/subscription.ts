@@ -296,7 +296,7 @@ export class Subscription<T extends TableRows = AnyTables, N extends keyof T & s
   private beginLoad(table: string): number {
     const state = this.#tables.get(table)!;
     // A window keeps showing its rows while it is read again; a table shows the new read's pages.
-    if (!this.options.windows || !this.windowOf(table)) state.copy = undefined;
+    if (!this.windowOf(table)) state.copy = undefined;
     state.reading = undefined;
     state.buffer = [];
     this.changed(table);
@@ -344,6 +344,8 @@ export class Subscription<T extends TableRows = AnyTables, N extends keyof T & s
         this.context.member.loaded(interestKey(state.interest), copy.cursor);
         this.#outbox.reconcile(copy);
         this.changed(table);
+        // Rows left a window while it was read: one read at a time, so again now.
+        if (copy.short) void this.load(table, this.beginLoad(table));
         return;
       } catch (error) {
         if (!current()) return;
@@ -374,6 +376,7 @@ export class Subscription<T extends TableRows = AnyTables, N extends keyof T & s
     }
     const target = state.reading ?? state.copy;
     if (!target || !this.applyTo(target, event)) return;
+    // A read under way replaces the copy when done (and reads again if it ran short meanwhile).
     if (target !== state.copy) return;
     this.#outbox.reconcile(target);
     this.changed(event.table);
