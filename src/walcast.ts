@@ -12,6 +12,7 @@ import { forgetExpiredKeys } from './edits/idempotency.js';
 import { WalcastError } from './errors.js';
 import { createEventPipeline } from './events/event-pipeline.js';
 import { ExposureCatalog } from './events/exposure.js';
+import { clientFilters, createFilterEngine, describeFilterColumns } from './filters/index.js';
 import { RetentionLog } from './events/retention.js';
 import { createApp, type WalcastHandler } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
@@ -176,6 +177,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
       audience: config.jwtAudience,
       issuer: config.jwtIssuer,
     });
+  const filters = clientFilters({ engine: createFilterEngine(pools.filters), catalog, columnsOf: (relid) => describeFilterColumns(pool, relid) });
   const held = new HeldSnapshots({ max: CONNECTION_BUDGET.heldSnapshots, ttlMs: HELD_SNAPSHOT_TTL_MS });
   let draining = false;
   const ready = () => replication.caughtUp() && !draining;
@@ -210,7 +212,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
       maxLagBytes: config.clientQueueBytes,
       maxClients: config.maxClients,
       maxClientsPerTenant: config.maxClientsPerTenant,
-      filterableColumns: async (relid) => (await describe(relid)).columns,
+      filters,
       presenceSync: (tenant, room) => presence.syncOf(tenant, room),
     }),
     routers: [
@@ -231,6 +233,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
         connectionString: databaseUrl,
         held,
         gate: new ReadGate(config.maxSnapshotsPerTenant),
+        filters,
         stallMs: options.snapshotStallMs ?? SNAPSHOT_STALL_MS,
         describeTable: describe,
       }),

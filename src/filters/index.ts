@@ -19,3 +19,4 @@ export type { FilterEquality } from './equality-terms.js';
 export { createFilterEngine, type FilterEngine, type PrepareOptions } from './filter-engine.js';
 export type { CanonicalizerOptions } from './canonical-values.js';
 export { describeFilterColumns } from './filter-columns.js';
+export { clientFilters, type ClientFilters } from './client-filters.js';

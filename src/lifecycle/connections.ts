@@ -11,6 +11,8 @@ export const CONNECTION_BUDGET = {
   catalog: 3,
   /** Edits and presence heartbeats. */
   writes: 4,
+  /** Reading the values of clients' filters through Postgres (cached; one per new filter). */
+  filters: 2,
   /** Snapshot reads and later pages of paged reads, each for the read's duration. */
   reads: 8,
   /** First pages of paged reads keep their transaction open for later pages (HeldSnapshots). */
@@ -29,6 +31,7 @@ export interface Pools {
   readonly catalog: pg.Pool;
   readonly writes: pg.Pool;
   readonly reads: pg.Pool;
+  readonly filters: pg.Pool;
   end(): Promise<void>;
 }
 
@@ -42,6 +45,7 @@ export function createPools(connectionString: string, log: Logger): Pools {
     catalog: pool('catalog', CONNECTION_BUDGET.catalog),
     writes: pool('writes', CONNECTION_BUDGET.writes),
     reads: pool('reads', CONNECTION_BUDGET.reads, { connectionTimeoutMillis: READ_WAIT_MS }),
+    filters: pool('filters', CONNECTION_BUDGET.filters, { connectionTimeoutMillis: READ_WAIT_MS }),
   };
   return {
     ...pools,

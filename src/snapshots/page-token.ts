@@ -3,13 +3,14 @@
 // by the caller's tenant, values go in as parameters, and the snapshot ID is checked.
 import { z } from 'zod';
 import { WalcastError } from '../errors.js';
+import { FILTER_LIMITS } from '../filters/index.js';
 
 export const PageToken = z.object({
   snapshot: z.string().max(64),
   cursor: z.string().max(8_192),
   relid: z.number().int().positive(),
   tenant: z.string(),
-  where: z.array(z.string().max(2_000)).max(20),
+  where: z.array(z.string().max(FILTER_LIMITS.maxLength)).max(FILTER_LIMITS.maxTerms),
   after: z.array(z.string().max(10_000)).max(32),
 });
 export type PageToken = z.infer<typeof PageToken>;

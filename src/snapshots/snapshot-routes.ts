@@ -14,7 +14,7 @@ import { resolveTable, type ExposureCatalog } from '../events/exposure.js';
 import { HEADER, QUERY } from '../wire/names.js';
 import { parseQuery } from '../http/validate.js';
 import { rowWriter, type TableDescription } from '../sql/columns.js';
-import { compileWhere, parseWhere } from '../filters/where.js';
+import { FILTER_LIMITS, type ClientFilters } from '../filters/index.js';
 import { WalcastError } from '../errors.js';
 import type { HeldSnapshots } from './held-snapshots.js';
 import { formatPageToken, parsePageToken } from './page-token.js';
@@ -22,7 +22,7 @@ import { openSnapshot } from './read-snapshot.js';
 import { snapshotQuery } from './snapshot-sql.js';
 
 const RowsQuery = z.object({
-  [QUERY.where]: z.union([z.string().max(2_000), z.array(z.string().max(2_000))]).optional(),
+  [QUERY.where]: z.union([z.string().max(FILTER_LIMITS.maxLength), z.array(z.string().max(FILTER_LIMITS.maxLength))]).optional(),
   [QUERY.limit]: z.coerce.number().int().min(1).max(100_000_000).optional(),
   [QUERY.page]: z.string().max(64_000).optional(),
   [QUERY.accessToken]: z.string().optional(),
@@ -36,6 +36,8 @@ export interface SnapshotRouteDeps {
   readonly connectionString: string;
   readonly held: HeldSnapshots;
   readonly gate: ReadGate;
+  /** Clients' `where=`, per table. */
+  readonly filters: ClientFilters;
   /** A reader that takes no bytes for this long is cut off. */
   readonly stallMs: number;
   readonly describeTable: (relid: number) => Promise<TableDescription>;
@@ -91,8 +93,7 @@ export function snapshotRoutes(deps: SnapshotRouteDeps): Router {
     if (page && query[QUERY.where] !== undefined) throw new WalcastError('INVALID_PARAMETER', 'page: the token carries its filter; leave out where=');
     const whereTexts = page ? page.where : [query[QUERY.where] ?? []].flat();
     const table = await deps.describeTable(relid);
-    const conditions = parseWhere(whereTexts);
-    compileWhere(conditions, table.columns, table.name);
+    const filter = whereTexts.length > 0 ? await deps.filters.forTable(relid, table.name, whereTexts, { sub: principal.sub }) : undefined;
     const tenantColumn = deps.catalog.exposureOf(relid)?.tenantColumn ?? null;
     const tenant = tenantColumn === null ? null : { column: table.columns.find((column) => column.name === tenantColumn)!, value: principal.tenant };
     // Pages follow the key; a key with a hidden column cannot be handed to the client.
@@ -101,7 +102,7 @@ export function snapshotRoutes(deps: SnapshotRouteDeps): Router {
     const exportSnapshot = pageable && !page;
     const place = exportSnapshot ? deps.held.reserve() : undefined;
     const read = await openSnapshot(deps.reads, deps.connectionString, {
-      query: snapshotQuery({ ...table, tenant, conditions, after: page?.after }),
+      query: snapshotQuery({ ...table, tenant, filter, after: page?.after }),
       limit: query[QUERY.limit],
       exportSnapshot,
       ...(page ? { continueIn: { snapshotId: page.snapshot, cursor: page.cursor } } : {}),

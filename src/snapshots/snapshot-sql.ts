@@ -1,10 +1,10 @@
-// The SELECT behind a snapshot: the caller's tenant, the `where=` conditions, in key
-// order. Pure. Identifiers come from the catalog (quoted here); values are parameters,
-// cast to the column's own type so Postgres compares exactly as it does for the column.
+// The SELECT behind a snapshot: the caller's tenant, the `where=` filter (as the filter
+// engine renders it: the very rule streams evaluate), in key order. Pure. Identifiers
+// come from the catalog (quoted here); values are parameters cast to the column's type.
 import pg from 'pg';
 import type { VisibleColumn } from '../sql/columns.js';
 import type { Sql } from '../sql/statement.js';
-import type { Condition } from '../filters/where.js';
+import type { BoundFilter } from '../filters/index.js';
 
 export interface SnapshotQueryInput {
   readonly sqlName: string;
@@ -12,13 +12,11 @@ export interface SnapshotQueryInput {
   readonly keyColumns: readonly string[];
   /** Null: every tenant may read the table. */
   readonly tenant: { readonly column: VisibleColumn; readonly value: string } | null;
-  readonly conditions: readonly Condition[];
+  /** The client's `where=`, if any. */
+  readonly filter: BoundFilter | undefined;
   /** Keyset paging: only rows whose key sorts after these values (the key's text forms). */
   readonly after?: readonly string[] | undefined;
 }
-
-
-const COMPARISON: Record<string, string> = { eq: '=', neq: '<>', lt: '<', lte: '<=', gt: '>', gte: '>=' };
 
 export function snapshotQuery(input: SnapshotQueryInput): Sql {
   const values: unknown[] = [];
@@ -31,16 +29,7 @@ export function snapshotQuery(input: SnapshotQueryInput): Sql {
   if (input.tenant) {
     where.push(`t.${pg.escapeIdentifier(input.tenant.column.name)} = ${param(input.tenant.value)}::${input.tenant.column.sqlType}`);
   }
-  for (const condition of input.conditions) {
-    // compileWhere has checked every column exists and is visible.
-    const column = byName.get(condition.column)!;
-    const name = `t.${pg.escapeIdentifier(column.name)}`;
-    let test: string;
-    if (condition.operator === 'is') test = `${name} is ${condition.values[0] === 'null' ? 'null' : condition.values[0] === 'true' ? 'true' : 'false'}`;
-    else if (condition.operator === 'in') test = `${name} = any(${param(condition.values)}::${column.sqlType}[])`;
-    else test = `${name} ${COMPARISON[condition.operator]} ${param(condition.values[0])}::${column.sqlType}`;
-    where.push(condition.negate ? `not (${test})` : test);
-  }
+  if (input.filter) where.push(input.filter.toSql(param, 't'));
   if (input.after) {
     const keys = input.keyColumns.map((name) => byName.get(name)!);
     const left = keys.map((column) => `t.${pg.escapeIdentifier(column.name)}`).join(', ');

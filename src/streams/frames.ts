@@ -4,30 +4,34 @@
 // each variant's bytes are built once per event and shared by every stream whose filter
 // gives the same verdict.
 import { updateSeenAs, valueAfter, valueBefore } from '../events/change-event.js';
-import type { ChangeEvent, WalcastEvent } from '../events/event.js';
+import type { ChangeEvent, RowImage, WalcastEvent } from '../events/event.js';
+import type { RowPredicate, RowText } from '../filters/index.js';
 import { encodeEvent, formatSse } from './sse.js';
-import type { ColumnValue, RowPredicate } from '../filters/where.js';
 
 export type Verdict = 'send' | 'skip' | 'as-insert' | 'as-delete';
 
 interface RowViews {
-  readonly after: ColumnValue;
-  readonly before: ColumnValue | undefined;
+  readonly after: RowText;
+  readonly before: RowText | undefined;
 }
 
 /** Built once per event, shared by every filtered stream that judges it. */
 const views = new WeakMap<ChangeEvent, RowViews>();
 
+/** Every column (hidden ones too: a policy may use them) as Postgres text; undefined when not sent. */
+function rowText(image: RowImage, side: typeof valueAfter): RowText {
+  // No prototype: a column may be called `__proto__` or `constructor`.
+  const row = Object.create(null) as Record<string, string | null | undefined>;
+  const { names } = image.shape;
+  for (let index = 0; index < names.length; index++) row[names[index]!] = side(image, index);
+  return row;
+}
+
 function viewsOf(event: ChangeEvent): RowViews {
   let found = views.get(event);
   if (!found) {
     const { image } = event;
-    const { indexOf } = image.shape;
-    const read = (side: typeof valueAfter) => (column: string) => {
-      const index = indexOf.get(column);
-      return index === undefined ? undefined : side(image, index);
-    };
-    found = { after: read(valueAfter), before: image.old ? read(valueBefore) : undefined };
+    found = { after: rowText(image, valueAfter), before: image.old ? rowText(image, valueBefore) : undefined };
     views.set(event, found);
   }
   return found;

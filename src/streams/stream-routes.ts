@@ -4,7 +4,7 @@
 import type { HttpRequest, HttpResponse } from '../http/exchange.js';
 import { z } from 'zod';
 import { authenticate } from '../auth/require-auth.js';
-import type { VerifyToken } from '../auth/jwt.js';
+import type { Principal, VerifyToken } from '../auth/jwt.js';
 import { WalcastError } from '../errors.js';
 import { isNewTo, MAX_CURSOR_LENGTH, parseResumePosition, type ResumePosition } from '../events/resume-point.js';
 import { resolveTable, type ExposureCatalog } from '../events/exposure.js';
@@ -17,10 +17,10 @@ import type { Hub } from './hub.js';
 import { formatSse, formatSseRetry } from './sse.js';
 import { openSseSink } from './sink.js';
 import { Subscriber } from './subscriber.js';
-import { compileWhere, parseWhere, type FilterColumn, type RowPredicate } from '../filters/where.js';
+import { FILTER_LIMITS, type ClientFilters, type RowPredicate } from '../filters/index.js';
 
 const MAX_TABLES = 100;
-const MAX_WHERE_LENGTH = 2_000;
+const MAX_WHERE_LENGTH = FILTER_LIMITS.maxLength;
 
 const StreamQuery = z.object({
   [QUERY.tables]: z.string().max(20_000).optional(),
@@ -41,8 +41,8 @@ export interface StreamRouteDeps {
   readonly maxLagBytes: number;
   readonly maxClients: number;
   readonly maxClientsPerTenant: number;
-  /** The columns of a table a `where=` may name, with their types. */
-  readonly filterableColumns: (relid: number) => Promise<readonly FilterColumn[]>;
+  /** Clients' `where=`, per table. */
+  readonly filters: ClientFilters;
   /** The `presence` data a stream following a room starts with: who is there now. */
   readonly presenceSync: (tenant: string, room: string) => string;
 }
@@ -87,6 +87,7 @@ function tableWheres(request: HttpRequest): Map<string, string[]> {
  */
 async function requestedWhere(
   deps: StreamRouteDeps,
+  principal: Principal,
   request: HttpRequest,
   texts: string | string[] | undefined,
   tables: ReadonlyMap<number, string> | null,
@@ -106,7 +107,7 @@ async function requestedWhere(
   }
   const where = new Map<number, RowPredicate>();
   for (const [relid, { name, texts: all }] of conditions) {
-    if (all.length > 0) where.set(relid, compileWhere(parseWhere(all), await deps.filterableColumns(relid), name));
+    if (all.length > 0) where.set(relid, (await deps.filters.forTable(relid, name, all, { sub: principal.sub })).matches);
   }
   return where;
 }
@@ -126,7 +127,7 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
     const query = parseQuery(StreamQuery, request);
     const rooms = requestedRooms(query[QUERY.rooms]);
     const tables = requestedTables(deps.catalog, query[QUERY.tables]);
-    const where = await requestedWhere(deps, request, query[QUERY.where], tables);
+    const where = await requestedWhere(deps, principal, request, query[QUERY.where], tables);
     if (request.socket.destroyed) return;
     if (!deps.accepting()) {
       // 200, not 503: an EventSource retries only a stream that opened (DESIGN §4).

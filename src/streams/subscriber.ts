@@ -21,7 +21,7 @@ import type { RetainedEvent, RetentionLog } from '../events/retention.js';
 import { frameFor, judge } from './frames.js';
 import type { Sink } from './sink.js';
 import { encodeEvent } from './sse.js';
-import type { RowPredicate } from '../filters/where.js';
+import type { RowPredicate } from '../filters/index.js';
 
 /** Past this, a turn's batch is written without waiting for the turn to end. */
 const MAX_BATCH_BYTES = 64 * 1024;

@@ -6,16 +6,13 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFilterEngine, describeFilterColumns, type BoundFilter, type Claims, type FilterColumn, type FilterEngine, type FilterNode, type Operand, type RowText } from '../../src/filters/index.js';
+import { createFilterEngine, describeFilterColumns, type BoundFilter, type FilterColumn, type FilterEngine, type RowText } from '../../src/filters/index.js';
 import { applyTextFormat, RAW_TEXT } from '../../src/sql/text-format.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { COLUMN_SPECS, SCHEMA_SQL, type ColumnSpec } from '../support/filter-columns.js';
+import { COLUMN_SPECS, SCHEMA_SQL } from '../support/filter-columns.js';
+import { claimsArb, nodeArb, rowArb, type InputRow } from '../support/filter-arbitraries.js';
 import { filterTexts } from '../support/filter-text.js';
 
-type InputRow = Readonly<Record<string, string | null>>;
-
-const ORDERED_KINDS = new Set(['integer', 'numeric', 'float', 'bool', 'date', 'timestamp', 'timestamptz', 'time', 'uuid', 'bytea']);
-const CLAIM_NAMES = ['c1', 'c2', 'missing', 'constructor', '__proto__'] as const;
 
 let db: TestDatabase;
 let pool: pg.Pool;
@@ -35,67 +32,6 @@ afterAll(async () => {
   await pool?.end();
   await db?.drop();
 });
-
-// ── arbitraries ──────────────────────────────────────────────────────────────────────
-
-const rowArb = fc.record(Object.fromEntries(COLUMN_SPECS.map((spec) => [spec.name, fc.option(spec.value, { nil: null, freq: 6 })])) as Record<string, fc.Arbitrary<string | null>>);
-
-/** A value for `spec`: one a row holds (as inserted, or spelled another way), one next to it, a fresh one, or a reference. */
-function operandArb(spec: ColumnSpec, rows: readonly InputRow[]): fc.Arbitrary<Operand> {
-  // Rows hold numerics of 131072 digits; as literals they would pass FILTER_LIMITS.maxCanonicalLength (tested apart).
-  const held = rows.map((row) => row[spec.name]).filter((value): value is string => typeof value === 'string' && !/e-?\d{3,}$/i.test(value));
-  const literal = (text: string): Operand => ({ kind: 'literal', text });
-  const fresh = spec.value.filter((text) => !/e-?\d{3,}$/i.test(text)).map(literal);
-  const reference = fc.oneof(fc.constant<Operand>({ kind: 'sub' }), fc.constantFrom(...CLAIM_NAMES).map((name): Operand => ({ kind: 'claim', name })));
-  if (held.length === 0) return fc.oneof({ weight: 2, arbitrary: fresh }, { weight: 1, arbitrary: reference });
-  const respelled = fc.constantFrom(...held).chain((text) => (spec.respell ? fc.oneof(fc.constant(text), spec.respell(text)) : fc.constant(text)));
-  const near = fc.constantFrom(...held).chain((text) => spec.near?.(text) ?? fc.constant(text));
-  return fc.oneof(
-    { weight: 5, arbitrary: respelled.map(literal) },
-    { weight: 3, arbitrary: near.map(literal) },
-    { weight: 2, arbitrary: fresh },
-    { weight: 1, arbitrary: reference },
-  );
-}
-
-function conditionArb(spec: ColumnSpec, rows: readonly InputRow[]): fc.Arbitrary<FilterNode> {
-  const column = spec.name;
-  const isNull = fc.constant<FilterNode>({ tag: 'is', column, value: 'null' });
-  if (spec.kind === 'opaque') return isNull;
-  const operand = operandArb(spec, rows);
-  const operators = ORDERED_KINDS.has(spec.kind) ? (['eq', 'neq', 'lt', 'lte', 'gt', 'gte'] as const) : (['eq', 'neq'] as const);
-  return fc.oneof(
-    { weight: 5, arbitrary: fc.tuple(fc.constantFrom(...operators), operand).map(([operator, value]): FilterNode => ({ tag: 'compare', column, operator, operand: value })) },
-    { weight: 2, arbitrary: fc.array(operand, { minLength: 1, maxLength: 4 }).map((list): FilterNode => ({ tag: 'in', column, list })) },
-    { weight: 1, arbitrary: fc.constantFrom('c2', 'c1', 'missing').map((name): FilterNode => ({ tag: 'in', column, list: { kind: 'claim', name } })) },
-    { weight: 1, arbitrary: spec.kind === 'bool' ? fc.constantFrom('null', 'true', 'false', 'unknown').map((value): FilterNode => ({ tag: 'is', column, value })) : isNull },
-  );
-}
-
-function maybeNot(node: fc.Arbitrary<FilterNode>): fc.Arbitrary<FilterNode> {
-  return fc.tuple(node, fc.boolean()).map(([inner, negate]) => (negate && inner.tag !== 'not' ? { tag: 'not', operand: inner } : inner));
-}
-
-function nodeArb(rows: readonly InputRow[], depth: number): fc.Arbitrary<FilterNode> {
-  const leaf = maybeNot(fc.constantFrom(...COLUMN_SPECS).chain((spec) => conditionArb(spec, rows)));
-  if (depth === 0) return leaf;
-  const group = fc
-    .tuple(fc.constantFrom('and' as const, 'or' as const), fc.array(nodeArb(rows, depth - 1), { minLength: 1, maxLength: 4 }))
-    .map(([tag, operands]): FilterNode => ({ tag, operands }));
-  return fc.oneof({ weight: 3, arbitrary: leaf }, { weight: 1, arbitrary: maybeNot(group) });
-}
-
-/** Claims drawn from the rows' values (so references can match), or of other shapes. */
-function claimsArb(rows: readonly InputRow[]): fc.Arbitrary<Claims> {
-  const held = rows.flatMap((row) => Object.values(row)).filter((value): value is string => value !== null);
-  const scalar = fc.oneof(
-    { weight: 4, arbitrary: held.length > 0 ? fc.constantFrom(...held) : fc.string() },
-    { weight: 1, arbitrary: fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.string({ maxLength: 4 })) },
-    { weight: 1, arbitrary: fc.constantFrom(null, {}, [], 'NaN', '1e999999999999', '300000000-01-01') },
-  );
-  const claim = fc.oneof({ weight: 3, arbitrary: scalar }, { weight: 2, arbitrary: fc.array(fc.oneof({ weight: 5, arbitrary: scalar }, { weight: 1, arbitrary: fc.constant({ a: 1 }) }), { maxLength: 5 }) });
-  return fc.record({ sub: scalar, c1: claim, c2: claim }, { requiredKeys: [] });
-}
 
 const caseArb = fc
   .array(rowArb, { minLength: 10, maxLength: 40, size: 'max' })

@@ -17,6 +17,8 @@ beforeAll(async () => {
                         points numeric, secret text);
     select walcast.expose('tasks', tenant_column => 'org_id', hidden_columns => '{secret}');
     create table labels (id int primary key, org_id text not null, name text);
+    create table events (id bigint primary key, org_id text not null, due date, amount numeric, ratio float8);
+    select walcast.expose('events', tenant_column => 'org_id');
     select walcast.expose('labels', tenant_column => 'org_id');`);
   walcast = await startTestWalcast(db.url);
   await waitUntilReady(walcast);
@@ -84,7 +86,7 @@ describe('a stream with where=', () => {
       [{ tables: 'tasks', where: 'nope=eq.1' }, /tasks has no column "nope"/],
       [{ tables: 'tasks', where: 'secret=eq.1' }, /tasks has no column "secret"/],
       [{ tables: 'tasks', where: 'done=like.x' }, /unknown operator/],
-      [{ tables: 'tasks', where: 'points=eq.lots' }, /not a valid value for points/],
+      [{ tables: 'tasks', where: 'points=eq.lots' }, /points cannot take "lots"/],
       [{ tables: 'tasks', where: "title;drop table tasks--=eq.1" }, /has no column/],
       [{ where: 'done=eq.true' }, /name the tables/],
     ];
@@ -128,6 +130,39 @@ describe('a stream with where=', () => {
       const response = await fetch(walcast.streamUrl(token, query));
       expect(response.status, JSON.stringify(query)).not.toBe(200);
       expect(await response.json()).toMatchObject({ message: expect.stringMatching(message) });
+    }
+  });
+
+  it('the hostile review: a value no column can take is a 400 on streams as on snapshots, and stored extremes end nothing', async () => {
+    const token = await walcast.token('acme');
+    for (const where of ['id=gt.1e999999999999', 'due=gte.300000000-01-01', 'id=eq.NaN']) {
+      const stream = await fetch(walcast.streamUrl(token, { tables: 'events', where }));
+      const snapshot = await fetch(`${walcast.url}/v1/tables/events/rows?where=${encodeURIComponent(where)}`, { headers: { authorization: `Bearer ${token}` } });
+      expect([stream.status, snapshot.status], where).toEqual([400, 400]);
+      const [fromStream, fromSnapshot] = [(await stream.json()) as { message: string }, (await snapshot.json()) as { message: string }];
+      expect(fromStream.message).toBe(fromSnapshot.message);
+    }
+    // Filters over values Postgres stores but JS dates and numbers cannot hold.
+    const streams = await Promise.all(
+      ['due=gte.2020-01-01', 'amount=gt.1e-400', 'ratio=gt.1e308', 'amount=lt.NaN'].map((where) => SseClient.open(walcast.streamUrl(token, { tables: 'events', where }))),
+    );
+    try {
+      await db.sql.query(`insert into events values
+        (1, 'acme', '300000-01-01', 'NaN', 'NaN'),
+        (2, 'acme', '4713-01-01 BC', '1e-1000', '-Infinity'),
+        (3, 'acme', 'infinity', '1e100000', 'Infinity'),
+        (4, 'acme', '2026-11-30', '-Infinity', '1.7976931348623157e308')`);
+      const expected = (where: string) =>
+        db.sql.query(`select id from events where ${where} order by id`).then(({ rows }) => rows.map((row: { id: string }) => row.id));
+      const sql = ["due >= '2020-01-01'", "amount > '1e-400'", 'ratio > 1e308', "amount < 'NaN'"];
+      for (const [i, stream] of streams.entries()) {
+        const want = await expected(sql[i]!);
+        const got = (await stream.take(want.length)).map((event) => rowOf(event)!['id']);
+        expect(got, sql[i]).toEqual(want);
+      }
+      expect((await fetch(`${walcast.url}/healthz`)).status).toBe(200);
+    } finally {
+      for (const stream of streams) stream.close();
     }
   });
 });

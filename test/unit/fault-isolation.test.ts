@@ -5,7 +5,7 @@ import { setImmediate as turn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { CloseReason } from '../../src/streams/subscriber.js';
 import { Subscriber } from '../../src/streams/subscriber.js';
-import type { RowPredicate } from '../../src/filters/where.js';
+import type { RowPredicate } from '../../src/filters/index.js';
 import { begin, commit, insert, pipelineRig, recorder, TODOS } from '../support/pipeline.js';
 import type { RetentionLog } from '../../src/events/retention.js';
 import type { Hub } from '../../src/streams/hub.js';

@@ -1,5 +1,5 @@
 // Property-based tests (fast-check) for the parts that read untrusted or arbitrary input:
-// event IDs, where= filters, value decoders, and tenant routing of events to streams.
+// event IDs, value decoders, and tenant routing of events to streams (filters: filters.test.ts).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { WalcastError } from '../../src/errors.js';
@@ -12,7 +12,6 @@ import type { Lsn } from '../../src/replication/lsn.js';
 import { createHub } from '../../src/streams/hub.js';
 import type { Sink } from '../../src/streams/sink.js';
 import { Subscriber } from '../../src/streams/subscriber.js';
-import { compileWhere, parseCondition, parseWhere, type FilterColumn, type RowPredicate } from '../../src/filters/where.js';
 
 const onlyWalcastErrors = (run: () => unknown) => {
   try {
@@ -40,41 +39,6 @@ describe('event IDs', () => {
 
   it('refuse any other string with a 400, never anything worse', () => {
     fc.assert(fc.property(fc.string({ maxLength: 80 }), (text) => onlyWalcastErrors(() => parseEventId(text))));
-  });
-});
-
-describe('where= filters', () => {
-  const columns: FilterColumn[] = [
-    { name: 'n', type: { kind: 'scalar', oid: 20 } },
-    { name: 'f', type: { kind: 'scalar', oid: 701 } },
-    { name: 't', type: { kind: 'scalar', oid: 25 } },
-    { name: 'b', type: { kind: 'scalar', oid: 16 } },
-    { name: 'ts', type: { kind: 'scalar', oid: 1184 } },
-  ];
-  const anyValue = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.bigInt().map(String));
-
-  it('parse any text into a condition or a 400, and never throw on any row', () => {
-    fc.assert(
-      fc.property(fc.string({ maxLength: 60 }), fc.dictionary(fc.constantFrom('n', 'f', 't', 'b', 'ts'), anyValue), (text, row) => {
-        let predicate: RowPredicate | undefined;
-        onlyWalcastErrors(() => {
-          predicate = compileWhere(parseWhere([text]), columns, 't');
-        });
-        const result = predicate?.((column) => (column in row ? (row[column] === null ? null : String(row[column])) : undefined));
-        expect([true, false, undefined]).toContain(predicate ? result : undefined);
-      }),
-    );
-  });
-
-  it('compare integers as numbers, exactly, past 2^53', () => {
-    fc.assert(
-      fc.property(fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }), fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }), (value, bound) => {
-        const test = (op: string) => compileWhere([parseCondition(`n=${op}.${bound}`)], columns, 't')((column) => (column === 'n' ? String(value) : undefined));
-        expect(test('lt')).toBe(value < bound);
-        expect(test('eq')).toBe(value === bound);
-        expect(test('gte')).toBe(value >= bound);
-      }),
-    );
   });
 });
 
