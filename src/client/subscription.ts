@@ -320,7 +320,7 @@ export class Subscription<T extends TableRows = AnyTables, N extends keyof T & s
         let page: string | undefined;
         let copy: TableCopy | undefined;
         do {
-          const answer = await sendJson<Snapshot>(this.context.http, { method: 'GET', path: this.snapshotPath(state.interest, limit, page), signal: this.#abort.signal });
+          const answer = await sendJson<Snapshot>(this.context.http, { method: 'GET', path: this.snapshotPath(state.interest, limit, page, !window), signal: this.#abort.signal });
           if (!current()) return;
           if (!page && limit !== undefined && !window && answer.next == null && answer.rows.length >= limit) {
             limit = undefined;
@@ -358,11 +358,13 @@ export class Subscription<T extends TableRows = AnyTables, N extends keyof T & s
     }
   }
 
-  private snapshotPath(interest: Interest, limit: number | undefined, page: string | undefined): string {
+  /** A window reads its first rows unpaged: no snapshot is held on the server for a next page. */
+  private snapshotPath(interest: Interest, limit: number | undefined, page: string | undefined, paged: boolean): string {
     const query = new URLSearchParams();
     if (page !== undefined) query.set(QUERY.page, page);
     else for (const condition of interest.where) query.append(QUERY.where, condition);
     if (limit !== undefined) query.set(QUERY.limit, String(limit));
+    if (limit !== undefined && !paged) query.set(QUERY.paged, 'false');
     const search = query.toString();
     return `/v1/tables/${encodeURIComponent(interest.table)}/rows${search ? `?${search}` : ''}`;
   }

@@ -25,6 +25,7 @@ const RowsQuery = z.object({
   [QUERY.where]: z.union([z.string().max(FILTER_LIMITS.maxLength), z.array(z.string().max(FILTER_LIMITS.maxLength))]).optional(),
   [QUERY.limit]: z.coerce.number().int().min(1).max(100_000_000).optional(),
   [QUERY.page]: z.string().max(64_000).optional(),
+  [QUERY.paged]: z.enum(['true', 'false']).optional(),
   [QUERY.accessToken]: z.string().optional(),
 });
 
@@ -98,7 +99,7 @@ export function snapshotRoutes(deps: SnapshotRouteDeps): Router {
     const tenant = tenantColumn === null ? null : { column: table.columns.find((column) => column.name === tenantColumn)!, value: principal.tenant };
     // Pages follow the key; a key with a hidden column cannot be handed to the client.
     const keyIndexes = table.keyColumns.map((name) => table.columns.findIndex((column) => column.name === name));
-    const pageable = query[QUERY.limit] !== undefined && keyIndexes.length > 0 && keyIndexes.every((index) => index >= 0);
+    const pageable = query[QUERY.limit] !== undefined && query[QUERY.paged] !== 'false' && keyIndexes.length > 0 && keyIndexes.every((index) => index >= 0);
     const exportSnapshot = pageable && !page;
     const place = exportSnapshot ? deps.held.reserve() : undefined;
     const read = await openSnapshot(deps.reads, deps.connectionString, {

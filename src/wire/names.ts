@@ -20,6 +20,8 @@ export const QUERY = {
   where: 'where',
   limit: 'limit',
   page: 'page',
+  /** `paged=false` with `limit`: the first rows only, no `next` page and no snapshot held for one. */
+  paged: 'paged',
 } as const;
 
 /** `where.<table>=`: a filter for one table of a stream (DESIGN §11). */

@@ -211,8 +211,10 @@ describe('GET /v1/tables/:table/rows', () => {
       const ninth = await snapshot('acme', 'pages', { limit: '1' }, pager);
       expect(ninth.status).toBe(503);
       expect(ninth.body).toMatchObject({ error: 'too_many_snapshots' });
-      // Unpaged reads hold nothing and still work.
+      // Unpaged reads hold nothing and still work, `limit` with paged=false too (the first rows, no next page).
       expect((await snapshot('acme', 'cards', {}, pager)).status).toBe(200);
+      const window = await snapshot('acme', 'pages', { limit: '3', paged: 'false' }, pager);
+      expect([window.status, window.body.rows.length, window.body.next]).toEqual([200, 3, null]);
     } finally {
       await pager.close();
     }
