@@ -34,7 +34,8 @@ import { HeldSnapshots } from './snapshots/held-snapshots.js';
 import { ReadGate } from './snapshots/read-gate.js';
 import { snapshotRoutes } from './snapshots/snapshot-routes.js';
 import { describeTable } from './sql/columns.js';
-import { loadExposures, loadListedTables } from './sql/exposure-store.js';
+import { loadConfigRelid, loadExposures } from './sql/exposure-store.js';
+import { loadPresenceKey } from './sql/presence-key.js';
 import { TypeStore } from './sql/type-store.js';
 import { walFlushPosition } from './sql/wal-position.js';
 import { createHub } from './streams/hub.js';
@@ -94,12 +95,15 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
   if (!databaseUrl) throw new WalcastError('INVALID_CONFIG', 'createWalcast needs a databaseUrl (or DATABASE_URL in its config)');
   const pools = createPools(databaseUrl, log);
   const pool = pools.catalog;
-  const { standby } = await prepareDatabase(pool, databaseUrl, config.publication);
+  const { standby } = await prepareDatabase(pool, databaseUrl, config.publication, { migrate: config.migrate }).catch(async (error: unknown) => {
+    await pools.end();
+    throw error;
+  });
   const slot = await ensureSlot(databaseUrl, config.slotName);
   log.info({ slot: config.slotName, created: slot.created, copiedFrom: slot.copiedFrom, confirmedFlush: formatLsn(slot.confirmedFlush) }, 'slot ready');
 
-  const catalog = new ExposureCatalog(config.publication, await loadExposures(pool), await loadListedTables(pool, config.publication));
-  const refreshListed = async () => catalog.setListed(await loadListedTables(pool, config.publication));
+  const catalog = new ExposureCatalog(config.publication, await loadExposures(pool), await loadConfigRelid(pool));
+  const presenceKey = await loadPresenceKey(pool);
   const types = new TypeStore(pool);
   const describe = (relid: number) => describeTable(pool, types, catalog, relid);
   const retention = new RetentionLog(
@@ -107,10 +111,6 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
     slot.confirmedFlush,
   );
   const hub = createHub({ retention, now: Date.now, ...(options.keepaliveMs ? { keepaliveMs: options.keepaliveMs } : {}) });
-  const presence = createPresence({ publish: (tenant, room, data) => hub.publishPresence(tenant, room, data), log });
-  const recovery = slotRecovery({ databaseUrl, slotName: config.slotName, retention, hub, now: Date.now });
-  let serverWalEnd: Lsn | undefined;
-
   const metrics = createMetrics({
     clients: () => hub.size(),
     retainedEvents: () => retention.size,
@@ -120,12 +120,20 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
       return current > processed ? Number(current - processed) : 0;
     },
   });
+  const presence = createPresence({
+    publish: (tenant, room, data) => hub.publishPresence(tenant, room, data),
+    key: presenceKey,
+    onForged: () => metrics.forgedMessages.inc(),
+    log,
+  });
+  const recovery = slotRecovery({ databaseUrl, slotName: config.slotName, retention, hub, now: Date.now });
+  let serverWalEnd: Lsn | undefined;
+
   const pipeline = createEventPipeline({
     catalog,
     lookup: {
       typeOf: (oid) => types.typeOf(oid),
       prepareTypes: (oids) => (types.missing(oids).length > 0 ? types.resolve(oids) : undefined),
-      refreshListed,
     },
     retention,
     maxTxnChanges: config.maxTxnChanges,
@@ -152,9 +160,6 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
 
   const maintenance = startMaintenance(
     [
-      // ALTER PUBLICATION has no WAL record a client could wait for: the names clients may
-      // ask for follow it by a short poll (changes themselves are never gated on it).
-      { name: 're-read the publication', everyMs: 1_000, run: refreshListed },
       {
         name: 'expire retained events and presence',
         everyMs: 1_000,
@@ -222,7 +227,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
         verifyToken,
         ttlMs: config.presenceTtlSeconds * 1000,
         limiter: createRateLimiter(config.presenceRatePerMinute, 'heartbeats'),
-        emit: await presenceEmitter(pools.writes),
+        emit: await presenceEmitter(pools.writes, presenceKey),
         members: (tenant, room) => presence.members(tenant, room),
         readOnly: standby,
       }),

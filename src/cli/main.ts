@@ -11,6 +11,7 @@ import { startPostgres, type PostgresServer } from '../embedded/postgres-server.
 import { isWalcastError, WalcastError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { migrate } from '../sql/migrate.js';
+import { uninstall } from '../sql/uninstall.js';
 import { generateTypes } from '../typegen/generate-types.js';
 import { startWalcast } from '../walcast.js';
 
@@ -18,6 +19,10 @@ const USAGE = `usage: walcast <command>
 
   serve                          stream changes over HTTP (what npm start runs)
   migrate                        install or upgrade the walcast SQL schema in DATABASE_URL
+  uninstall [--drop-version-columns]
+                                 remove walcast from DATABASE_URL: exposures (as conceal), event triggers,
+                                 grants, the publications and slots it created, the schema; the version
+                                 columns it added only with --drop-version-columns
   doctor                         check DATABASE_URL for what walcast needs; print the SQL that fixes
                                  each problem; exit 1 when there is one
   types [--table T]...           print TypeScript row types of the exposed tables (DATABASE_URL)
@@ -96,7 +101,15 @@ async function serve(config: Config, log: Logger): Promise<void> {
 async function runMigrate(config: Config): Promise<void> {
   if (!config.databaseUrl) throw new WalcastError('INVALID_CONFIG', 'DATABASE_URL is required for migrate (embedded mode migrates on serve)');
   const result = await migrate(config.databaseUrl);
-  process.stdout.write(`walcast schema at version ${result.version} (${result.applied.join(', ')})\n`);
+  const applied = result.applied.length > 0 ? `applied ${result.applied.join(', ')}` : 'nothing to apply';
+  process.stdout.write(`walcast schema at version ${result.version} (${applied})\n`);
+}
+
+async function runUninstall(config: Config, args: string[]): Promise<void> {
+  if (!config.databaseUrl) throw new WalcastError('INVALID_CONFIG', 'DATABASE_URL is required for uninstall');
+  const { values } = parseArgs({ args, options: { 'drop-version-columns': { type: 'boolean', default: false } } });
+  const done = await uninstall(config.databaseUrl, { dropVersionColumns: values['drop-version-columns'] });
+  process.stdout.write(`${done.join('\n')}\n`);
 }
 
 async function runDoctor(config: Config): Promise<void> {
@@ -140,6 +153,8 @@ async function main(argv: string[]): Promise<void> {
       return serve(config, log);
     case 'migrate':
       return runMigrate(config);
+    case 'uninstall':
+      return runUninstall(config, rest);
     case 'doctor':
       return runDoctor(config);
     case 'types':
@@ -152,7 +167,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  if (isWalcastError(error) && error.code === 'INVALID_CONFIG') {
+  if (isWalcastError(error) && (error.code === 'INVALID_CONFIG' || error.code === 'DATABASE_SETUP')) {
     process.stderr.write(`walcast: ${error.message}\n`);
     process.exit(EXIT_CONFIG);
   }

@@ -44,6 +44,7 @@ const Env = z
     WALCAST_TLS_CERT: z.string().min(1).optional(),
     WALCAST_TLS_KEY: z.string().min(1).optional(),
     WALCAST_DEMO: z.enum(['true', 'false']).default('false'),
+    WALCAST_MIGRATE: z.enum(['true', 'false']).default('true'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   });
 
@@ -84,6 +85,8 @@ export interface Config {
   readonly tlsKey: string | undefined;
   /** The demo page and its token endpoint with DATABASE_URL (docker compose); always on when embedded. */
   readonly demo: boolean;
+  /** Apply sql/ at start (false: install nothing; a DBA applies sql/ as the schema's owner). */
+  readonly migrate: boolean;
   readonly logLevel: string;
 }
 
@@ -149,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     tlsCert: e.WALCAST_TLS_CERT,
     tlsKey: e.WALCAST_TLS_KEY,
     demo: e.WALCAST_DEMO === 'true',
+    migrate: e.WALCAST_MIGRATE === 'true',
     logLevel: e.LOG_LEVEL,
   } satisfies Config);
 }

@@ -1,6 +1,9 @@
-// `walcast doctor`: what must hold in the database for walcast to stream exactly, each
-// check with the SQL that fixes it. Read-only: it never changes anything itself.
+// `walcast doctor`: what must hold in the database for walcast to stream exactly and
+// safely, each check with the SQL that fixes it. Read-only: it never changes anything
+// itself. A printed fix changes only what it fixes: an exposure's other settings (hidden,
+// writable, tenant and version columns) stay as they are.
 import pg from 'pg';
+import { appliedScripts, shippedScripts } from '../sql/migrate.js';
 
 export type Severity = 'ok' | 'warn' | 'fail';
 
@@ -73,17 +76,37 @@ async function installation(db: Queryable, { name: publication, sql: publication
   const findings: Finding[] = [];
   const schema = await db.query(`select 1 from pg_namespace where nspname = 'walcast'`);
   const installed = schema.rowCount !== 0;
-  findings.push(
-    installed
-      ? { severity: 'ok', check: 'walcast schema', detail: 'installed' }
-      : { severity: 'fail', check: 'walcast schema', detail: 'not installed', fix: 'walcast migrate   # or: psql -v ON_ERROR_STOP=1 -f sql/001_walcast.sql' },
+  if (!installed) {
+    findings.push({ severity: 'fail', check: 'walcast schema', detail: 'not installed', fix: 'walcast migrate   # as the database owner; or psql -v ON_ERROR_STOP=1 -f each sql/NNN_*.sql in order' });
+  } else {
+    const applied = await appliedScripts(db);
+    const pending = (await shippedScripts()).filter((script) => !applied.has(script));
+    findings.push(
+      pending.length === 0
+        ? { severity: 'ok', check: 'walcast schema', detail: `installed, ${applied.size} scripts applied` }
+        : { severity: 'fail', check: 'walcast schema', detail: `lacks ${pending.join(', ')}`, fix: 'walcast migrate   # as the owner of schema walcast' },
+    );
+  }
+  const pub = await db.query<{ pubviaroot: boolean; puballtables: boolean; carries_config: boolean }>(
+    `select p.pubviaroot, p.puballtables,
+            exists (select 1 from pg_publication_tables pt
+                     where pt.pubname = p.pubname and pt.schemaname = 'walcast' and pt.tablename = 'exposed_tables') as carries_config
+       from pg_publication p where p.pubname = $1`,
+    [publication],
   );
-  const pub = await db.query<{ pubviaroot: boolean; puballtables: boolean }>('select pubviaroot, puballtables from pg_publication where pubname = $1', [publication]);
   const row = pub.rows[0];
   if (!row) {
-    findings.push({ severity: 'fail', check: 'publication', detail: `${publication} does not exist`, fix: `CREATE PUBLICATION ${publicationSql} WITH (publish_via_partition_root = true);` });
+    findings.push({ severity: 'fail', check: 'publication', detail: `${publication} does not exist`, fix: `SELECT walcast.ensure_publication(${lit(publication)});` });
   } else {
     findings.push({ severity: 'ok', check: 'publication', detail: `${publication} exists${row.puballtables ? ' (FOR ALL TABLES: only exposed tables are streamed)' : ''}` });
+    if (installed && !row.carries_config) {
+      findings.push({
+        severity: 'fail',
+        check: 'publication',
+        detail: `${publication} does not publish walcast.exposed_tables: expose and conceal do not reach running servers`,
+        fix: `SELECT walcast.ensure_publication(${lit(publication)});`,
+      });
+    }
     if (!row.pubviaroot) {
       findings.push({
         severity: 'warn',
@@ -100,7 +123,7 @@ async function installation(db: Queryable, { name: publication, sql: publication
         severity: 'warn',
         check: 'event triggers',
         detail: 'missing: renaming or dropping a column of an exposed table is not announced to running servers',
-        fix: 'walcast migrate   # as a superuser',
+        fix: 'SELECT walcast.install_event_triggers();  -- as a superuser',
       });
     }
   }
@@ -141,7 +164,7 @@ async function exposedTables(db: Queryable, { name: publication, sql: publicatio
         severity: 'fail',
         check: `table ${table.name}`,
         detail: `version column ${table.version} is not bumped (trigger walcast_bump_version missing or disabled): edits cannot detect conflicts`,
-        fix: `SELECT walcast.expose(${lit(table.name)}, tenant_column => ${table.tenant ? lit(table.tenant) : 'null'}, version_column => ${lit(table.version)});  -- keep your other arguments`,
+        fix: `SELECT walcast.reexpose(${lit(table.name)});`,
       });
     }
     // Rows are decoded from the tables that hold them: for a partitioned table, each leaf.
@@ -184,16 +207,85 @@ async function exposedTables(db: Queryable, { name: publication, sql: publicatio
     findings.push({
       severity: 'warn',
       check: `table ${name}`,
-      detail: 'in the publication without walcast.expose(): every tenant can read it',
-      fix: `SELECT walcast.expose(${lit(name)}, tenant_column => '<column>');  -- if it holds tenant data`,
+      detail: 'in the publication without walcast.expose(): it streams to nobody',
+      fix: `ALTER PUBLICATION ${publicationSql} DROP TABLE ${name};  -- or expose it: SELECT walcast.expose(${lit(name)}, tenant_column => …);`,
+    });
+  }
+  return findings;
+}
+
+/** Who can forge what, and whether walcast's servers run with more power than they need. */
+async function trust(db: Queryable, installed: boolean, publication: string): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const emit = await db.query<{ public_can: boolean }>(
+    `select bool_or(has_function_privilege('public', p.oid, 'EXECUTE')) as public_can
+       from pg_proc p where p.proname = 'pg_logical_emit_message' and p.pronamespace = 'pg_catalog'::regnamespace`,
+  );
+  findings.push({
+    severity: 'ok',
+    check: 'pg_logical_emit_message',
+    detail: emit.rows[0]!.public_can
+      ? 'every role can call it (PostgreSQL grants it to PUBLIC): walcast ignores walcast.config messages and drops walcast.presence messages without a valid MAC'
+      : 'PUBLIC cannot call it',
+  });
+
+  // Who streams each walcast slot now: an instance should not need a superuser.
+  const streaming = await db.query<{ slot_name: string; role: string; superuser: boolean }>(
+    `select s.slot_name, a.usename as role, r.rolsuper as superuser
+       from pg_replication_slots s
+       join pg_stat_activity a on a.pid = s.active_pid
+       join pg_roles r on r.oid = a.usesysid
+      where s.slot_name like 'walcast\\_%' and s.database = current_database()
+      order by s.slot_name`,
+  );
+  for (const slot of streaming.rows) {
+    findings.push(
+      slot.superuser
+        ? {
+            severity: 'warn',
+            check: `server role`,
+            detail: `slot ${slot.slot_name} is streamed by ${slot.role}, a superuser: a leaked credential of it is the whole cluster`,
+            fix: `CREATE ROLE walcast_server LOGIN REPLICATION PASSWORD '…';  SELECT walcast.allow_server('walcast_server');  -- then serve as it with WALCAST_MIGRATE=false`,
+          }
+        : { severity: 'ok', check: 'server role', detail: `slot ${slot.slot_name} is streamed by ${slot.role}, not a superuser` },
+    );
+  }
+
+  if (!installed) return findings;
+  const servers = await db.query<{ role: string }>(
+    `select r.rolname as role from walcast.server_roles s join pg_roles r on r.oid = s.role order by 1`,
+  );
+  for (const { role } of servers.rows) {
+    const missing = await db.query<{ privilege: string; object: string }>(
+      'select privilege, object from walcast.missing_privileges($1, $2)',
+      [role, publication],
+    );
+    if (missing.rows.length === 0) {
+      findings.push({ severity: 'ok', check: `server role ${role}`, detail: 'has every privilege walcast serve needs' });
+      continue;
+    }
+    const lacks = missing.rows.map((row) => `${row.privilege} on ${row.object}`).join(', ');
+    const replication = missing.rows.some((row) => row.privilege === 'REPLICATION');
+    const grants = missing.rows.some((row) => row.privilege !== 'REPLICATION');
+    findings.push({
+      severity: 'fail',
+      check: `server role ${role}`,
+      detail: `lacks ${lacks}: walcast serve refuses to start as it`,
+      fix: [
+        ...(replication ? [`ALTER ROLE ${pg.escapeIdentifier(role)} REPLICATION;  -- as a superuser`] : []),
+        ...(grants ? [`SELECT walcast.allow_server(${lit(role)});`] : []),
+      ].join('  '),
     });
   }
   return findings;
 }
 
 async function slots(db: Queryable): Promise<Finding[]> {
-  const { rows } = await db.query<{ slot_name: string; active: boolean; wal_status: string | null; lag: string | null; retained: string | null }>(
-    `select slot_name, active, wal_status,
+  const version = await db.query<{ version: number }>(`select current_setting('server_version_num')::int as version`);
+  // PostgreSQL 17 records when a slot was last released.
+  const inactiveSince = version.rows[0]!.version >= 170_000 ? `to_char(inactive_since at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')` : 'null';
+  const { rows } = await db.query<{ slot_name: string; active: boolean; wal_status: string | null; lag: string | null; retained: string | null; inactive_since: string | null }>(
+    `select slot_name, active, wal_status, ${inactiveSince} as inactive_since,
             pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::int8::text as lag,
             pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::int8::text as retained
        from pg_replication_slots
@@ -211,7 +303,7 @@ async function slots(db: Queryable): Promise<Finding[]> {
       return {
         severity: 'fail',
         check: `slot ${slot.slot_name}`,
-        detail: `inactive, pinning WAL: ${detail}`,
+        detail: `orphaned: no instance streams it${slot.inactive_since ? ` (since ${slot.inactive_since})` : ''}, pinning WAL: ${detail}`,
         fix: `SELECT pg_drop_replication_slot(${lit(slot.slot_name)});  -- if its instance is gone for good`,
       };
     }
@@ -230,6 +322,7 @@ export async function diagnose(connectionString: string, publication: string): P
     const { findings: install, installed } = await installation(db, target);
     findings.push(...install);
     if (installed) findings.push(...(await exposedTables(db, target)));
+    findings.push(...(await trust(db, installed, publication)));
     findings.push(...(await slots(db)));
     return findings;
   } finally {

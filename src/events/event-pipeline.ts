@@ -9,11 +9,12 @@ import type { Logger } from '../log.js';
 import { formatLsn } from '../replication/lsn.js';
 import type { Begin, PgoutputMessage, Relation, RowChange, Truncate } from '../replication/pgoutput.js';
 import { changeEvents, changeTenants } from './change-event.js';
-import { listedExposure, shapeOf, type TableShape } from './table-shape.js';
+import { shapeOf, type TableShape } from './table-shape.js';
+import { configChangesOf } from './config-rows.js';
 import { formatEventId, MAX_POSITION } from './event-id.js';
 import type { TransactionContext, WalcastEvent } from './event.js';
 import { invalidateEvent, Invalidations } from './invalidations.js';
-import { CONFIG_MESSAGE_PREFIX, ConfigMessage, type ExposureCatalog } from './exposure.js';
+import type { ExposureCatalog } from './exposure.js';
 import type { RetainedEvent, RetentionLog } from './retention.js';
 import type { ColumnType } from './values.js';
 
@@ -22,8 +23,6 @@ export interface RelationLookup {
   typeOf(oid: number): ColumnType;
   /** Resolves what `typeOf` needs for these OIDs; undefined when it knows them all. */
   prepareTypes(oids: readonly number[]): Promise<void> | undefined;
-  /** Re-reads the tables the publication lists into the catalog. */
-  refreshListed(): Promise<void>;
 }
 
 export interface EventPipelineDeps {
@@ -36,7 +35,11 @@ export interface EventPipelineDeps {
   readonly publish: (events: readonly RetainedEvent[]) => void;
   readonly log: Logger;
   readonly onChangesDecoded?: (count: number) => void;
-  /** Handlers of other logical messages by prefix (presence), called as they arrive. */
+  /**
+   * Handlers of logical messages by prefix (presence), called as they arrive. Any role
+   * can emit one: a handler trusts nothing it did not authenticate. Configuration never
+   * comes this way (`walcast.config` messages are ignored): it comes as rows.
+   */
   readonly messages: ReadonlyMap<string, (content: Buffer) => void>;
 }
 
@@ -101,21 +104,16 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
   function shapeFor(relation: Relation): TableShape | null {
     const cached = shapes.get(relation);
     if (cached && cached.version === catalog.version) return cached.shape;
-    const exposure = catalog.exposureOf(relation.relationOid)
-      ?? (catalog.isListed(relation.relationOid) ? listedExposure(relation) : undefined);
+    const exposure = catalog.exposureOf(relation.relationOid);
     const shape = exposure ? shapeOf(relation, exposure, (oid) => lookup.typeOf(oid)) : null;
     shapes.set(relation, { version: catalog.version, shape });
     return shape;
   }
 
-  /** Types and publication membership must be known before the relation's first change. */
+  /** Types must be known before the relation's first change. */
   function prepareRelation(relation: Relation): Promise<void> | undefined {
-    const pending: Promise<void>[] = [];
     const types = lookup.prepareTypes(relation.columns.map((column) => column.typeOid));
-    if (types) pending.push(types);
-    if (!catalog.exposureOf(relation.relationOid) && !catalog.isListed(relation.relationOid)) pending.push(lookup.refreshListed());
-    if (pending.length === 0) return undefined;
-    return Promise.all(pending).then(
+    return types?.then(
       () => undefined,
       (error: unknown) => log.error({ err: error, table: `${relation.schema}.${relation.name}` }, 'catalog lookup failed; values of unknown types are sent as text'),
     );
@@ -201,16 +199,17 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
     }
   }
 
-  function onConfig(content: Buffer): void {
-    let parsed: ConfigMessage;
-    try {
-      parsed = ConfigMessage.parse(JSON.parse(content.toString('utf8')));
-    } catch (error) {
-      log.error({ err: error }, 'ignoring malformed walcast.config message');
+  /** A row of walcast.exposed_tables: applied where it stands in the stream, before the changes after it. */
+  function onConfigRow(change: RowChange): void {
+    const row = configChangesOf(change);
+    if (!row.ok) {
+      log.error({ problem: row.problem }, 'ignoring a walcast.exposed_tables row walcast cannot read; run walcast doctor');
       return;
     }
-    catalog.apply(parsed);
-    log.info({ config: parsed }, 'exposure changed');
+    for (const config of row.changes) {
+      catalog.apply(config);
+      log.info({ config }, 'exposure changed');
+    }
   }
 
   function onCommit(txn: OpenTransaction): void {
@@ -242,14 +241,15 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
         case 'insert':
         case 'update':
         case 'delete':
-          if (open) onChange(open, message);
+          if (!open) return undefined;
+          if (message.relation.relationOid === catalog.configRelid) onConfigRow(message);
+          onChange(open, message);
           return undefined;
         case 'truncate':
           if (open) onTruncate(open, message);
           return undefined;
         case 'message':
-          if (message.prefix === CONFIG_MESSAGE_PREFIX) onConfig(message.content);
-          else deps.messages.get(message.prefix)?.(message.content);
+          deps.messages.get(message.prefix)?.(message.content);
           return undefined;
         case 'commit':
           if (open) onCommit(open);

@@ -1,7 +1,7 @@
-// What is exposed, per table: its tenant column, key and hidden columns. Two sources:
-// walcast.expose() (announced in the WAL as `walcast.config` messages and applied in
-// stream order, so an event is always shaped by the configuration of its moment), and
-// tables a DBA added to the publication directly, which every tenant may read.
+// What is exposed, per table: its tenant column, key and hidden columns. walcast.expose()
+// alone decides: its rows in walcast.exposed_tables reach every server in stream order
+// (config-rows.ts), so an event is always shaped by the configuration of its moment. A
+// table that is published but not exposed streams to nobody (DESIGN §6: fail closed).
 import { z } from 'zod';
 import { WalcastError } from '../errors.js';
 
@@ -14,7 +14,7 @@ export function tableName(schema: string, name: string): TableName {
 
 const Name = z.string().transform((value) => value as TableName);
 
-/** One exposed table, as `walcast.exposure_json` describes it. Columns by current name. */
+/** One exposed table, as `walcast.exposure_of` (sql/002) describes it. Columns by current name. */
 export const Exposure = z.object({
   relid: z.number().int().positive(),
   table: Name,
@@ -27,71 +27,55 @@ export const Exposure = z.object({
 });
 export type Exposure = z.infer<typeof Exposure>;
 
-/** The payload of a `walcast.config` logical message (sql/001_walcast.sql emits it). */
-export const ConfigMessage = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('expose'), exposure: Exposure }),
-  z.object({ op: z.literal('conceal'), relid: z.number().int().positive(), table: Name, publication: z.string() }),
-]);
-export type ConfigMessage = z.infer<typeof ConfigMessage>;
+/** A change of configuration, as a row of walcast.exposed_tables brings it. */
+export type ConfigChange =
+  | { readonly op: 'expose'; readonly exposure: Exposure }
+  | { readonly op: 'conceal'; readonly relid: number };
 
-export const CONFIG_MESSAGE_PREFIX = 'walcast.config';
-
-/** A table listed in the publication by name (not FOR ALL TABLES), as the catalog has it now. */
-export interface PublishedTable {
-  readonly relid: number;
-  readonly table: TableName;
-}
+/**
+ * A tenant column that no longer exists (dropped without the DDL event triggers that
+ * refuse it): the table is answered by no route and its changes reach nobody.
+ */
+export const DROPPED_TENANT_COLUMN = '';
 
 /** The exposures of the one publication this instance streams. */
 export class ExposureCatalog {
   private readonly exposures = new Map<number, Exposure>();
-  private listed = new Map<number, TableName>();
   private byName = new Map<TableName, number>();
   /** Bumped on every change so derived per-relation shapes know when to rebuild. */
   version = 0;
 
-  constructor(readonly publication: string, exposures: Iterable<Exposure> = [], listed: Iterable<PublishedTable> = []) {
+  /** `configRelid`: walcast.exposed_tables, whose rows in the stream are these exposures. */
+  constructor(readonly publication: string, exposures: Iterable<Exposure> = [], readonly configRelid?: number) {
     for (const exposure of exposures) {
       if (exposure.publication === publication) this.exposures.set(exposure.relid, exposure);
     }
-    this.setListed(listed);
+    this.reindex();
   }
 
   exposureOf(relid: number): Exposure | undefined {
     return this.exposures.get(relid);
   }
 
-  /** Listed in the publication without walcast.expose(): readable by every tenant. */
-  isListed(relid: number): boolean {
-    return this.listed.has(relid);
-  }
-
-  /** The relation a client may name: exposed or listed, spelled as in the catalog. */
+  /** The exposed relation a client may name, spelled as in the catalog. */
   resolve(table: TableName): number | undefined {
     return this.byName.get(table);
   }
 
-  apply(message: ConfigMessage): void {
-    if (message.op === 'expose' && message.exposure.publication === this.publication) {
-      this.exposures.set(message.exposure.relid, message.exposure);
+  apply(change: ConfigChange): void {
+    if (change.op === 'expose' && change.exposure.publication === this.publication) {
+      this.exposures.set(change.exposure.relid, change.exposure);
     } else {
-      this.exposures.delete(message.op === 'expose' ? message.exposure.relid : message.relid);
+      this.exposures.delete(change.op === 'expose' ? change.exposure.relid : change.relid);
     }
     this.reindex();
   }
 
-  /** The publication's listed tables, re-read from the catalog (a poll, and on unknown relations). */
-  setListed(tables: Iterable<PublishedTable>): void {
-    const listed = new Map([...tables].map((entry) => [entry.relid, entry.table]));
-    const same = listed.size === this.listed.size && [...listed].every(([relid, table]) => this.listed.get(relid) === table);
-    if (same) return;
-    this.listed = listed;
-    this.reindex();
-  }
-
   private reindex(): void {
-    this.byName = new Map([...this.listed].map(([relid, table]) => [table, relid]));
-    for (const exposure of this.exposures.values()) this.byName.set(exposure.table, exposure.relid);
+    this.byName = new Map();
+    for (const exposure of this.exposures.values()) {
+      if (exposure.tenantColumn !== DROPPED_TENANT_COLUMN) this.byName.set(exposure.table, exposure.relid);
+    }
     this.version++;
   }
 }

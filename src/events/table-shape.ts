@@ -23,25 +23,9 @@ export interface TableShape {
 }
 
 /**
- * How a listed-but-not-exposed table is shaped: every tenant reads it, nothing hidden,
- * keyed by its replica identity (the primary key unless the DBA chose otherwise).
- */
-export function listedExposure(relation: Relation): Exposure {
-  return {
-    relid: relation.relationOid,
-    table: tableName(relation.schema, relation.name),
-    publication: '',
-    tenantColumn: null,
-    versionColumn: null,
-    primaryKey: [],
-    hiddenColumns: [],
-    writableColumns: null,
-  };
-}
-
-/**
  * A column list on the publication can leave a tenant or key column out of what is
- * sent; then `tenantIndex` is -2 and no event is routed (guessing would leak).
+ * sent, and a tenant column can be gone (DROPPED_TENANT_COLUMN); then `tenantIndex` is
+ * -2 and no event is routed (guessing would leak).
  */
 export function shapeOf(relation: Relation, exposure: Exposure, typeOf: (oid: number) => ColumnType): TableShape {
   const names = relation.columns.map((column) => column.name);

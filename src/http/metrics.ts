@@ -12,6 +12,8 @@ export interface Metrics {
   readonly slowClientDisconnects: Counter;
   /** Streams ended by a fault while serving them (DESIGN §4): each also logged once. */
   readonly streamFaults: Counter;
+  /** Logical messages with walcast's prefix that walcast did not send (their MAC fails). */
+  readonly forgedMessages: Counter;
   readonly httpRequests: Counter<'route' | 'method' | 'status'>;
 }
 
@@ -76,6 +78,11 @@ export function createMetrics(sources: MetricSources): Metrics {
     streamFaults: new Counter({
       name: 'walcast_stream_faults_total',
       help: 'Streams ended by a fault while serving them (logged once each); other streams go on',
+      registers: [registry],
+    }),
+    forgedMessages: new Counter({
+      name: 'walcast_forged_messages_total',
+      help: 'walcast.presence messages dropped because their MAC did not verify (emitted by a role that is not walcast)',
       registers: [registry],
     }),
     httpRequests: new Counter({

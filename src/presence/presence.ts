@@ -1,6 +1,8 @@
 // The presence shell of one instance: messages from its replication stream → room state
-// → presence events on the streams that follow the room; and expiry on a timer.
+// → presence events on the streams that follow the room; and expiry on a timer. Only
+// messages signed with walcast.presence_key count: the rest are forgeries, dropped.
 import type { Logger } from '../log.js';
+import { verifiedBody } from './message-auth.js';
 import { PresenceMessage, PresenceRooms, type Member, type PresenceChange } from './rooms.js';
 
 export interface Presence {
@@ -15,6 +17,10 @@ export interface Presence {
 
 export function createPresence(deps: {
   readonly publish: (tenant: string, room: string, data: string) => void;
+  /** walcast.presence_key: what authentic messages are signed with. */
+  readonly key: Buffer;
+  /** A message that did not verify: counted (walcast_forged_messages_total). */
+  readonly onForged: () => void;
   readonly log: Logger;
   readonly now?: () => number;
 }): Presence {
@@ -24,9 +30,15 @@ export function createPresence(deps: {
     deps.publish(change.tenant, change.room, JSON.stringify({ room: change.room, op: change.op, member: change.member }));
   return {
     receive(content) {
+      const body = verifiedBody(deps.key, content);
+      if (body === undefined) {
+        deps.onForged();
+        deps.log.warn({ bytes: content.length }, 'dropped a walcast.presence message without a valid MAC (not sent by walcast)');
+        return;
+      }
       let message: PresenceMessage;
       try {
-        message = PresenceMessage.parse(JSON.parse(content.toString('utf8')));
+        message = PresenceMessage.parse(JSON.parse(body));
       } catch (error) {
         deps.log.warn({ err: error }, 'ignoring malformed walcast.presence message');
         return;
