@@ -239,9 +239,10 @@ describe('forgeries by an application role that does not own the walcast schema'
     const owner = new pg.Client({ connectionString: db.url });
     await owner.connect();
     try {
+      await app.query(`insert into notes (org_id, body) values ('acme', 'to edit')`);
       await owner.query(`set search_path = app_space, public`);
-      const { rows } = await owner.query(`update notes set body = 'owner edit' where org_id = 'acme' returning version`);
-      expect(rows.length).toBeGreaterThan(0);
+      const { rows } = await owner.query(`update notes set body = 'owner edit' where body = 'to edit' returning version`);
+      expect(rows).toEqual([{ version: '2' }]);
       await owner.query(`select walcast.expose('notes', tenant_column => 'org_id', version_column => 'version',
                                                 hidden_columns => '{secret}', writable_columns => '{body}')`);
     } finally {

@@ -50,7 +50,7 @@ export function pipelineRig(options: { maxTxnChanges?: number } = {}): PipelineR
   const hub = createHub({ retention, now: () => 0 });
   const pipeline = createEventPipeline({
     catalog: new ExposureCatalog('walcast', [EXPOSURE]),
-    lookup: { typeOf: (oid) => ({ kind: 'scalar', oid }), prepareTypes: () => undefined, refreshListed: async () => undefined },
+    lookup: { typeOf: (oid) => ({ kind: 'scalar', oid }), prepareTypes: () => undefined },
     retention,
     maxTxnChanges: options.maxTxnChanges ?? 10_000,
     publish: (events) => hub.publish(events),
