@@ -472,8 +472,9 @@ begin
     raise notice 'walcast.expose: publication % now publishes partitions under their root table', expose.publication;
   end if;
   if not exists (select 1 from pg_publication_tables pt
-                  where pt.pubname = expose.publication
-                    and format('%I.%I', pt.schemaname, pt.tablename)::regclass = tbl) then
+                   join pg_class c on c.oid = tbl and c.relname = pt.tablename
+                   join pg_namespace n on n.oid = c.relnamespace and n.nspname = pt.schemaname
+                  where pt.pubname = expose.publication) then
     execute format('alter publication %I add table %s', expose.publication, tbl);
   end if;
 

@@ -146,8 +146,9 @@ async function exposedTables(db: Queryable, { name: publication, sql: publicatio
             (walcast.column_names(e.relid, array[e.tenant_attnum]))[1] as tenant,
             (walcast.column_names(e.relid, array[e.version_attnum]))[1] as version,
             exists (select 1 from pg_publication_tables pt
-                     where pt.pubname = e.publication
-                       and format('%I.%I', pt.schemaname, pt.tablename)::regclass = e.relid) as published,
+                      join pg_class c on c.oid = e.relid and c.relname = pt.tablename
+                      join pg_namespace n on n.oid = c.relnamespace and n.nspname = pt.schemaname
+                     where pt.pubname = e.publication) as published,
             exists (select 1 from pg_trigger t where t.tgrelid = e.relid and t.tgname = 'walcast_bump_version' and t.tgenabled <> 'D') as has_trigger
        from walcast.exposed_tables e
       where e.publication = $1
@@ -199,7 +200,9 @@ async function exposedTables(db: Queryable, { name: publication, sql: publicatio
     `select format('%I.%I', pt.schemaname, pt.tablename) as name
        from pg_publication_tables pt join pg_publication p on p.pubname = pt.pubname
       where pt.pubname = $1 and not p.puballtables and pt.schemaname <> 'walcast'
-        and format('%I.%I', pt.schemaname, pt.tablename)::regclass not in (select relid from walcast.exposed_tables)
+        and not exists (select 1 from walcast.exposed_tables e
+                          join pg_class c on c.oid = e.relid and c.relname = pt.tablename
+                          join pg_namespace n on n.oid = c.relnamespace and n.nspname = pt.schemaname)
       order by 1`,
     [publication],
   );

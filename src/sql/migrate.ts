@@ -35,15 +35,12 @@ export async function appliedScripts(db: Queryable): Promise<Set<string>> {
   const { rows } = await db.query<{ migrations: string | null; legacy: string | null }>(
     `select to_regclass('walcast.migrations')::text as migrations, to_regclass('walcast.schema_version')::text as legacy`,
   );
-  const applied = new Set<string>();
   if (rows[0]?.migrations) {
-    for (const row of (await db.query<{ name: string }>('select name from walcast.migrations')).rows) applied.add(row.name);
+    return new Set((await db.query<{ name: string }>('select name from walcast.migrations')).rows.map((row) => row.name));
   }
-  if (rows[0]?.legacy) {
-    const legacy = await db.query('select 1 from walcast.schema_version where version = 1');
-    if (legacy.rowCount !== 0) applied.add('001_walcast.sql');
-  }
-  return applied;
+  // 0.1.0's own record, until 002 (which creates walcast.migrations) has run.
+  const legacy = rows[0]?.legacy ? await db.query('select 1 from walcast.schema_version where version = 1') : undefined;
+  return new Set(legacy?.rowCount ? ['001_walcast.sql'] : []);
 }
 
 export function versionOf(scripts: Iterable<string>): number {
