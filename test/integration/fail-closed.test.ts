@@ -88,3 +88,36 @@ describe('a FOR ALL TABLES publication', () => {
     }
   });
 });
+
+describe('an exposed table whose tenant column is gone', () => {
+  it('streams to nobody and is not found, live and after a restart, instead of reaching every tenant', async () => {
+    await db.sql.query(`create table shared_docs (id serial primary key, team text not null, body text);
+                        select walcast.expose('shared_docs', tenant_column => 'team');`);
+    const walcast = await startTestWalcast(db.url, { WALCAST_INSTANCE: 'dropped_tenant' });
+    try {
+      await waitUntilReady(walcast);
+      const all = await SseClient.open(walcast.streamUrl(await walcast.token('acme')));
+      try {
+        // The sql_drop event trigger would refuse this; without it (a non-superuser install), it happens.
+        await db.sql.query(`alter event trigger walcast_sql_drop disable;
+                            alter table shared_docs drop column team;
+                            alter event trigger walcast_sql_drop enable;`);
+        await db.sql.query(`insert into shared_docs (body) values ('whose?'); insert into todos (org_id, title) values ('acme', 'marker')`);
+        expect((await all.next()).data).toMatchObject({ table: 'public.todos', row: { title: 'marker' } });
+        expect(JSON.stringify(all.received.map((event) => event.data))).not.toContain('whose?');
+        expect(await status(walcast, '/v1/tables/shared_docs/rows')).toBe(404);
+      } finally {
+        all.close();
+      }
+    } finally {
+      await walcast.close();
+    }
+    const restarted = await startTestWalcast(db.url, { WALCAST_INSTANCE: 'dropped_tenant' });
+    try {
+      expect(await status(restarted, '/v1/tables/shared_docs/rows')).toBe(404);
+      expect(await status(restarted, '/v1/stream?tables=shared_docs')).toBe(404);
+    } finally {
+      await restarted.close();
+    }
+  });
+});
