@@ -9,6 +9,10 @@
 --     `create or replace`, `add column if not exists` and the like.
 --   * Every script is idempotent and ends by recording itself, so a DBA who runs them in
 --     order with `psql -v ON_ERROR_STOP=1 -f` gets the same record as `walcast migrate`.
+--   * What `walcast serve` needs is listed in one place, walcast.required_privileges():
+--     a script that makes servers read, write or call something new replaces it (servers
+--     refuse to start without it, allow_server() grants it, doctor reports it). Objects a
+--     script creates for the owner alone need nothing: PUBLIC gets nothing by default.
 --   * Every function sets `search_path = pg_catalog, pg_temp` (or, on a hot path, names
 --     every function and operator with its schema) and names walcast's objects with their
 --     schema, and EXECUTE is not granted to PUBLIC: the owner runs these functions, and an
