@@ -1,9 +1,10 @@
 // The exposed tables' columns as clients see them, from the catalog: the publication's
-// exposures (hidden columns left out) and the tables it lists directly, each column's
-// type with domains unwrapped, enum labels in their order, and whether it can be null.
+// exposures (hidden columns left out; a table published without expose() streams to
+// nobody, so it has no type), each column's type with domains unwrapped, enum labels in
+// their order, and whether it can be null.
 import type pg from 'pg';
-import type { Exposure, PublishedTable } from '../events/exposure.js';
-import { loadExposures, loadListedTables } from '../sql/exposure-store.js';
+import { DROPPED_TENANT_COLUMN, type Exposure } from '../events/exposure.js';
+import { loadExposures } from '../sql/exposure-store.js';
 import { WalcastError } from '../errors.js';
 import type { ColumnShape, TableShape, ValueType } from './typescript-types.js';
 
@@ -57,12 +58,12 @@ function valueType(oid: number, types: ReadonlyMap<number, TypeRow>, dimensions:
   return { kind: 'builtin', name: type.schema === 'pg_catalog' ? type.name : 'text' };
 }
 
-/** Tables exposed (or listed) in `publication`; `only` narrows them to the names given (`todos`, `schema.table`). */
+/** Tables exposed in `publication`; `only` narrows them to the names given (`todos`, `schema.table`). */
 export async function readShapes(db: Queryable, publication: string, only: readonly string[] = []): Promise<TableShape[]> {
-  const exposures = (await loadExposures(db)).filter((exposure) => exposure.publication === publication);
-  const listed: PublishedTable[] = await loadListedTables(db, publication);
-  const tables = new Map<number, { table: string; exposure: Exposure | undefined }>();
-  for (const entry of listed) tables.set(entry.relid, { table: entry.table, exposure: undefined });
+  const exposures = (await loadExposures(db)).filter(
+    (exposure) => exposure.publication === publication && exposure.tenantColumn !== DROPPED_TENANT_COLUMN,
+  );
+  const tables = new Map<number, { table: string; exposure: Exposure }>();
   for (const exposure of exposures) tables.set(exposure.relid, { table: exposure.table, exposure });
   const wanted = new Set(only.map((name) => (name.includes('.') ? name : `public.${name}`)));
   for (const name of wanted) {
@@ -78,7 +79,7 @@ export async function readShapes(db: Queryable, publication: string, only: reado
   );
   const types = await loadTypes(db, rows.map((row) => row.type));
   return chosen.map(([relid, { table, exposure }]) => {
-    const hidden = new Set(exposure?.hiddenColumns ?? []);
+    const hidden = new Set(exposure.hiddenColumns);
     const columns: ColumnShape[] = rows
       .filter((row) => row.relid === relid && !hidden.has(row.name))
       .map((row) => ({ name: row.name, type: valueType(row.type, types, row.dimensions), notNull: row.not_null }));
