@@ -19,6 +19,7 @@ import { createMetrics } from './http/metrics.js';
 import { createRateLimiter } from './http/rate-limit.js';
 import { CONNECTION_BUDGET, createPools } from './lifecycle/connections.js';
 import { prepareDatabase } from './lifecycle/database.js';
+import { announce, reapOrphans, slotReports, type SlotReport } from './lifecycle/fleet.js';
 import { listen } from './lifecycle/http-server.js';
 import { startMaintenance } from './lifecycle/maintenance.js';
 import { slotRecovery } from './lifecycle/slot-recovery.js';
@@ -41,6 +42,8 @@ import { walFlushPosition } from './sql/wal-position.js';
 import { createHub } from './streams/hub.js';
 import { streamHandler } from './streams/stream-routes.js';
 
+/** How often an instance says it is alive and looks for departed instances' slots (DESIGN §7: within 15 s). */
+const FLEET_INTERVAL_MS = 5_000;
 /** Paged snapshot reads hold a transaction open (and vacuum back): not for long. */
 const HELD_SNAPSHOT_TTL_MS = 5 * 60_000;
 /** Streams closed by a drain come back after a delay spread over this range (ms). */
@@ -119,6 +122,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
       const processed = replication.processedLsn();
       return current > processed ? Number(current - processed) : 0;
     },
+    slots: () => slots,
   });
   const presence = createPresence({
     publish: (tenant, room, data) => hub.publishPresence(tenant, room, data),
@@ -128,6 +132,9 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
   });
   const recovery = slotRecovery({ databaseUrl, slotName: config.slotName, retention, hub, now: Date.now });
   let serverWalEnd: Lsn | undefined;
+  const self = { slotName: config.slotName, publication: config.publication, instance: config.instance };
+  if (!standby) await announce(pool, self);
+  let slots: readonly SlotReport[] = [];
 
   const pipeline = createEventPipeline({
     catalog,
@@ -169,6 +176,18 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
         },
       },
       ...(standby ? [] : [{ name: 'forget expired idempotency keys', everyMs: 10 * 60_000, run: () => forgetExpiredKeys(pool) }]),
+      {
+        // A standby cannot write walcast.instances: its instances neither announce nor reap.
+        name: 'announce this instance, drop departed instances\' slots',
+        everyMs: FLEET_INTERVAL_MS,
+        run: async () => {
+          if (!standby) {
+            await announce(pool, self);
+            await reapOrphans(pool, self, config.slotOrphanAfterSeconds, log);
+          }
+          slots = await slotReports(pool);
+        },
+      },
     ],
     log,
   );

@@ -114,7 +114,7 @@ async function runUninstall(config: Config, args: string[]): Promise<void> {
 
 async function runDoctor(config: Config): Promise<void> {
   if (!config.databaseUrl) throw new WalcastError('INVALID_CONFIG', 'DATABASE_URL is required for doctor (the embedded server prints its URL on start)');
-  const findings = await diagnose(config.databaseUrl, config.publication);
+  const findings = await diagnose(config.databaseUrl, config.publication, config.slotOrphanAfterSeconds);
   process.stdout.write(formatFindings(findings));
   if (findings.some((finding) => finding.severity === 'fail')) process.exitCode = EXIT_PROBLEMS;
 }

@@ -41,6 +41,7 @@ const Env = z
     WALCAST_RETAIN_WAL_BYTES: positiveInt.default(1024 * 1024 * 1024),
     WALCAST_CLIENT_QUEUE_BYTES: positiveInt.default(8 * 1024 * 1024),
     WALCAST_DATA_DIR: z.string().min(1).default('.walcast'),
+    WALCAST_SLOT_ORPHAN_AFTER: positiveInt.default(900),
     WALCAST_TLS_CERT: z.string().min(1).optional(),
     WALCAST_TLS_KEY: z.string().min(1).optional(),
     WALCAST_DEMO: z.enum(['true', 'false']).default('false'),
@@ -80,6 +81,8 @@ export interface Config {
   /** How far behind (bytes of events not yet sent) a stream may fall before it is cut off. */
   readonly clientQueueBytes: number;
   readonly dataDir: string;
+  /** Seconds after which a departed instance's slot is dropped (by one live instance). */
+  readonly slotOrphanAfterSeconds: number;
   /** PEM files: with both, walcast serves HTTPS with HTTP/2 (and HTTP/1.1 for clients without it). */
   readonly tlsCert: string | undefined;
   readonly tlsKey: string | undefined;
@@ -149,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     retainWalBytes: e.WALCAST_RETAIN_WAL_BYTES,
     clientQueueBytes: e.WALCAST_CLIENT_QUEUE_BYTES,
     dataDir: e.WALCAST_DATA_DIR,
+    slotOrphanAfterSeconds: e.WALCAST_SLOT_ORPHAN_AFTER,
     tlsCert: e.WALCAST_TLS_CERT,
     tlsKey: e.WALCAST_TLS_KEY,
     demo: e.WALCAST_DEMO === 'true',

@@ -283,17 +283,24 @@ async function trust(db: Queryable, installed: boolean, publication: string): Pr
   return findings;
 }
 
-async function slots(db: Queryable): Promise<Finding[]> {
-  const version = await db.query<{ version: number }>(`select current_setting('server_version_num')::int as version`);
+async function slots(db: Queryable, orphanAfterSeconds: number): Promise<Finding[]> {
+  const version = await db.query<{ version: number; instances: boolean }>(
+    `select current_setting('server_version_num')::int as version, to_regclass('walcast.instances') is not null as instances`,
+  );
   // PostgreSQL 17 records when a slot was last released.
-  const inactiveSince = version.rows[0]!.version >= 170_000 ? `to_char(inactive_since at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')` : 'null';
-  const { rows } = await db.query<{ slot_name: string; active: boolean; wal_status: string | null; lag: string | null; retained: string | null; inactive_since: string | null }>(
-    `select slot_name, active, wal_status, ${inactiveSince} as inactive_since,
-            pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::int8::text as lag,
-            pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::int8::text as retained
-       from pg_replication_slots
-      where slot_name like 'walcast\\_%' and slot_type = 'logical' and database = current_database()
-      order by slot_name`,
+  const inactiveSince = version.rows[0]!.version >= 170_000 ? `to_char(s.inactive_since at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')` : 'null';
+  // Instances record themselves every few seconds (lifecycle/fleet): who a slot belongs to, and since when it is gone.
+  const instance = version.rows[0]!.instances
+    ? `left join walcast.instances i on i.slot_name = s.slot_name`
+    : `left join (select null::name as slot_name, null::text as instance, null::timestamptz as seen_at) i on false`;
+  const { rows } = await db.query<{ slot_name: string; active: boolean; wal_status: string | null; lag: string | null; retained: string | null; inactive_since: string | null; instance: string | null; unseen: number | null }>(
+    `select s.slot_name, s.active, s.wal_status, ${inactiveSince} as inactive_since, i.instance,
+            extract(epoch from now() - i.seen_at)::float8 as unseen,
+            pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::int8::text as lag,
+            pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::int8::text as retained
+       from pg_replication_slots s ${instance}
+      where s.slot_name like 'walcast\\_%' and s.slot_type = 'logical' and s.database = current_database()
+      order by s.slot_name`,
   );
   if (rows.length === 0) return [{ severity: 'ok', check: 'walcast slots', detail: 'none yet (each instance creates its own on start)' }];
   return rows.map((slot): Finding => {
@@ -302,19 +309,28 @@ async function slots(db: Queryable): Promise<Finding[]> {
     if (slot.wal_status === 'lost') {
       return { severity: 'fail', check: `slot ${slot.slot_name}`, detail: `invalidated (WAL removed): its instance recreates it and sends reset`, fix: `SELECT pg_drop_replication_slot(${lit(slot.slot_name)});  -- if no instance uses it any more` };
     }
+    if (!slot.active && slot.instance !== null && slot.unseen !== null && slot.unseen <= orphanAfterSeconds + 60) {
+      return {
+        severity: 'warn',
+        check: `slot ${slot.slot_name}`,
+        detail: `instance ${slot.instance} last seen ${Math.round(slot.unseen)} s ago; a live instance drops its slot after WALCAST_SLOT_ORPHAN_AFTER (${orphanAfterSeconds} s): ${detail}`,
+      };
+    }
     if (!slot.active) {
       return {
         severity: 'fail',
         check: `slot ${slot.slot_name}`,
-        detail: `orphaned: no instance streams it${slot.inactive_since ? ` (since ${slot.inactive_since})` : ''}, pinning WAL: ${detail}`,
+        detail: `orphaned: no instance streams it${slot.inactive_since ? ` (since ${slot.inactive_since})` : ''}${
+          slot.instance === null ? ', and no instance records it, so walcast never drops it' : `, instance ${slot.instance} last seen ${Math.round(slot.unseen ?? 0)} s ago`
+        }, pinning WAL: ${detail}`,
         fix: `SELECT pg_drop_replication_slot(${lit(slot.slot_name)});  -- if its instance is gone for good`,
       };
     }
-    return { severity: 'ok', check: `slot ${slot.slot_name}`, detail: `active, ${detail}` };
+    return { severity: 'ok', check: `slot ${slot.slot_name}`, detail: `active${slot.instance ? ` (instance ${slot.instance})` : ''}, ${detail}` };
   });
 }
 
-export async function diagnose(connectionString: string, publication: string): Promise<Finding[]> {
+export async function diagnose(connectionString: string, publication: string, orphanAfterSeconds: number): Promise<Finding[]> {
   const db = new pg.Client({ connectionString });
   await db.connect();
   try {
@@ -326,7 +342,7 @@ export async function diagnose(connectionString: string, publication: string): P
     findings.push(...install);
     if (installed) findings.push(...(await exposedTables(db, target)));
     findings.push(...(await trust(db, installed, publication)));
-    findings.push(...(await slots(db)));
+    findings.push(...(await slots(db, orphanAfterSeconds)));
     return findings;
   } finally {
     await db.end();

@@ -10,6 +10,8 @@ export interface Metrics {
   readonly retainedEvents: Gauge;
   readonly replicationLagBytes: Gauge;
   readonly slowClientDisconnects: Counter;
+  readonly slotRetainedWal: Gauge<'slot'>;
+  readonly slotUnseen: Gauge<'slot'>;
   /** Streams ended by a fault while serving them (DESIGN §4): each also logged once. */
   readonly streamFaults: Counter;
   /** Logical messages with walcast's prefix that walcast did not send (their MAC fails). */
@@ -22,6 +24,15 @@ export interface MetricSources {
   readonly retainedEvents: () => number;
   /** Server WAL position minus what we processed; undefined when unknown. */
   readonly replicationLagBytes: () => Promise<number | undefined>;
+  /** walcast's slots in the database as last read (every few seconds, not at scrape time). */
+  readonly slots: () => readonly SlotMetric[];
+}
+
+export interface SlotMetric {
+  readonly slot: string;
+  readonly retainedBytes: number;
+  /** Seconds since the slot's instance was last seen (0 while it streams); undefined: no instance records it. */
+  readonly unseenSeconds: number | undefined;
 }
 
 export function createMetrics(sources: MetricSources): Metrics {
@@ -68,6 +79,26 @@ export function createMetrics(sources: MetricSources): Metrics {
       async collect() {
         const lag = await sources.replicationLagBytes();
         if (lag !== undefined) this.set(lag);
+      },
+    }),
+    slotRetainedWal: new Gauge({
+      name: 'walcast_slot_retained_wal_bytes',
+      help: 'WAL each walcast slot of the database makes Postgres keep',
+      labelNames: ['slot'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const slot of sources.slots()) this.set({ slot: slot.slot }, slot.retainedBytes);
+      },
+    }),
+    slotUnseen: new Gauge({
+      name: 'walcast_slot_unseen_seconds',
+      help: 'Seconds since the instance of each walcast slot was last seen (0 while it streams); a departed one is dropped past WALCAST_SLOT_ORPHAN_AFTER',
+      labelNames: ['slot'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const slot of sources.slots()) if (slot.unseenSeconds !== undefined) this.set({ slot: slot.slot }, Math.round(slot.unseenSeconds));
       },
     }),
     slowClientDisconnects: new Counter({
