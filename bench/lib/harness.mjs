@@ -71,12 +71,14 @@ export async function walcastProcess(url, env = {}) {
   }
   return {
     base,
+    port,
     rssMiB: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1024,
     alive: () => child.exitCode === null && child.signalCode === null,
     metric: async (name) => Number(new RegExp(`^${name} ([\\d.e+]+)`, 'm').exec(await (await fetch(`${base}/metrics`)).text())?.[1] ?? NaN),
+    /** SIGTERM; resolves with the exit code. */
     async stop() {
       child.kill('SIGTERM');
-      await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve()));
+      return new Promise((resolve) => (child.exitCode === null ? child.once('exit', (code) => resolve(code)) : resolve(child.exitCode)));
     },
   };
 }
@@ -89,10 +91,14 @@ export function tokens(tenants) {
 export async function swarm({ processes = 1, streams, ...options }) {
   const parts = await Promise.all(Array.from({ length: processes }, (_, i) =>
     swarmProcess({ ...options, streams: Math.floor(streams / processes) + (i < streams % processes ? 1 : 0) })));
+  const sum = (reports, field) => reports.reduce((total, report) => total + report[field], 0);
   const merge = (reports) => ({
     latenciesMs: reports.flatMap((report) => report.latenciesMs),
-    events: reports.reduce((sum, report) => sum + report.events, 0),
-    closed: reports.reduce((sum, report) => sum + report.closed, 0),
+    movesMs: reports.flatMap((report) => report.movesMs),
+    events: sum(reports, 'events'),
+    closed: sum(reports, 'closed'),
+    resets: sum(reports, 'resets'),
+    duplicates: sum(reports, 'duplicates'),
   });
   return {
     opened: { opened: parts.reduce((sum, part) => sum + part.opened.opened, 0), connectMs: parts.flatMap((part) => part.opened.connectMs) },

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '../../src/auth/jwt.js';
 import { migrate } from '../../src/sql/migrate.js';
-import { startBalancer, type Balancer } from '../support/balancer.js';
+import { startBalancer, type Balancer } from '../../bench/lib/balancer.mjs';
 import { runCli, waitForOutput, type Run } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { freePort } from '../support/net.js';
