@@ -39,6 +39,7 @@ import { loadConfigRelid, loadExposures } from './sql/exposure-store.js';
 import { loadPresenceKey } from './sql/presence-key.js';
 import { TypeStore } from './sql/type-store.js';
 import { walFlushPosition } from './sql/wal-position.js';
+import { createDatabasePosition, readDatabasePosition } from './streams/database-position.js';
 import { createHub } from './streams/hub.js';
 import { streamHandler } from './streams/stream-routes.js';
 
@@ -237,6 +238,8 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
       maxClients: config.maxClients,
       maxClientsPerTenant: config.maxClientsPerTenant,
       filters,
+      maxClientsPerUser: config.maxClientsPerUser,
+      databasePosition: createDatabasePosition(() => readDatabasePosition(pool)),
       presenceSync: (tenant, room) => presence.syncOf(tenant, room),
     }),
     routers: [

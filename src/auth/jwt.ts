@@ -1,8 +1,9 @@
 // Bearer tokens → Principal: JWTs verified with jose (HS256 secret or a JWKS URL), the
 // tenant read from a configurable claim.
-import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
+import { errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import { WalcastError } from '../errors.js';
+import { createRemoteKeySet } from './key-set.js';
 
 export interface Principal {
   readonly tenant: string;
@@ -17,27 +18,43 @@ export interface VerifierOptions {
   readonly secret?: string | undefined;
   readonly jwksUrl?: string | undefined;
   readonly tenantClaim: string;
-  /** Required `aud` and `iss`, when set. */
+  /** Required `aud` and `iss`, when set; with a JWKS, at least one of them must be. */
   readonly audience?: string | undefined;
   readonly issuer?: string | undefined;
-  /** After a JWKS fetch, how long a token with an unknown `kid` waits for the next (jose's default: 30 s). */
+  /** After a JWKS fetch, how long a token with an unknown `kid` waits for the next (30 s). */
   readonly jwksCooldownMs?: number | undefined;
+  /** A JWKS fetch that takes longer fails (5 s). */
+  readonly jwksTimeoutMs?: number | undefined;
 }
 
 /** Asymmetric algorithms accepted from a JWKS; never `none`, never HS* with a public key. */
 const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 const CLOCK_TOLERANCE_SECONDS = 5;
 
-const StandardClaims = z.object({ sub: z.string().min(1).max(200), exp: z.number().optional() });
+const StandardClaims = z.object({ sub: z.string().min(1).max(200), exp: z.number() });
 const TenantValue = z.union([z.string().min(1).max(200), z.number().int().transform(String)]);
+/**
+ * Control and other non-printable characters (and line separators) in a tenant: it is
+ * compared, logged and sent back in events, where such characters only ever hide or
+ * forge something.
+ */
+const NON_PRINTABLE = /[\p{C}\p{Zl}\p{Zp}]/u;
 
 export function createTokenVerifier(options: VerifierOptions): VerifyToken {
   let key: Promise<CryptoKey> | JWTVerifyGetKey;
   let algorithms: string[];
   if (options.jwksUrl) {
-    // jose caches the key set and refetches it when a token names a key it lacks: key
-    // rotation needs no restart.
-    key = createRemoteJWKSet(new URL(options.jwksUrl), options.jwksCooldownMs === undefined ? {} : { cooldownDuration: options.jwksCooldownMs });
+    // A key set is often shared by many applications of one identity provider: without
+    // an audience or issuer to check, their tokens would be ours too.
+    if (!options.audience && !options.issuer) {
+      throw new WalcastError('INVALID_CONFIG', 'invalid configuration: WALCAST_JWKS_URL needs WALCAST_JWT_AUDIENCE or WALCAST_JWT_ISSUER (or both)');
+    }
+    // Cached, and refetched when a token names a key it lacks: rotation needs no restart.
+    key = createRemoteKeySet({
+      url: new URL(options.jwksUrl),
+      ...(options.jwksCooldownMs === undefined ? {} : { cooldownMs: options.jwksCooldownMs }),
+      ...(options.jwksTimeoutMs === undefined ? {} : { timeoutMs: options.jwksTimeoutMs }),
+    });
     algorithms = JWKS_ALGORITHMS;
   } else if (options.secret) {
     // Imported once: given the raw secret, jose imports it again for every token, which
@@ -54,12 +71,16 @@ export function createTokenVerifier(options: VerifierOptions): VerifyToken {
       ({ payload } = await jwtVerify(token, typeof key === 'function' ? key : await key, {
         algorithms,
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        // A token that never expires cannot be taken back: refused.
+        requiredClaims: ['exp'],
         ...(options.audience ? { audience: options.audience } : {}),
         ...(options.issuer ? { issuer: options.issuer } : {}),
       }));
     } catch (error) {
+      if (error instanceof WalcastError) throw error;
       if (error instanceof errors.JWTExpired) throw new WalcastError('TOKEN_EXPIRED', 'the token has expired');
       if (error instanceof errors.JWTClaimValidationFailed) {
+        if (error.reason === 'missing' && error.claim === 'exp') throw new WalcastError('INVALID_TOKEN', 'the token has no "exp" claim: only tokens that expire are accepted');
         throw new WalcastError('INVALID_TOKEN', `the token's "${error.claim}" claim is not accepted here`);
       }
       throw new WalcastError('INVALID_TOKEN', 'the token is not valid (bad signature, format or claims)');
@@ -69,8 +90,11 @@ export function createTokenVerifier(options: VerifierOptions): VerifyToken {
     if (!standard.success || !tenant.success) {
       throw new WalcastError('INVALID_TOKEN', `the token needs a "sub" claim and a "${options.tenantClaim}" claim`);
     }
+    if (NON_PRINTABLE.test(tenant.data)) {
+      throw new WalcastError('INVALID_TOKEN', `the token's "${options.tenantClaim}" claim contains control or other non-printable characters`);
+    }
     const { sub, exp } = standard.data;
-    return { tenant: tenant.data, sub, expiresAt: exp === undefined ? undefined : exp * 1000 };
+    return { tenant: tenant.data, sub, expiresAt: exp * 1000 };
   };
 }
 

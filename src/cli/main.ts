@@ -53,6 +53,8 @@ async function serve(config: Config, log: Logger): Promise<void> {
     config: devConfig,
     databaseUrl,
     log,
+    // Loopback in embedded mode unless WALCAST_HOST says otherwise (config.ts).
+    host: config.host,
     extraRouters: demoSecret ? [demoRoutes(demoSecret, config.tenantClaim)] : [],
   }).catch(async (error: unknown) => {
     await embedded?.stop();

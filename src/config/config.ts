@@ -17,6 +17,7 @@ const Env = z
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
       .optional(),
     WALCAST_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    WALCAST_HOST: z.string().regex(/^[0-9A-Za-z.:\-]{1,253}$/, 'must be an address to listen on, like 127.0.0.1, 0.0.0.0 or ::').optional(),
     WALCAST_JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 key)').optional(),
     WALCAST_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
     WALCAST_JWT_AUDIENCE: z.string().min(1).optional(),
@@ -29,6 +30,7 @@ const Env = z
     WALCAST_MAX_CLIENTS: positiveInt.default(20_000),
     WALCAST_MAX_CLIENTS_PER_TENANT: positiveInt.default(2_000),
     WALCAST_MAX_SNAPSHOTS_PER_TENANT: positiveInt.default(4),
+    WALCAST_MAX_CLIENTS_PER_USER: positiveInt.default(32),
     WALCAST_PUBLICATION: identifier.default('walcast'),
     WALCAST_INSTANCE: z.string().min(1).max(200).optional(),
     WALCAST_PRESENCE_TTL: positiveInt.default(30),
@@ -47,6 +49,12 @@ const Env = z
     WALCAST_DEMO: z.enum(['true', 'false']).default('false'),
     WALCAST_MIGRATE: z.enum(['true', 'false']).default('true'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  // A key set is often shared by every application of an identity provider: without an
+  // audience or issuer to check, another application's tokens would be accepted here.
+  .refine((env) => !env.WALCAST_JWKS_URL || env.WALCAST_JWT_AUDIENCE || env.WALCAST_JWT_ISSUER, {
+    path: ['WALCAST_JWKS_URL'],
+    message: 'needs WALCAST_JWT_AUDIENCE or WALCAST_JWT_ISSUER (or both): a shared key set must not let other applications\' tokens in',
   });
 
 export type Mode = 'embedded' | 'external';
@@ -55,6 +63,11 @@ export interface Config {
   readonly mode: Mode;
   readonly databaseUrl: string | undefined;
   readonly port: number;
+  /**
+   * The address to listen on; undefined: every interface. Embedded mode defaults to
+   * loopback, so its dev token endpoint and `CORS: *` never reach a network by accident.
+   */
+  readonly host: string | undefined;
   readonly jwtSecret: string | undefined;
   readonly jwksUrl: string | undefined;
   readonly jwtAudience: string | undefined;
@@ -66,6 +79,8 @@ export interface Config {
   readonly maxClientsPerTenant: number;
   /** Snapshot reads one tenant may run at once on an instance. */
   readonly maxSnapshotsPerTenant: number;
+  /** Open streams one `sub` of a tenant may hold on an instance. */
+  readonly maxClientsPerUser: number;
   readonly publication: string;
   readonly instance: string;
   readonly slotName: string;
@@ -130,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     mode: e.DATABASE_URL ? 'external' : 'embedded',
     databaseUrl: e.DATABASE_URL,
     port: e.WALCAST_PORT,
+    host: e.WALCAST_HOST ?? (e.DATABASE_URL ? undefined : '127.0.0.1'),
     jwtSecret: e.WALCAST_JWT_SECRET,
     jwksUrl: e.WALCAST_JWKS_URL,
     jwtAudience: e.WALCAST_JWT_AUDIENCE,
@@ -139,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     maxClients: e.WALCAST_MAX_CLIENTS,
     maxClientsPerTenant: e.WALCAST_MAX_CLIENTS_PER_TENANT,
     maxSnapshotsPerTenant: e.WALCAST_MAX_SNAPSHOTS_PER_TENANT,
+    maxClientsPerUser: e.WALCAST_MAX_CLIENTS_PER_USER,
     publication: e.WALCAST_PUBLICATION,
     instance,
     slotName: slotNameFor(instance),

@@ -5,7 +5,10 @@ import type { HttpRequest, HttpResponse } from '../http/exchange.js';
 import { z } from 'zod';
 import { authenticate } from '../auth/require-auth.js';
 import type { Principal, VerifyToken } from '../auth/jwt.js';
-import { WalcastError } from '../errors.js';
+import { KEYS_UNAVAILABLE_RETRY_SECONDS } from '../auth/key-set.js';
+import { isWalcastError, WalcastError } from '../errors.js';
+import type { Lsn } from '../replication/lsn.js';
+import { parseEventId } from '../events/event-id.js';
 import { isNewTo, MAX_CURSOR_LENGTH, parseResumePosition, type ResumePosition } from '../events/resume-point.js';
 import { resolveTable, type ExposureCatalog } from '../events/exposure.js';
 import type { RetentionLog } from '../events/retention.js';
@@ -18,6 +21,7 @@ import { formatSse, formatSseRetry } from './sse.js';
 import { openSseSink } from './sink.js';
 import { Subscriber } from './subscriber.js';
 import { FILTER_LIMITS, type ClientFilters, type RowPredicate } from '../filters/index.js';
+import type { DatabasePosition } from './database-position.js';
 
 const MAX_TABLES = 100;
 const MAX_WHERE_LENGTH = FILTER_LIMITS.maxLength;
@@ -43,6 +47,10 @@ export interface StreamRouteDeps {
   readonly maxClientsPerTenant: number;
   /** Clients' `where=`, per table. */
   readonly filters: ClientFilters;
+  /** Streams one user (`sub` within a tenant) may hold open here: one user cannot take a tenant's share. */
+  readonly maxClientsPerUser: number;
+  /** Asked whether a resume point past this instance's head can come from this database at all. */
+  readonly databasePosition: DatabasePosition;
   /** The `presence` data a stream following a room starts with: who is there now. */
   readonly presenceSync: (tenant: string, room: string) => string;
 }
@@ -119,23 +127,58 @@ function resumePositionOf(request: HttpRequest, fromQuery: string | undefined): 
   return text === undefined || text === '' ? undefined : parseResumePosition(text);
 }
 
+/** The LSN a resume point says the client has seen up to: an event's commit, a snapshot's end. */
+function lsnOf(position: ResumePosition): Lsn {
+  return position.kind === 'event' ? parseEventId(position.id).commitLsn : position.cursor.high;
+}
+
+/**
+ * While the key set cannot be fetched, nothing is "invalid": an EventSource never retries a
+ * non-200 answer, so it gets a 200 with only a `retry:` hint and the end of the stream,
+ * and comes back when the hint says (DESIGN §5).
+ */
+async function authenticateOrRetryLater(deps: StreamRouteDeps, request: HttpRequest, response: HttpResponse): Promise<Principal | undefined> {
+  try {
+    return await authenticate(deps.verifyToken, request);
+  } catch (error) {
+    if (!isWalcastError(error) || error.code !== 'AUTH_UNAVAILABLE') throw error;
+    retryLater(response, KEYS_UNAVAILABLE_RETRY_SECONDS * 1000);
+    return undefined;
+  }
+}
+
+/** 200 with only a `retry:` line, then the end: an EventSource comes back after `retryMs` (elsewhere, maybe). */
+function retryLater(response: HttpResponse, retryMs: number): void {
+  const sink = openSseSink(response);
+  sink.write(formatSseRetry(retryMs));
+  sink.end();
+}
+
 export type StreamHandler = (request: HttpRequest, response: HttpResponse) => Promise<void>;
 
 export function streamHandler(deps: StreamRouteDeps): StreamHandler {
+  /** Open streams per user (`tenant NUL sub`); counted here, released when the stream closes. */
+  const perUser = new Map<string, number>();
+  const release = (user: string) => {
+    const left = (perUser.get(user) ?? 1) - 1;
+    if (left > 0) perUser.set(user, left);
+    else perUser.delete(user);
+  };
+
   return async function openStream(request, response) {
-    const principal = await authenticate(deps.verifyToken, request);
+    const principal = await authenticateOrRetryLater(deps, request, response);
+    if (!principal) return;
     const query = parseQuery(StreamQuery, request);
     const rooms = requestedRooms(query[QUERY.rooms]);
     const tables = requestedTables(deps.catalog, query[QUERY.tables]);
     const where = await requestedWhere(deps, principal, request, query[QUERY.where], tables);
+    const position = resumePositionOf(request, query[QUERY.lastEventId]);
+    // Past this instance's head: a faster instance (wait), or another database (reset).
+    const head = deps.retention.headCommitLsn();
+    const fromElsewhere = position !== undefined && (head === undefined || lsnOf(position) > head) && (await deps.databasePosition.isAhead(lsnOf(position)));
     if (request.socket.destroyed) return;
-    if (!deps.accepting()) {
-      // 200, not 503: an EventSource retries only a stream that opened (DESIGN §4).
-      const sink = openSseSink(response);
-      sink.write(formatSseRetry(SSE_RETRY_MS));
-      sink.end();
-      return;
-    }
+    // 200, not 503: an EventSource retries only a stream that opened (DESIGN §4).
+    if (!deps.accepting()) return retryLater(response, SSE_RETRY_MS);
     // Refused rather than degrading everyone's streams; an EventSource does not retry these.
     if (deps.hub.size() >= deps.maxClients) {
       throw new WalcastError('SERVER_BUSY', 'this instance holds as many streams as it may; connect to another or retry later', { headers: { 'retry-after': '10' } });
@@ -143,14 +186,22 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
     if (deps.hub.sizeOf(principal.tenant) >= deps.maxClientsPerTenant) {
       throw new WalcastError('TOO_MANY_STREAMS', `at most ${deps.maxClientsPerTenant} open streams per tenant on an instance`, { headers: { 'retry-after': '10' } });
     }
-    const position = resumePositionOf(request, query[QUERY.lastEventId]);
-    const resume = position === undefined ? undefined : deps.retention.resumeFrom(position);
+    const user = `${principal.tenant}\u0000${principal.sub}`;
+    if ((perUser.get(user) ?? 0) >= deps.maxClientsPerUser) {
+      throw new WalcastError('TOO_MANY_STREAMS', `at most ${deps.maxClientsPerUser} open streams per user on an instance`, { headers: { 'retry-after': '10' } });
+    }
+    const resume = position === undefined ? undefined : fromElsewhere ? ({ kind: 'reset' } as const) : deps.retention.resumeFrom(position);
 
     const sink = openSseSink(response);
     sink.write(formatSseRetry(SSE_RETRY_MS));
     if (resume?.kind === 'reset') {
-      sink.write(formatSse({ event: SSE_EVENT.reset, data: JSON.stringify({ reason: 'the requested position is no longer retained; refetch your snapshot' }) }));
+      const reason = fromElsewhere
+        ? 'the requested position is past this database\'s WAL (a restored or another database); refetch your snapshot'
+        : 'the requested position is no longer retained; refetch your snapshot';
+      sink.write(formatSse({ event: SSE_EVENT.reset, data: JSON.stringify({ reason }) }));
     }
+
+    perUser.set(user, (perUser.get(user) ?? 0) + 1);
 
     const subscriber = new Subscriber({
       sink,
@@ -161,6 +212,7 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
       maxLagBytes: deps.maxLagBytes,
       onSent: (count) => deps.metrics.eventsSent.add(count),
       onClose: (closed, reason, error) => {
+        release(user);
         deps.hub.remove(closed);
         if (reason === 'slow' || reason === 'lagged') deps.metrics.slowClientDisconnects.inc();
         if (reason === 'fault') {

@@ -1,5 +1,6 @@
 // The `walcast` command as a user runs it: built JS, real processes, real signals.
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -8,6 +9,20 @@ import { runCli, waitForOutput } from '../support/cli.js';
 import { createTestDatabase } from '../support/database.js';
 import { SseClient } from '../support/sse.js';
 import { TEST_SECRET } from '../support/walcast.js';
+
+/**
+ * Whether something listens on `port` at 127.0.0.2: a loopback address too, but one a
+ * server bound to 127.0.0.1 does not answer, while one on every interface does.
+ */
+function answersBeyond127001(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.2', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
 
 describe('walcast CLI', () => {
   it('stops with a message naming a bad environment variable', async () => {
@@ -38,6 +53,8 @@ describe('walcast CLI', () => {
     try {
       const plain = runCli(['serve'], env);
       const plainUrl = await urlOf(plain);
+      // With DATABASE_URL (a server, a container): every interface.
+      expect(await answersBeyond127001(Number(new URL(plainUrl).port))).toBe(true);
       expect((await fetch(`${plainUrl}/`)).status).toBe(404);
       expect((await fetch(`${plainUrl}/dev/token`)).status).toBe(404);
       plain.child.kill('SIGTERM');
@@ -53,9 +70,12 @@ describe('walcast CLI', () => {
       demo.child.kill('SIGTERM');
       expect(await demo.exited).toBe(0);
 
-      const jwksOnly = runCli(['serve'], { ...env, WALCAST_JWT_SECRET: '', WALCAST_JWKS_URL: 'https://auth.example.com/jwks.json', WALCAST_DEMO: 'true' });
+      const jwksOnly = runCli(['serve'], { ...env, WALCAST_JWT_SECRET: '', WALCAST_JWKS_URL: 'https://auth.example.com/jwks.json', WALCAST_JWT_AUDIENCE: 'walcast', WALCAST_DEMO: 'true' });
       expect(await jwksOnly.exited).toBe(2);
       expect(jwksOnly.output).toMatch(/WALCAST_DEMO=true needs WALCAST_JWT_SECRET/);
+      const jwksAlone = runCli(['serve'], { ...env, WALCAST_JWT_SECRET: '', WALCAST_JWKS_URL: 'https://auth.example.com/jwks.json' });
+      expect(await jwksAlone.exited).toBe(2);
+      expect(jwksAlone.output).toMatch(/WALCAST_JWKS_URL needs WALCAST_JWT_AUDIENCE or WALCAST_JWT_ISSUER/);
     } finally {
       await db.drop();
     }
@@ -67,7 +87,7 @@ describe('walcast CLI', () => {
       if (dataRoot) await rm(dataRoot, { recursive: true, force: true });
     });
 
-    it('starts Postgres, streams the demo table, stops on Ctrl-C and resumes the same slot on restart', async () => {
+    it('starts Postgres, streams the demo table on loopback only (unless WALCAST_HOST says otherwise), stops on Ctrl-C and resumes the same slot on restart', async () => {
       dataRoot = await mkdtemp(path.join(tmpdir(), 'walcast-cli-'));
       await chmod(dataRoot, 0o755);
       const env = { WALCAST_DATA_DIR: path.join(dataRoot, '.walcast'), WALCAST_PORT: '0', WALCAST_INSTANCE: 'cli' };
@@ -75,6 +95,10 @@ describe('walcast CLI', () => {
       const first = runCli(['serve'], env);
       const [, streamUrl] = await waitForOutput(first, /stream: +(\S+)/);
       const [, psqlUrl] = await waitForOutput(first, /psql: +psql (\S+)/);
+      // The dev token endpoint and CORS: * never reach a network by accident.
+      expect(new URL(streamUrl!).hostname).toBe('127.0.0.1');
+      expect(await answersBeyond127001(Number(new URL(streamUrl!).port))).toBe(false);
+      expect((await fetch(new URL('/dev/token?tenant=acme&sub=u', streamUrl!))).status).toBe(200);
       const stream = await SseClient.open(streamUrl!);
       const db = new pg.Client({ connectionString: psqlUrl });
       await db.connect();
@@ -86,9 +110,10 @@ describe('walcast CLI', () => {
       first.child.kill('SIGINT');
       expect(await first.exited).toBe(0);
 
-      const second = runCli(['serve'], env);
+      const second = runCli(['serve'], { ...env, WALCAST_HOST: '0.0.0.0' });
       try {
         const [, secondStreamUrl] = await waitForOutput(second, /stream: +(\S+)/);
+        expect(await answersBeyond127001(Number(new URL(secondStreamUrl!).port))).toBe(true);
         const [, secondPsql] = await waitForOutput(second, /psql: +psql (\S+)/);
         expect(second.output).toMatch(/"created":false/);
         const resumed = await SseClient.open(`${secondStreamUrl}&lastEventId=${seen.id}`);

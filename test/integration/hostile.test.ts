@@ -1,7 +1,9 @@
-// A hostile world (issue 7): token checks (JWKS with rotation, algorithms, aud/iss, nbf),
-// CORS, broken HTTP, huge headers and URLs, stream limits, and tokens that never reach
-// logs, metrics or error bodies. Every answer is a 4xx/5xx JSON error; nothing crashes.
-import { createServer, request as httpRequest, type Server } from 'node:http';
+// A hostile world (issues 7, 14): token checks (JWKS with rotation, algorithms, aud/iss,
+// nbf, exp, a key set that cannot be fetched, tenants with control characters), CORS,
+// broken HTTP, huge headers and URLs, stream limits (per instance, tenant and user), and
+// tokens that never reach logs, metrics or error bodies. Every answer is a 4xx/5xx JSON
+// error; nothing crashes, and nothing fails open.
+import { createServer, request as httpRequest, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +15,7 @@ import { startWalcast, type RunningWalcast } from '../../src/walcast.js';
 import { runCli, waitForOutput } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { freePort } from '../support/net.js';
+import { eventually } from '../support/wait.js';
 import { startTestWalcast, TEST_SECRET, waitUntilReady, type TestWalcast } from '../support/walcast.js';
 
 let db: TestDatabase;
@@ -186,6 +189,12 @@ describe('tokens', () => {
 
   const status = async (token: string) => (await fetch(`${instance.url}/v1/presence?room=x`, { headers: { authorization: `Bearer ${token}` } })).status;
 
+  it('needs an audience or an issuer to check with a JWKS: a shared key set must not let other applications in', () => {
+    expect(() => createTokenVerifier({ jwksUrl: 'https://auth.example/jwks.json', tenantClaim: 'tenant_id' })).toThrow(/WALCAST_JWT_AUDIENCE or WALCAST_JWT_ISSUER/);
+    expect(() => loadConfig({ DATABASE_URL: db.url, WALCAST_JWKS_URL: 'https://auth.example/jwks.json' })).toThrow(/WALCAST_JWKS_URL needs WALCAST_JWT_AUDIENCE or WALCAST_JWT_ISSUER/);
+    expect(() => createTokenVerifier({ jwksUrl: 'https://auth.example/jwks.json', tenantClaim: 'tenant_id', issuer: 'https://auth.example' })).not.toThrow();
+  });
+
   it('verifies against a JWKS, follows key rotation, and checks aud, iss, nbf and the algorithm', async () => {
     const good = { aud: 'walcast', iss: 'https://auth.example' };
     expect(await status(await sign(keys[0]!, good))).toBe(200);
@@ -254,5 +263,187 @@ describe('tokens', () => {
     } finally {
       if (server.child.exitCode === null) server.child.kill('SIGKILL');
     }
+  });
+});
+
+describe('tokens that never expire or carry control characters', () => {
+  /** What each route answers a token: status and error code, the stream included. */
+  async function answers(token: string): Promise<[string, number, unknown][]> {
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const requests: [string, Promise<Response>][] = [
+      ['stream', fetch(walcast.streamUrl(token))],
+      ['snapshot', fetch(`${walcast.url}/v1/tables/notes/rows`, { headers })],
+      ['insert', fetch(`${walcast.url}/v1/tables/notes/rows`, { method: 'POST', headers, body: '{"body":"x"}' })],
+      ['presence', fetch(`${walcast.url}/v1/presence?room=x`, { headers })],
+    ];
+    return Promise.all(requests.map(async ([route, pending]) => {
+      const response = await pending;
+      if (response.status < 400) return [route, response.status, (await response.body?.cancel(), undefined)] as [string, number, unknown];
+      return [route, response.status, ((await response.json()) as { error?: string }).error] as [string, number, unknown];
+    }));
+  }
+
+  it('refuses a token without exp (401) on every route and the stream', async () => {
+    const forever = await new SignJWT({ tenant_id: 'acme' }).setProtectedHeader({ alg: 'HS256' }).setSubject('ann').setIssuedAt().sign(new TextEncoder().encode(TEST_SECRET));
+    expect(await answers(forever)).toEqual([
+      ['stream', 401, 'invalid_token'],
+      ['snapshot', 401, 'invalid_token'],
+      ['insert', 401, 'invalid_token'],
+      ['presence', 401, 'invalid_token'],
+    ]);
+    const response = await fetch(walcast.streamUrl(forever));
+    expect(((await response.json()) as { message: string }).message).toMatch(/"exp"/);
+  });
+
+  it('refuses a tenant claim with control or other non-printable characters (401, saying so)', async () => {
+    for (const tenant of ['acme\u0000', 'acme\nglobex', 'ac\u200bme', 'acme\u2028', '\u007f', 'acme\u202e']) {
+      const token = await walcast.token(tenant);
+      expect((await answers(token)).map(([, status]) => status), JSON.stringify(tenant)).toEqual([401, 401, 401, 401]);
+      const response = await fetch(`${walcast.url}/v1/presence?room=x`, { headers: { authorization: `Bearer ${token}` } });
+      expect(((await response.json()) as { message: string }).message).toMatch(/"tenant_id" claim contains control or other non-printable characters/);
+    }
+    // Printable tenants of any script are fine.
+    expect((await answers(await walcast.token('Ünïcødé 株式会社'))).map(([, status]) => status)).toEqual([200, 200, 201, 200]);
+  });
+});
+
+describe('streams per user', () => {
+  it('holds one user to WALCAST_MAX_CLIENTS_PER_USER streams (429 with Retry-After), not the others of the tenant', async () => {
+    const limited = await startTestWalcast(db.url, { WALCAST_INSTANCE: 'per_user', WALCAST_MAX_CLIENTS_PER_USER: '2' });
+    const open: Response[] = [];
+    try {
+      const ann = await limited.token('acme', 'ann');
+      for (let i = 0; i < 2; i++) open.push(await fetch(limited.streamUrl(ann)));
+      expect(open.map((response) => response.status)).toEqual([200, 200]);
+      const third = await fetch(limited.streamUrl(ann));
+      expect(third.status).toBe(429);
+      expect(third.headers.get('retry-after')).toBe('10');
+      expect(await third.json()).toMatchObject({ error: 'too_many_streams', message: expect.stringMatching(/per user/) });
+      // Another user of the tenant, and a user named ann in another tenant, are not held back.
+      open.push(await fetch(limited.streamUrl(await limited.token('acme', 'bob'))));
+      open.push(await fetch(limited.streamUrl(await limited.token('globex', 'ann'))));
+      expect(open.slice(2).map((response) => response.status)).toEqual([200, 200]);
+      // A stream that ends gives its place back.
+      await open.shift()!.body?.cancel();
+      await eventually('ann may open a stream again', async () => {
+        const again = await fetch(limited.streamUrl(ann));
+        if (again.status === 200) open.push(again);
+        else await again.body?.cancel();
+        return again.status === 200;
+      });
+    } finally {
+      for (const response of open) await response.body?.cancel();
+      await limited.close();
+    }
+  });
+});
+
+describe('a key set that cannot be fetched', () => {
+  type Mode = 'ok' | 'hang' | 'garbage' | 'error';
+  let mode: Mode = 'ok';
+  let jwks: Server;
+  let port: number;
+  let keys: { kid: string; privateKey: CryptoKey; jwk: object }[] = [];
+  let instance: RunningWalcast;
+  const hung = new Set<ServerResponse>();
+
+  async function newKey(kid: string) {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
+  }
+  const sign = (key: { kid: string; privateKey: CryptoKey }) =>
+    new SignJWT({ tenant_id: 'acme' }).setProtectedHeader({ alg: 'ES256', kid: key.kid }).setAudience('walcast').setSubject('ann').setIssuedAt().setExpirationTime('1h').sign(key.privateKey);
+
+  async function startJwks(): Promise<void> {
+    jwks = createServer((_request, response) => {
+      if (mode === 'hang') return void hung.add(response);
+      if (mode === 'error') return void response.writeHead(502).end('bad gateway');
+      response.setHeader('content-type', 'application/json');
+      response.end(mode === 'garbage' ? '{"keys": "<html>maintenance</html>"' : JSON.stringify({ keys: keys.map((key) => key.jwk) }));
+    });
+    await new Promise<void>((resolve) => jwks.listen(port, '127.0.0.1', resolve));
+    port = (jwks.address() as { port: number }).port;
+  }
+  async function stopJwks(): Promise<void> {
+    for (const response of hung) response.destroy();
+    hung.clear();
+    jwks.closeAllConnections();
+    await new Promise((resolve) => jwks.close(resolve));
+  }
+
+  beforeAll(async () => {
+    port = 0;
+    keys = [await newKey('k1')];
+    await startJwks();
+    const jwksUrl = `http://127.0.0.1:${port}/jwks.json`;
+    // Down from the start: no set was ever fetched.
+    await stopJwks();
+    const config = loadConfig({ DATABASE_URL: db.url, WALCAST_JWKS_URL: jwksUrl, WALCAST_JWT_AUDIENCE: 'walcast', WALCAST_PORT: '0', WALCAST_INSTANCE: 'jwks_down', LOG_LEVEL: 'silent' });
+    instance = await startWalcast({
+      config,
+      databaseUrl: db.url,
+      log: createLogger('silent'),
+      host: '127.0.0.1',
+      verifyToken: createTokenVerifier({ jwksUrl, tenantClaim: 'tenant_id', audience: 'walcast', jwksCooldownMs: 0, jwksTimeoutMs: 300 }),
+    });
+  });
+
+  afterAll(async () => {
+    await instance?.close();
+    if (jwks.listening) await stopJwks();
+  });
+
+  /** What a route and the stream answer a token: never 401 while the set is out of reach. */
+  async function answers(token: string) {
+    const route = await fetch(`${instance.url}/v1/presence?room=x`, { headers: { authorization: `Bearer ${token}` } });
+    const stream = await fetch(`${instance.url}/v1/stream?access_token=${token}`);
+    const streamType = stream.headers.get('content-type');
+    const streamBody = streamType?.startsWith('text/event-stream') && route.status === 503 ? await stream.text() : (await stream.body?.cancel(), undefined);
+    return {
+      route: route.status,
+      retryAfter: route.headers.get('retry-after'),
+      error: route.status === 200 ? undefined : ((await route.json()) as { error: string }).error,
+      stream: stream.status,
+      streamType,
+      streamBody,
+    };
+  }
+
+  const unavailable = {
+    route: 503,
+    retryAfter: '5',
+    error: 'auth_unavailable',
+    stream: 200,
+    streamType: expect.stringMatching(/^text\/event-stream/),
+    // Only a retry hint, then the end: an EventSource comes back after it.
+    streamBody: 'retry: 5000\n\n',
+  };
+
+  it('answers 503 with Retry-After, and a stream 200 with only a retry: line, never 401 while it is down, timing out or answering garbage', async () => {
+    const k1 = await sign(keys[0]!);
+    // Never fetched: the endpoint is down.
+    expect(await answers(k1)).toEqual(unavailable);
+
+    await startJwks();
+    expect(await answers(k1)).toMatchObject({ route: 200, stream: 200 });
+
+    // A new key appears while the set cannot be fetched: its tokens wait, they are not invalid.
+    keys.push(await newKey('k2'));
+    const k2 = await sign(keys[1]!);
+    for (const outage of ['hang', 'garbage', 'error'] as const) {
+      mode = outage;
+      expect(await answers(k2), outage).toEqual(unavailable);
+      // Tokens signed with a key of the last good set go on working.
+      expect(await answers(k1), outage).toMatchObject({ route: 200, stream: 200 });
+    }
+    mode = 'ok';
+    await stopJwks();
+    expect(await answers(k2)).toEqual(unavailable);
+    expect(await answers(k1)).toMatchObject({ route: 200, stream: 200 });
+
+    // Back: the new key is fetched, and a key the set really lacks is invalid again.
+    await startJwks();
+    expect(await answers(k2)).toMatchObject({ route: 200, stream: 200 });
+    expect(await answers(await sign(await newKey('k3')))).toMatchObject({ route: 401, error: 'invalid_token', stream: 401 });
   });
 });

@@ -1,6 +1,10 @@
-// Resume beyond one connection: an ID older than retention gets `reset`; a restarted
-// instance rebuilds its window from the slot and a client resumes with no gap.
+// Resume beyond one connection: an ID older than retention gets `reset`; so does one past
+// the database's own WAL (a restore, a new cluster); a restarted instance rebuilds its
+// window from the slot and a client resumes with no gap.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatEventId } from '../../src/events/event-id.js';
+import { formatCursor } from '../../src/events/resume-point.js';
+import { parseLsn, type Lsn } from '../../src/replication/lsn.js';
 import { migrate } from '../../src/sql/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { SseClient } from '../support/sse.js';
@@ -51,6 +55,58 @@ describe('a resume point older than retention', () => {
       expect(reset.data).toMatchObject({ reason: expect.any(String) });
       await insertNotes('after reset');
       expect((await resumed.next()).data).toMatchObject({ row: { body: 'after reset' } });
+    } finally {
+      resumed.close();
+    }
+  });
+});
+
+describe('a resume point from another database', () => {
+  let walcast: TestWalcast;
+  beforeAll(async () => {
+    walcast = await startTestWalcast(db.url, { WALCAST_INSTANCE: 'restored' });
+    await waitUntilReady(walcast);
+  });
+  afterAll(async () => walcast?.close());
+
+  /** The database's WAL insert position, plus `ahead` bytes. */
+  async function walPosition(ahead: bigint): Promise<Lsn> {
+    const { rows } = await db.sql.query<{ lsn: string }>('select pg_current_wal_insert_lsn()::text as lsn');
+    return (parseLsn(rows[0]!.lsn) + ahead) as Lsn;
+  }
+
+  async function expectResetThenLive(lastEventId: string, body: string): Promise<void> {
+    const token = await walcast.token('acme');
+    const resumed = await SseClient.open(walcast.streamUrl(token, { tables: 'notes', lastEventId }));
+    try {
+      const reset = await resumed.next();
+      expect(reset.type).toBe('reset');
+      expect(reset.data).toMatchObject({ reason: expect.stringMatching(/another database/) });
+      await insertNotes(body);
+      expect((await resumed.next()).data).toMatchObject({ row: { body } });
+    } finally {
+      resumed.close();
+    }
+  }
+
+  it('gets a reset for an event ID past the database\'s WAL position (not silence forever), then the stream goes on live', async () => {
+    await expectResetThenLive(formatEventId(await walPosition(1n << 30n), 3), 'after a restore');
+  });
+
+  it('gets a reset for a snapshot cursor past it too', async () => {
+    const low = await walPosition(1n << 30n);
+    await expectResetThenLive(formatCursor({ low, high: (low + 64n) as Lsn, xmax: 5_000_000n, xip: [] }), 'after a cursor from elsewhere');
+  });
+
+  it('waits on an ID past this instance\'s head but not past the database (a faster instance), with no reset', async () => {
+    const token = await walcast.token('acme');
+    // Written to the WAL, never a commit this instance decoded: past its head.
+    const resumed = await SseClient.open(walcast.streamUrl(token, { tables: 'notes', lastEventId: formatEventId(await walPosition(0n), 0) }));
+    try {
+      await insertNotes('from the faster instance on');
+      const next = await resumed.next();
+      expect(next.type).toBe('change');
+      expect(next.data).toMatchObject({ row: { body: 'from the faster instance on' } });
     } finally {
       resumed.close();
     }
