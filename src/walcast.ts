@@ -12,7 +12,7 @@ import { forgetExpiredKeys } from './edits/idempotency.js';
 import { WalcastError } from './errors.js';
 import { createEventPipeline } from './events/event-pipeline.js';
 import { ExposureCatalog } from './events/exposure.js';
-import { clientFilters, createFilterEngine, describeFilterColumns } from './filters/index.js';
+import { clientFilters, createFilterEngine, createPolicies, describeFilterColumns } from './filters/index.js';
 import { RetentionLog } from './events/retention.js';
 import { createApp, type WalcastHandler } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
@@ -202,7 +202,10 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
       audience: config.jwtAudience,
       issuer: config.jwtIssuer,
     });
-  const filters = clientFilters({ engine: createFilterEngine(pools.filters), catalog, columnsOf: (relid) => describeFilterColumns(pool, relid) });
+  const engine = createFilterEngine(pools.filters);
+  const columnsOf = (relid: number) => describeFilterColumns(pool, relid);
+  const filters = clientFilters({ engine, catalog, columnsOf });
+  const policies = createPolicies({ engine, catalog, columnsOf, log });
   const held = new HeldSnapshots({ max: CONNECTION_BUDGET.heldSnapshots, ttlMs: HELD_SNAPSHOT_TTL_MS });
   let draining = false;
   const ready = () => replication.caughtUp() && !draining;
@@ -238,6 +241,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
       maxClients: config.maxClients,
       maxClientsPerTenant: config.maxClientsPerTenant,
       filters,
+      policies,
       maxClientsPerUser: config.maxClientsPerUser,
       databasePosition: createDatabasePosition(() => readDatabasePosition(pool)),
       presenceSync: (tenant, room) => presence.syncOf(tenant, room),
@@ -261,6 +265,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
         held,
         gate: new ReadGate(config.maxSnapshotsPerTenant),
         filters,
+        policies,
         stallMs: options.snapshotStallMs ?? SNAPSHOT_STALL_MS,
         describeTable: describe,
       }),

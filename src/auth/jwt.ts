@@ -10,6 +10,8 @@ export interface Principal {
   readonly sub: string;
   /** Milliseconds since the epoch; streams end then (DESIGN §5). */
   readonly expiresAt: number | undefined;
+  /** The verified token's claims: row policies read `$sub` and `$claim.NAME` from them (DESIGN §10). */
+  readonly claims: Readonly<Record<string, unknown>>;
 }
 
 export type VerifyToken = (token: string) => Promise<Principal>;
@@ -94,7 +96,7 @@ export function createTokenVerifier(options: VerifierOptions): VerifyToken {
       throw new WalcastError('INVALID_TOKEN', `the token's "${options.tenantClaim}" claim contains control or other non-printable characters`);
     }
     const { sub, exp } = standard.data;
-    return { tenant: tenant.data, sub, expiresAt: exp * 1000 };
+    return { tenant: tenant.data, sub, expiresAt: exp * 1000, claims: payload };
   };
 }
 

@@ -126,18 +126,12 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
   function overflow(txn: OpenTransaction): Invalidations {
     const invalidations = new Invalidations();
     for (const event of txn.events) {
-      const shape = shapeOfEvent(event);
-      if (shape) invalidations.add(shape, event.tenant, event.type === 'invalidate' ? 'undecodable_change' : 'transaction_too_large');
+      const reason = event.type === 'invalidate' ? (event.reason ?? 'undecodable_change') : 'transaction_too_large';
+      invalidations.add({ relid: event.relid, table: event.table }, event.tenant, reason);
     }
     txn.events = [];
     log.info({ xid: txn.context.xid, limit: deps.maxTxnChanges }, 'transaction exceeds WALCAST_MAX_TXN_CHANGES; sending invalidate events');
     return invalidations;
-  }
-
-  /** The shapes of the events a transaction holds, by relation (events know their relid). */
-  const eventShapes = new Map<number, TableShape>();
-  function shapeOfEvent(event: WalcastEvent): TableShape | undefined {
-    return event.type === 'change' ? event.image.shape : eventShapes.get(event.relid);
   }
 
   /**
@@ -151,7 +145,6 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
       undecodable.add(shape.relid);
       log.error({ err: error, table: shape.table }, 'a change could not be decoded; its table is invalidated for every tenant');
     }
-    eventShapes.set(shape.relid, shape);
     if (txn.invalidations) txn.invalidations.add(shape, null, 'undecodable_change');
     else txn.events.push(invalidateEvent({ shape, tenant: null, reason: 'undecodable_change' }, position, txn.context));
   }
@@ -184,7 +177,6 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
         txn.invalidations.add(shape, null, 'transaction_too_large');
         continue;
       }
-      eventShapes.set(shape.relid, shape);
       const id = formatEventId(txn.context.commitLsn, position);
       txn.events.push({
         id,
@@ -199,16 +191,28 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
     }
   }
 
-  /** A row of walcast.exposed_tables: applied where it stands in the stream, before the changes after it. */
-  function onConfigRow(change: RowChange): void {
+  /**
+   * A row of walcast.exposed_tables: applied where it stands in the stream, before the
+   * changes after it. A table whose row policy changed (set, changed or dropped) gets an
+   * `invalidate` for every tenant at this position: each stream applies the new policy
+   * from there on, and each client reads the table again (DESIGN §10).
+   */
+  function onConfigRow(txn: OpenTransaction, change: RowChange): void {
     const row = configChangesOf(change);
     if (!row.ok) {
       log.error({ problem: row.problem }, 'ignoring a walcast.exposed_tables row walcast cannot read; run walcast doctor');
       return;
     }
     for (const config of row.changes) {
+      const relid = config.op === 'expose' ? config.exposure.relid : config.relid;
+      const before = catalog.exposureOf(relid);
       catalog.apply(config);
       log.info({ config }, 'exposure changed');
+      const after = catalog.exposureOf(relid);
+      if ((before?.policy ?? null) === (after?.policy ?? null) || !(before ?? after)) continue;
+      const table = { relid, table: (after ?? before)!.table };
+      if (txn.invalidations) txn.invalidations.add(table, null, 'policy_changed');
+      else txn.events.push(invalidateEvent({ shape: table, tenant: null, reason: 'policy_changed' }, txn.position, txn.context));
     }
   }
 
@@ -242,7 +246,7 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
         case 'update':
         case 'delete':
           if (!open) return undefined;
-          if (message.relation.relationOid === catalog.configRelid) onConfigRow(message);
+          if (message.relation.relationOid === catalog.configRelid) onConfigRow(open, message);
           onChange(open, message);
           return undefined;
         case 'truncate':

@@ -29,7 +29,11 @@ export interface ChangeEvent extends EventBase {
 /** `truncate` and `invalidate`: the client reads the table again. */
 export interface TableEvent extends EventBase {
   readonly type: 'truncate' | 'invalidate';
+  /** Why an invalidate was sent; a changed row policy also makes each stream apply the new one. */
+  readonly reason?: InvalidateReason;
 }
+
+export type InvalidateReason = 'transaction_too_large' | 'undecodable_change' | 'policy_changed';
 
 export type WalcastEvent = ChangeEvent | TableEvent;
 export type EventType = WalcastEvent['type'];

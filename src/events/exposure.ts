@@ -24,6 +24,10 @@ export const Exposure = z.object({
   primaryKey: z.array(z.string()),
   hiddenColumns: z.array(z.string()),
   writableColumns: z.array(z.string()).nullable(),
+  /** A row policy (DESIGN §10): who of a tenant sees which rows. Absent from exposures older than sql/004. */
+  policy: z.string().nullable().default(null),
+  /** Columns set from the token on insert: column → `$sub` or `$claim.NAME`. */
+  setOnInsert: z.record(z.string(), z.string()).nullable().default(null),
 });
 export type Exposure = z.infer<typeof Exposure>;
 
@@ -55,6 +59,11 @@ export class ExposureCatalog {
 
   exposureOf(relid: number): Exposure | undefined {
     return this.exposures.get(relid);
+  }
+
+  /** Every exposure of the publication now. */
+  all(): IterableIterator<Exposure> {
+    return this.exposures.values();
   }
 
   /** The exposed relation a client may name, spelled as in the catalog. */

@@ -4,17 +4,21 @@
 // stands for, so a transaction of any size has valid, identical IDs on every instance.
 // Past MAX_PAIRS pairs (one UPDATE across a million tenants) they become one per table
 // for every tenant: a client told to refetch more than it needed loses nothing.
-import type { TableEvent, TransactionContext } from './event.js';
+import type { InvalidateReason, TableEvent, TransactionContext } from './event.js';
 import { formatEventId } from './event-id.js';
-import type { TableShape } from './table-shape.js';
+import type { TableName } from './exposure.js';
 
-export type InvalidateReason = 'transaction_too_large' | 'undecodable_change';
+/** The table an invalidate names. */
+export interface TableRef {
+  readonly relid: number;
+  readonly table: TableName;
+}
 
 /** More pairs than this in one transaction and they collapse into one per table. */
 export const MAX_PAIRS = 10_000;
 
 interface Pair {
-  readonly shape: TableShape;
+  readonly shape: TableRef;
   /** null: every tenant. */
   readonly tenant: string | null;
   readonly reason: InvalidateReason;
@@ -29,7 +33,7 @@ export class Invalidations {
     return this.order.length;
   }
 
-  add(shape: TableShape, tenant: string | null, reason: InvalidateReason): void {
+  add(shape: TableRef, tenant: string | null, reason: InvalidateReason): void {
     const key = this.wholeTables ? null : tenant;
     let tenants = this.byTable.get(shape.relid);
     if (!tenants) this.byTable.set(shape.relid, (tenants = new Map()));
@@ -62,6 +66,7 @@ export function invalidateEvent(pair: Pair, position: number, txn: TransactionCo
   return {
     id,
     type: 'invalidate',
+    reason,
     tenant,
     relid: shape.relid,
     table: shape.table,

@@ -20,3 +20,4 @@ export { createFilterEngine, type FilterEngine, type PrepareOptions } from './fi
 export type { CanonicalizerOptions } from './canonical-values.js';
 export { describeFilterColumns } from './filter-columns.js';
 export { clientFilters, type ClientFilters } from './client-filters.js';
+export { createPolicies, NO_ROW, type Policies } from './policies.js';

@@ -14,7 +14,7 @@ import { resolveTable, type ExposureCatalog } from '../events/exposure.js';
 import { HEADER, QUERY } from '../wire/names.js';
 import { parseQuery } from '../http/validate.js';
 import { rowWriter, type TableDescription } from '../sql/columns.js';
-import { FILTER_LIMITS, type ClientFilters } from '../filters/index.js';
+import { combineFilters, FILTER_LIMITS, type ClientFilters, type Policies } from '../filters/index.js';
 import { WalcastError } from '../errors.js';
 import type { HeldSnapshots } from './held-snapshots.js';
 import { formatPageToken, parsePageToken } from './page-token.js';
@@ -39,6 +39,8 @@ export interface SnapshotRouteDeps {
   readonly gate: ReadGate;
   /** Clients' `where=`, per table. */
   readonly filters: ClientFilters;
+  /** Tables' row policies, per principal. */
+  readonly policies: Policies;
   /** A reader that takes no bytes for this long is cut off. */
   readonly stallMs: number;
   readonly describeTable: (relid: number) => Promise<TableDescription>;
@@ -94,7 +96,11 @@ export function snapshotRoutes(deps: SnapshotRouteDeps): Router {
     if (page && query[QUERY.where] !== undefined) throw new WalcastError('INVALID_PARAMETER', 'page: the token carries its filter; leave out where=');
     const whereTexts = page ? page.where : [query[QUERY.where] ?? []].flat();
     const table = await deps.describeTable(relid);
-    const filter = whereTexts.length > 0 ? await deps.filters.forTable(relid, table.name, whereTexts, { sub: principal.sub }) : undefined;
+    // The table's row policy for the caller (DESIGN §10) AND the client's where=: the rule streams apply.
+    const policy = await deps.policies.forTable(relid, principal.claims);
+    const where = whereTexts.length > 0 ? await deps.filters.forTable(relid, table.name, whereTexts, principal.claims) : undefined;
+    const parts = [policy, where].filter((part) => part !== undefined);
+    const filter = parts.length > 1 ? combineFilters(parts) : parts[0];
     const tenantColumn = deps.catalog.exposureOf(relid)?.tenantColumn ?? null;
     const tenant = tenantColumn === null ? null : { column: table.columns.find((column) => column.name === tenantColumn)!, value: principal.tenant };
     // Pages follow the key; a key with a hidden column cannot be handed to the client.

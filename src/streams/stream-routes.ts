@@ -20,7 +20,7 @@ import type { Hub } from './hub.js';
 import { formatSse, formatSseRetry } from './sse.js';
 import { openSseSink } from './sink.js';
 import { Subscriber } from './subscriber.js';
-import { FILTER_LIMITS, type ClientFilters, type RowPredicate } from '../filters/index.js';
+import { combineFilters, FILTER_LIMITS, type ClientFilters, type Policies, type RowPredicate } from '../filters/index.js';
 import type { DatabasePosition } from './database-position.js';
 
 const MAX_TABLES = 100;
@@ -47,6 +47,8 @@ export interface StreamRouteDeps {
   readonly maxClientsPerTenant: number;
   /** Clients' `where=`, per table. */
   readonly filters: ClientFilters;
+  /** Tables' row policies, per principal. */
+  readonly policies: Policies;
   /** Streams one user (`sub` within a tenant) may hold open here: one user cannot take a tenant's share. */
   readonly maxClientsPerUser: number;
   /** Asked whether a resume point past this instance's head can come from this database at all. */
@@ -89,23 +91,21 @@ function tableWheres(request: HttpRequest): Map<string, string[]> {
 }
 
 /**
- * One predicate per filtered table: `where=` applies to every requested table, and
- * `where.<table>=` to that table alone (ANDed with `where=`). Each must name only
- * columns the table has; a table-filter must name a table of the stream.
+ * The `where=` texts of each filtered table: `where=` applies to every requested table,
+ * and `where.<table>=` to that table alone (ANDed with `where=`). A table-filter must name
+ * a table of the stream.
  */
-async function requestedWhere(
+function requestedWhere(
   deps: StreamRouteDeps,
-  principal: Principal,
   request: HttpRequest,
   texts: string | string[] | undefined,
   tables: ReadonlyMap<number, string> | null,
-): Promise<ReadonlyMap<number, RowPredicate> | null> {
+): Map<number, { readonly name: string; readonly texts: string[] }> {
   const perTable = tableWheres(request);
-  if (texts === undefined && perTable.size === 0) return null;
   const common = texts === undefined ? [] : [texts].flat();
   if (common.length > 0 && !tables) throw new WalcastError('INVALID_PARAMETER', 'where: name the tables it applies to with tables=');
   const conditions = new Map<number, { name: string; texts: string[] }>();
-  for (const [relid, name] of tables ?? []) conditions.set(relid, { name, texts: [...common] });
+  if (common.length > 0) for (const [relid, name] of tables ?? []) conditions.set(relid, { name, texts: [...common] });
   for (const [name, own] of perTable) {
     const relid = resolveTable(deps.catalog, name);
     if (tables && !tables.has(relid)) throw new WalcastError('INVALID_PARAMETER', `where.${name.slice(0, 100)}: that table is not in tables=`);
@@ -113,11 +113,35 @@ async function requestedWhere(
     entry.texts.push(...own);
     conditions.set(relid, entry);
   }
-  const where = new Map<number, RowPredicate>();
-  for (const [relid, { name, texts: all }] of conditions) {
-    if (all.length > 0) where.set(relid, (await deps.filters.forTable(relid, name, all, { sub: principal.sub })).matches);
+  return conditions;
+}
+
+/**
+ * How a stream judges the rows of each table: the table's row policy for its principal
+ * (DESIGN §10) AND its `where=`. A table with neither has no predicate: every row of the
+ * tenant. `predicateOf` is asked again when a table's policy changes.
+ */
+async function streamPredicates(
+  deps: StreamRouteDeps,
+  principal: Principal,
+  where: ReadonlyMap<number, { readonly name: string; readonly texts: string[] }>,
+  tables: ReadonlyMap<number, string> | null,
+): Promise<{ predicates: Map<number, RowPredicate>; predicateOf: (relid: number) => Promise<RowPredicate | undefined> }> {
+  const predicateOf = async (relid: number): Promise<RowPredicate | undefined> => {
+    const policy = await deps.policies.forTable(relid, principal.claims);
+    const own = where.get(relid);
+    const filter = own ? await deps.filters.forTable(relid, own.name, own.texts, principal.claims) : undefined;
+    const parts = [policy, filter].filter((part) => part !== undefined);
+    if (parts.length === 0) return undefined;
+    return (parts.length === 1 ? parts[0]! : combineFilters(parts)).matches;
+  };
+  const relids = new Set([...(tables?.keys() ?? [...deps.catalog.all()].map((exposure) => exposure.relid)), ...where.keys()]);
+  const predicates = new Map<number, RowPredicate>();
+  for (const relid of relids) {
+    const predicate = await predicateOf(relid);
+    if (predicate) predicates.set(relid, predicate);
   }
-  return where;
+  return { predicates, predicateOf };
 }
 
 /** The header is what a browser sends on reconnect, newer than the URL: it wins (DESIGN §4). */
@@ -171,7 +195,7 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
     const query = parseQuery(StreamQuery, request);
     const rooms = requestedRooms(query[QUERY.rooms]);
     const tables = requestedTables(deps.catalog, query[QUERY.tables]);
-    const where = await requestedWhere(deps, principal, request, query[QUERY.where], tables);
+    const { predicates, predicateOf } = await streamPredicates(deps, principal, requestedWhere(deps, request, query[QUERY.where], tables), tables);
     const position = resumePositionOf(request, query[QUERY.lastEventId]);
     // Past this instance's head: a faster instance (wait), or another database (reset).
     const head = deps.retention.headCommitLsn();
@@ -205,7 +229,8 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
 
     const subscriber = new Subscriber({
       sink,
-      filter: { tenant: principal.tenant, tables: tables && new Set(tables.keys()), where, rooms: new Set(rooms) },
+      filter: { tenant: principal.tenant, tables: tables && new Set(tables.keys()), predicates, rooms: new Set(rooms) },
+      rebind: predicateOf,
       isNew: position && resume?.kind === 'resume' ? isNewTo(position) : undefined,
       startSeq: resume?.kind === 'resume' ? resume.seq : deps.retention.nextSeq,
       expiresAt: principal.expiresAt,

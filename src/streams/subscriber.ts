@@ -12,6 +12,11 @@
 // transaction) costs each client nothing but its socket buffer, and a client that stops
 // reading is cut off once it is `maxLagBytes` of events behind.
 //
+// A row policy that changes (an `invalidate` with reason policy_changed in the log) is
+// applied at that very event: the stream sends it, stops taking events while the table's
+// predicate is bound again for its principal, then goes on from its cursor, so no event
+// after the change is judged by the old rule, whichever instance or resume point.
+//
 // Fault isolation: every way in (the hub's offer and flush, the socket's drain, timers)
 // goes through `guard`, so a fault while serving this stream (its filter, a frame, its
 // socket) ends this stream alone, is reported once, and never reaches the caller: the
@@ -30,8 +35,8 @@ export interface SubscriberFilter {
   readonly tenant: string;
   /** Relation OIDs (a renamed table stays subscribed); null: every table exposed to the tenant. */
   readonly tables: ReadonlySet<number> | null;
-  /** `where=` predicates by relation OID; null: no filter. */
-  readonly where: ReadonlyMap<number, RowPredicate> | null;
+  /** What rows of each table it may see (its policy and `where=`), by relation OID; a table absent: every row. */
+  readonly predicates: ReadonlyMap<number, RowPredicate>;
   /** Presence rooms it follows (`rooms=`). */
   readonly rooms: ReadonlySet<string>;
 }
@@ -48,6 +53,8 @@ export interface SubscriberOptions {
   /** How far (bytes of retained events) it may fall behind the log's head. */
   readonly maxLagBytes: number;
   readonly onSent: (count: number) => void;
+  /** A table's predicate bound again after its row policy changed; undefined: every row. */
+  readonly rebind?: (relid: number) => Promise<RowPredicate | undefined>;
   /** Called once when the stream ends; `error` is the fault that ended it, if one did. */
   readonly onClose: (subscriber: Subscriber, reason: CloseReason, error?: unknown) => void;
 }
@@ -59,6 +66,9 @@ export class Subscriber {
   /** Frames offered and not yet written (until the hub's end-of-turn flush). */
   private batch: Buffer[] = [];
   private batchBytes = 0;
+  private readonly predicates: Map<number, RowPredicate>;
+  /** A table's predicate is being bound again: no event is taken until it is. */
+  private rebinding = false;
   /**
    * Kept for the stream's life: a resume ID can be ahead of what this instance has
    * decoded (it is still rebuilding its window, or another instance is faster), and
@@ -70,6 +80,7 @@ export class Subscriber {
 
   constructor(private readonly options: SubscriberOptions) {
     this.filter = options.filter;
+    this.predicates = new Map(options.filter.predicates);
     this.cursor = options.startSeq;
     this.isNew = options.isNew;
     this.expiresAt = options.expiresAt;
@@ -88,7 +99,7 @@ export class Subscriber {
   /** The bytes this stream gets for an event, or null; `shared` is the unfiltered frame. */
   private frameOf(event: WalcastEvent, shared: Buffer): Buffer | null {
     if (!this.accepts(event)) return null;
-    const predicate = this.filter.where?.get(event.relid);
+    const predicate = this.predicates.get(event.relid);
     if (!predicate) return shared;
     const verdict = judge(event, predicate);
     return verdict === 'skip' ? null : frameFor(event, verdict);
@@ -100,7 +111,7 @@ export class Subscriber {
   }
 
   private replayFrom(log: RetentionLog): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.rebinding) return;
     this.state = 'replaying';
     if (this.cursor < log.firstSeq) return this.close('lagged');
     let sent = 0;
@@ -114,6 +125,10 @@ export class Subscriber {
       if (!frame) continue;
       this.options.sink.write(frame);
       sent++;
+      if (this.policyChanged(retained.event)) {
+        this.options.onSent(sent);
+        return this.bindAgain(retained.event.relid, log);
+      }
     }
     this.options.onSent(sent);
     this.state = 'live';
@@ -139,15 +154,37 @@ export class Subscriber {
   }
 
   private take(retained: RetainedEvent, shared: Buffer, log: RetentionLog): boolean {
-    if (this.state !== 'live') return false;
+    if (this.state !== 'live' || this.rebinding) return false;
     this.cursor = retained.seq + 1;
     const frame = this.frameOf(retained.event, shared);
     if (!frame) return false;
     const first = this.batch.length === 0;
     this.batch.push(frame);
     this.batchBytes += frame.length;
-    if (this.batchBytes >= MAX_BATCH_BYTES) this.writeTurn(log);
+    if (this.policyChanged(retained.event)) this.bindAgain(retained.event.relid, log);
+    else if (this.batchBytes >= MAX_BATCH_BYTES) this.writeTurn(log);
     return first;
+  }
+
+  private policyChanged(event: WalcastEvent): boolean {
+    return event.type === 'invalidate' && event.reason === 'policy_changed' && this.options.rebind !== undefined;
+  }
+
+  /** Stops taking events until the table's predicate follows its new policy; then on from the cursor. */
+  private bindAgain(relid: number, log: RetentionLog): void {
+    this.rebinding = true;
+    this.state = 'replaying';
+    this.options.rebind!(relid).then(
+      (predicate) => {
+        if (predicate) this.predicates.set(relid, predicate);
+        else this.predicates.delete(relid);
+        this.rebinding = false;
+        this.replay(log);
+      },
+      (error: unknown) => this.guard(() => {
+        throw error;
+      }),
+    );
   }
 
   /** The frames offered since the last flush, in order (the hub shares equal batches' bytes). */
@@ -171,7 +208,7 @@ export class Subscriber {
       return;
     }
     this.writeBatch(bytes);
-    if (this.options.sink.full) {
+    if (this.options.sink.full && !this.rebinding) {
       this.state = 'replaying';
       this.waitForDrain(log);
     }

@@ -37,6 +37,8 @@ const EXPOSURE: Exposure = {
   primaryKey: ['id'],
   hiddenColumns: [],
   writableColumns: null,
+  policy: null,
+  setOnInsert: null,
 };
 
 export interface PipelineRig {

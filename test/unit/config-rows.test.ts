@@ -32,6 +32,8 @@ const todos = (changes: Partial<Exposure> = {}): Exposure => ({
   primaryKey: ['id'],
   hiddenColumns: [],
   writableColumns: null,
+  policy: null,
+  setOnInsert: null,
   ...changes,
 });
 const row = (exposure: Exposure) => ['todos', exposure.publication, JSON.stringify(exposure)];

@@ -17,7 +17,7 @@ function listen(rig: PipelineRig, tenant: string) {
   rig.hub.add(
     new Subscriber({
       sink: socket.sink,
-      filter: { tenant, tables: null, where: null, rooms: new Set() },
+      filter: { tenant, tables: null, predicates: new Map(), rooms: new Set() },
       isNew: undefined,
       startSeq: rig.retention.nextSeq,
       expiresAt: undefined,

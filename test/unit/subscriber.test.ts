@@ -33,7 +33,7 @@ describe('Subscriber under a burst', () => {
     const { writes, sink } = stuckResponse();
     const stream = new Subscriber({
       sink,
-      filter: { tenant: 'acme', tables: null, where: null, rooms: new Set() },
+      filter: { tenant: 'acme', tables: null, predicates: new Map(), rooms: new Set() },
       isNew: undefined,
       startSeq: log.nextSeq,
       expiresAt: undefined,
