@@ -1,6 +1,6 @@
 // The one place errors become HTTP responses: `{ "error": "<code>", "message": "…" }`.
 import type { HttpRequest, HttpResponse } from './exchange.js';
-import type { NextFunction, Request, Response } from 'express';
+import type { Request, Response } from 'express';
 import { WalcastError, isWalcastError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ErrorBody } from '../wire/payloads.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/sql/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { SseClient } from '../support/sse.js';
-import { eventually, metric } from '../support/wait.js';
+import { metric } from '../support/wait.js';
 import { startTestWalcast, waitUntilReady, type TestWalcast } from '../support/walcast.js';
 
 let db: TestDatabase;

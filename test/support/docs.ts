@@ -20,7 +20,7 @@ function insideFence(lines: readonly string[], index: number): boolean {
 /** The first ```lang block of a section; fails when the section has none. */
 export async function codeBlockIn(file: string, heading: string, lang: string): Promise<string> {
   const section = await sectionOf(file, heading);
-  const match = new RegExp('^```' + lang + '\\n([\\s\\S]*?)^```', 'm').exec(section);
+  const match = new RegExp(`^\`\`\`${lang}\\n([\\s\\S]*?)^\`\`\``, 'm').exec(section);
   if (!match) throw new Error(`no \`\`\`${lang} block under "${heading}" in ${file}`);
   return match[1]!;
 }

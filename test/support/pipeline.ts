@@ -5,7 +5,7 @@ import { ExposureCatalog, tableName, type Exposure } from '../../src/events/expo
 import { RetentionLog } from '../../src/events/retention.js';
 import { createLogger } from '../../src/log.js';
 import type { Lsn } from '../../src/replication/lsn.js';
-import type { Begin, Commit, Insert, Relation, Tuple } from '../../src/replication/pgoutput.js';
+import type { Begin, Commit, Insert, PgoutputMessage, Relation, Tuple } from '../../src/replication/pgoutput.js';
 import { createHub, type Hub } from '../../src/streams/hub.js';
 import type { Sink } from '../../src/streams/sink.js';
 
@@ -43,6 +43,8 @@ const EXPOSURE: Exposure = {
 
 export interface PipelineRig {
   readonly pipeline: EventPipeline;
+  /** Hands messages on; this rig knows every type, so the pipeline never asks to pause. */
+  handle(...messages: PgoutputMessage[]): void;
   readonly retention: RetentionLog;
   readonly hub: Hub;
 }
@@ -59,7 +61,12 @@ export function pipelineRig(options: { maxTxnChanges?: number } = {}): PipelineR
     log: createLogger('silent'),
     messages: new Map(),
   });
-  return { pipeline, retention, hub };
+  const handle = (...messages: PgoutputMessage[]) => {
+    for (const message of messages) {
+      if (pipeline.handle(message)) throw new Error(`the pipeline paused on a ${message.tag} message`);
+    }
+  };
+  return { pipeline, handle, retention, hub };
 }
 
 export const begin = (commitLsn: bigint, xid = 7): Begin => ({ tag: 'begin', commitLsn: commitLsn as Lsn, commitTime: 1_700_000_000_000_000n, xid });
@@ -77,8 +84,12 @@ export function recorder(options: { throwOnWrite?: boolean } = {}) {
       frames.push(chunk.toString());
     },
     onDrain: () => undefined,
-    end: () => void (state.ended = true),
-    destroy: () => void (state.destroyed = true),
+    end: () => {
+      state.ended = true;
+    },
+    destroy: () => {
+      state.destroyed = true;
+    },
   };
   /** The `data:` payloads of the `id:`-bearing messages received so far. */
   const events = () =>

@@ -73,7 +73,7 @@ describe('a fault while serving one stream', () => {
 
   it('a throwing socket during replay (a resume) ends only that stream', async () => {
     const rig = pipelineRig();
-    for (const message of [begin(100n), insert(TODOS, ['1', 'acme', 'before']), commit(100n)]) rig.pipeline.handle(message);
+    for (const message of [begin(100n), insert(TODOS, ['1', 'acme', 'before']), commit(100n)]) rig.handle(message);
     const closes: { reason: CloseReason; error: unknown }[][] = [[], []];
     const healthy = stream(rig, { fromStart: true }, closes[0]!);
     const broken = stream(rig, { throwOnWrite: true, fromStart: true }, closes[1]!);

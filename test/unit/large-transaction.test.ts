@@ -36,9 +36,9 @@ describe('a transaction of 17 million changes (one UPDATE of 17M rows)', () => {
     const tenants = ['acme', 'globex', 'initech'];
     const changes: Insert[] = tenants.map((tenant) => insert(TODOS, ['1', tenant, 'x']));
     const started = performance.now();
-    rig.pipeline.handle(begin(0x10_0000n));
-    for (let i = 0; i < 17_000_000; i++) rig.pipeline.handle(changes[i % 3]!);
-    rig.pipeline.handle(commit(0x10_0000n));
+    rig.handle(begin(0x10_0000n));
+    for (let i = 0; i < 17_000_000; i++) rig.handle(changes[i % 3]!);
+    rig.handle(commit(0x10_0000n));
     const seconds = (performance.now() - started) / 1000;
     await turn();
     console.log(JSON.stringify({ changes: 17_000_000, seconds: Math.round(seconds * 100) / 100 }));
@@ -52,11 +52,11 @@ describe('a transaction of 17 million changes (one UPDATE of 17M rows)', () => {
     const rig = pipelineRig({ maxTxnChanges: MAX_POSITION });
     const acme = listen(rig, 'acme');
     const unexposed = insert(LOG, ['1', 'acme', 'log line']);
-    rig.pipeline.handle(begin(0x20_0000n));
-    rig.pipeline.handle(insert(TODOS, ['1', 'acme', 'first']));
-    for (let i = 0; i < MAX_POSITION + 5; i++) rig.pipeline.handle(unexposed);
-    rig.pipeline.handle(insert(TODOS, ['2', 'acme', 'past the width']));
-    rig.pipeline.handle(commit(0x20_0000n));
+    rig.handle(begin(0x20_0000n));
+    rig.handle(insert(TODOS, ['1', 'acme', 'first']));
+    for (let i = 0; i < MAX_POSITION + 5; i++) rig.handle(unexposed);
+    rig.handle(insert(TODOS, ['2', 'acme', 'past the width']));
+    rig.handle(commit(0x20_0000n));
     await turn();
     const received = acme.events();
     expect(received).toEqual([expect.objectContaining({ id: '0000000000200000-000000', tenant: 'acme', reason: 'transaction_too_large' })]);
@@ -66,9 +66,9 @@ describe('a transaction of 17 million changes (one UPDATE of 17M rows)', () => {
   it('collapses into one invalidate per table for every tenant past MAX_PAIRS tenants', async () => {
     const rig = pipelineRig({ maxTxnChanges: 10 });
     const someone = listen(rig, 'tenant-42');
-    rig.pipeline.handle(begin(0x30_0000n));
-    for (let i = 0; i <= MAX_PAIRS; i++) rig.pipeline.handle(insert(TODOS, [String(i), `tenant-${i}`, 'x']));
-    rig.pipeline.handle(commit(0x30_0000n));
+    rig.handle(begin(0x30_0000n));
+    for (let i = 0; i <= MAX_PAIRS; i++) rig.handle(insert(TODOS, [String(i), `tenant-${i}`, 'x']));
+    rig.handle(commit(0x30_0000n));
     await turn();
     expect(rig.retention.size).toBe(1);
     expect(someone.events()).toEqual([expect.objectContaining({ id: '0000000000300000-000000', tenant: null, reason: 'transaction_too_large' })]);
