@@ -5,11 +5,11 @@
 //   starting ──subscribe──► streaming ──error/close──► reconnecting ──backoff──► streaming
 //       └──────────────────────────stop()──────────────────────────► stopped
 //
-// Acknowledgement invariant: the flush position we report is never past
-//   min(end of the last fully processed transaction, oldest retained event's commit LSN),
-// so after a crash Postgres replays everything a client might still ask for. The
-// library's own acks (auto, and a timer that acks the last keepalive) would break this,
-// so both are off and we answer keepalives ourselves (FACTS.md).
+// Acknowledgement invariant (replication/acknowledgement): the flush position we report is
+// never past min(end of the last fully processed transaction, oldest retained event's
+// commit LSN), so after a crash Postgres replays everything a client might still ask for.
+// The library's own acks (auto, and a timer that acks the last keepalive) would break
+// this, so both are off and we answer keepalives ourselves (FACTS.md).
 //
 // Nothing thrown here may reach the driver: its socket handler would end the process.
 // Every way in from the library (parse, data, keepalive, error) is guarded; a fault is
@@ -18,7 +18,8 @@ import pgLogical from 'pg-logical-replication';
 import type pg from 'pg';
 import { WalcastError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { formatLsn, maxLsn, minLsn, parseLsn, ZERO_LSN, type Lsn } from './lsn.js';
+import { flushPosition, NO_PROGRESS, progressAfterKeepalive, progressAfterMessage, shouldReport, type Progress } from './acknowledgement.js';
+import { formatLsn, parseLsn, type Lsn } from './lsn.js';
 import { PgoutputDecoder, type PgoutputMessage } from './pgoutput.js';
 import { TEXT_FORMAT_OPTIONS } from './text-format.js';
 
@@ -89,8 +90,7 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
   let catchUpTarget: Lsn | undefined;
   /** Read through a call: TypeScript's narrowing does not know an await can change it. */
   const stopped = () => status === 'stopped';
-  let inTransaction = false;
-  let processed: Lsn = ZERO_LSN;
+  let progress: Progress = NO_PROGRESS;
   let confirmed: Lsn = options.confirmedFlush;
   let backoff = MIN_BACKOFF_MS;
   let reconnectTimer: NodeJS.Timeout | undefined;
@@ -104,11 +104,6 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
    */
   let releaseForShutdown = false;
   let probingShutdown = false;
-
-  function safeFlushLsn(): Lsn {
-    const held = releaseForShutdown ? undefined : options.holdBack();
-    return held === undefined ? processed : minLsn(processed, held);
-  }
 
   function probeShutdown(): void {
     if (probingShutdown || releaseForShutdown) return;
@@ -128,13 +123,12 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
   }
 
   /**
-   * Standby status update: flushed = everything before `safeFlushLsn()`. Never lower than
-   * what we reported before; `force` answers a keepalive that asked for a reply.
+   * Standby status update: flushed = everything before `flushPosition()`; `force` answers
+   * a keepalive that asked for a reply.
    */
   function sendStatus(force: boolean): void {
-    const flush = maxLsn(safeFlushLsn(), confirmed);
-    if (!service || status !== 'streaming' || flush === ZERO_LSN) return;
-    if (!force && flush === confirmed) return;
+    const flush = flushPosition({ processed: progress.processed, held: options.holdBack(), confirmed, releasedForShutdown: releaseForShutdown });
+    if (!service || status !== 'streaming' || !shouldReport(flush, confirmed, force)) return;
     // The library reports `acknowledge(x)` as x + 1 flushed. A failure is the connection's,
     // which its error handler already reconnects.
     service.acknowledge(formatLsn((flush - 1n) as Lsn)).catch(() => undefined);
@@ -189,28 +183,22 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
   }
 
   function handleData(message: PgoutputMessage): Promise<void> | undefined {
-    if (message.tag === 'begin') inTransaction = true;
+    if (message.tag === 'begin') progress = progressAfterMessage(progress, message);
     const pending = sink.handle(message);
-    if (message.tag === 'commit') {
-      inTransaction = false;
-      processed = maxLsn(processed, message.endLsn);
-    }
+    if (message.tag === 'commit') progress = progressAfterMessage(progress, message);
     return pending;
   }
 
   function handleKeepalive(walEnd: Lsn, shouldRespond: boolean): undefined {
     options.onServerWalEnd?.(walEnd);
-    // Everything the server sent before this keepalive has been handled (one socket, in
-    // order, and the queue keeps that order), so outside a transaction it is processed.
-    if (!inTransaction) {
-      processed = maxLsn(processed, walEnd);
-      // A keepalive's position is only what the server has read so far (it sends one
-      // right after connecting too): caught up is past the WAL as it was at connect.
-      if (catchUpTarget !== undefined && processed >= catchUpTarget) caughtUp = true;
-    }
+    // The queue keeps arrival order, so what came before this keepalive has been handled.
+    progress = progressAfterKeepalive(progress, walEnd);
+    // A keepalive's position is only what the server has read so far (it sends one right
+    // after connecting too): caught up is past the WAL as it was at connect.
+    if (!progress.inTransaction && catchUpTarget !== undefined && progress.processed >= catchUpTarget) caughtUp = true;
     sendStatus(shouldRespond);
     // Caught up and asked for a reply: the server may be waiting on us to stop.
-    if (shouldRespond && !inTransaction && walEnd <= processed) probeShutdown();
+    if (shouldRespond && !progress.inTransaction && walEnd <= progress.processed) probeShutdown();
     return undefined;
   }
 
@@ -238,7 +226,7 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
     caughtUp = false;
     releaseForShutdown = false;
     run(() => {
-      inTransaction = false;
+      progress = { inTransaction: false, processed: progress.processed };
       sink.connectionReset();
       return undefined;
     });
@@ -257,9 +245,8 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
     try {
       const fresh = await options.recoverSlot();
       run(() => {
-        inTransaction = false;
         sink.connectionReset();
-        processed = fresh;
+        progress = { inTransaction: false, processed: fresh };
         confirmed = fresh;
         return undefined;
       });
@@ -304,7 +291,7 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
     });
     current.on('start', () => {
       status = 'streaming';
-      log.info({ slot: slotName, from: formatLsn(processed) }, 'replication streaming');
+      log.info({ slot: slotName, from: formatLsn(progress.processed) }, 'replication streaming');
     });
     current.on('error', (error: unknown) => {
       if (service === current) scheduleReconnect(error);
@@ -328,7 +315,7 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
     // Starting at what we already processed (not the slot's older confirmed position)
     // makes the server skip transactions we have; it never goes below confirmed_flush_lsn.
     current
-      .subscribe(plugin, slotName, formatLsn(processed))
+      .subscribe(plugin, slotName, formatLsn(progress.processed))
       .then(() => {
         if (service === current) scheduleReconnect(new WalcastError('REPLICATION_UNAVAILABLE', 'replication stream ended'));
       })
@@ -344,7 +331,7 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
   return {
     status: () => status,
     caughtUp: () => caughtUp && status === 'streaming',
-    processedLsn: () => processed,
+    processedLsn: () => progress.processed,
     confirmedLsn: () => confirmed,
     async stop() {
       sendStatus(false);
