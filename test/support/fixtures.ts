@@ -57,7 +57,6 @@ export function positionsOf(fixture: PgoutputFixture): Lsn[] {
 export interface FixtureRig {
   readonly pipeline: EventPipeline;
   readonly retention: RetentionLog;
-  readonly catalog: ExposureCatalog;
   /** Each publish() call: one committed transaction's events. */
   readonly published: WalcastEvent[][];
   /** Contents of logical messages with the `walcast.test` prefix, as handed on. */
@@ -87,7 +86,6 @@ export function fixtureRig(fixture: PgoutputFixture, options: { maxTxnChanges?: 
   return {
     pipeline,
     retention,
-    catalog,
     published,
     testMessages,
     async run() {
