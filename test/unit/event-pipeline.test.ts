@@ -139,6 +139,12 @@ describe('the event pipeline on captured transactions', () => {
     ]);
   });
 
+  it('numbers changes by their place in the transaction, counting those of tables it does not stream', async () => {
+    const { published, begins } = await eventsOf('listed');
+    // notices is published but not exposed: its changes go to nobody, yet keep their place.
+    expect(published.flat().map((event) => [event.id, event.table])).toEqual([[formatEventId(begins.at(-1)!.commitLsn, 1), 'public.docs']]);
+  });
+
   it('names a partition row by its root table; a move across partitions is a delete and an insert', async () => {
     const { published } = await eventsOf('partitions');
     expect(new Set(published.flat().map((event) => event.table))).toEqual(new Set(['public.readings']));
