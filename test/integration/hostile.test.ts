@@ -249,7 +249,9 @@ describe('tokens', () => {
       expect(traced.headers.get('x-request-id')).toBe('trace-me-123');
       const minted = (await fetch(`${base}/healthz`, { headers: { 'x-request-id': 'not {safe}' } })).headers.get('x-request-id');
       expect(minted).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Each request is logged once it is answered: wait for the last two lines.
+      await waitForOutput(server, /"requestId":"trace-me-123"/);
+      await waitForOutput(server, new RegExp(`"requestId":"${minted}"`));
       server.child.kill('SIGTERM');
       await server.exited;
       const everything = `${server.output}\n${bodies.join('\n')}`;

@@ -7,6 +7,7 @@ import { runCli, waitForOutput, type Run } from '../support/cli.js';
 import { freePort } from '../support/net.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { SseClient } from '../support/sse.js';
+import { throughout } from '../support/wait.js';
 import { startTestWalcast, TEST_SECRET, waitUntilReady, type TestWalcast } from '../support/walcast.js';
 
 let db: TestDatabase;
@@ -65,7 +66,9 @@ describe('two instances on one database', () => {
     const switched = await SseClient.open(b.streamUrl(await b.token('acme'), { tables: 'ledger', lastEventId: four.id }));
     try {
       expect((await switched.take(2)).map(noteOf)).toEqual(['five', 'six']);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The next event is the next row: a duplicate would arrive before it.
+      await write('seven');
+      expect(noteOf(await switched.next())).toBe('seven');
       expect(switched.unread()).toEqual([]);
     } finally {
       switched.close();
@@ -180,9 +183,13 @@ describe('an instance closed right after it started', () => {
   it('leaves its slot free: no replication connection is opened after close()', async () => {
     const instance = await startTestWalcast(db.url, { WALCAST_INSTANCE: 'brief' });
     await instance.close();
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    const { rows } = await db.sql.query<{ active: boolean }>(`select active from pg_replication_slots where slot_name = 'walcast_brief'`);
-    expect(rows).toEqual([{ active: false }]);
+    // A connection opened late would show as an active slot at some point: watch for it.
+    await throughout(
+      'the slot is free',
+      async () => (await db.sql.query(`select active from pg_replication_slots where slot_name = 'walcast_brief'`)).rows[0]?.active === false,
+      1_500,
+      25,
+    );
   });
 });
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/sql/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { SseClient } from '../support/sse.js';
+import { eventually } from '../support/wait.js';
 import { startTestWalcast, waitUntilReady, type TestWalcast } from '../support/walcast.js';
 
 let db: TestDatabase;
@@ -27,14 +28,17 @@ afterAll(async () => {
 /** Opens a stream as soon as the server knows the table (a new name resolves within a second). */
 async function openWhenKnown(tenant: string, tables: string): Promise<SseClient> {
   const url = walcast.streamUrl(await walcast.token(tenant), { tables });
-  const deadline = Date.now() + 3_000;
-  for (;;) {
-    const probe = await fetch(url);
-    await probe.body?.cancel();
-    if (probe.status === 200) return SseClient.open(url);
-    if (Date.now() > deadline) throw new Error(`${tables} still answers ${probe.status}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await eventually(
+    `${tables} answers 200`,
+    async () => {
+      const probe = await fetch(url);
+      await probe.body?.cancel();
+      return probe.status === 200;
+    },
+    3_000,
+    50,
+  );
+  return SseClient.open(url);
 }
 
 /** A marker insert: once its event arrives, everything committed before it has been delivered. */

@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { migrate } from '../../src/sql/migrate.js';
 import { createWalcast, type Walcast } from '../../src/walcast.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { eventually } from '../support/wait.js';
 import { TEST_SECRET } from '../support/walcast.js';
 
 let db: TestDatabase;
@@ -68,8 +69,7 @@ describe('createWalcast mounted in an Express app', () => {
     await walcast.close();
     // The server marks a slot free a moment after its walsender exits (FACTS.md).
     const active = async () => (await db.sql.query(`select active from pg_replication_slots where slot_name = 'walcast_mounted'`)).rows[0]?.active;
-    for (let waited = 0; (await active()) !== false && waited < 5_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(await active()).toBe(false);
+    await eventually('the slot is free', async () => (await active()) === false, 5_000, 50);
     expect((await fetch(`${base}/api/hello`)).status).toBe(200);
   });
 });

@@ -13,11 +13,16 @@ import { runCli, type Run } from '../support/cli.js';
 import { freePort } from '../support/net.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { SseClient, type ReceivedMessage } from '../support/sse.js';
+import { eventually } from '../support/wait.js';
 import { TEST_SECRET } from '../support/walcast.js';
 
 const run = promisify(execFile);
 const SCALE = 2; // branches = tenants '1' and '2'
-const SECONDS = 16;
+const CLIENTS = 4;
+/** A fixed amount of work, paced (RATE transactions/s in all) so the kills land while it runs. */
+const TRANSACTIONS_PER_CLIENT = 150;
+const TRANSACTIONS = CLIENTS * TRANSACTIONS_PER_CLIENT;
+const RATE = 40;
 const RESTARTS = 3;
 
 /** WALCAST_PGBENCH, else Debian's (any major); undefined (or WALCAST_PGBENCH=none): the TPC-B script through pg. */
@@ -44,14 +49,13 @@ async function initialiseWithSql(): Promise<void> {
 }
 
 /** The TPC-B transaction of pgbench's built-in tpcb-like script, through pg. */
-async function tpcbThroughPg(seconds: number, clients: number): Promise<void> {
+async function tpcbThroughPg(transactions: number, clients: number): Promise<void> {
   const random = (max: number) => 1 + Math.floor(Math.random() * max);
-  const deadline = Date.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: clients }, async () => {
       const client = new pg.Client({ connectionString: db.url });
       await client.connect();
-      while (Date.now() < deadline) {
+      for (let done = 0; done < transactions; done++) {
         const [aid, bid, tid, delta] = [random(100_000 * SCALE), random(SCALE), random(10 * SCALE), random(10_000) - 5_000];
         await client.query('begin');
         await client.query('update pgbench_accounts set abalance = abalance + $1 where aid = $2', [delta, aid]);
@@ -60,7 +64,7 @@ async function tpcbThroughPg(seconds: number, clients: number): Promise<void> {
         await client.query('update pgbench_branches set bbalance = bbalance + $1 where bid = $2', [delta, bid]);
         await client.query('insert into pgbench_history (tid, bid, aid, delta, mtime) values ($1, $2, $3, $4, current_timestamp)', [tid, bid, aid, delta]);
         await client.query('commit');
-        await new Promise((resolve) => setTimeout(resolve, 10));
+        await new Promise((resolve) => setTimeout(resolve, (1000 * clients) / RATE));
       }
       await client.end();
     }),
@@ -85,8 +89,11 @@ describe('pgbench as the app, walcast killed and restarted', () => {
     const port = await freePort();
     const serve = (): Run =>
       runCli(['serve'], { DATABASE_URL: db.url, WALCAST_JWT_SECRET: TEST_SECRET, WALCAST_PORT: String(port), WALCAST_INSTANCE: 'bench', LOG_LEVEL: 'warn' });
+    const waitForReady = () =>
+      eventually('walcast is ready', () => fetch(`http://127.0.0.1:${port}/readyz`).then((response) => response.status === 200, () => false), 30_000, 100);
+    const committed = async () => Number((await db.sql.query<{ n: string }>('select count(*) as n from pgbench_history')).rows[0]!.n);
     let walcast = serve();
-    await waitForReady(port);
+    await waitForReady();
 
     const tenants = ['1', '2'];
     const clients = await Promise.all(
@@ -98,25 +105,25 @@ describe('pgbench as the app, walcast killed and restarted', () => {
 
     try {
       const workload = pgbench
-        ? run(pgbench, ['-n', '-c', '4', '-j', '2', '-T', String(SECONDS), '-R', '300', db.url])
-        : tpcbThroughPg(SECONDS, 4);
-      for (let restart = 0; restart < RESTARTS; restart++) {
-        await new Promise((resolve) => setTimeout(resolve, (SECONDS * 1000) / (RESTARTS + 1)));
+        ? run(pgbench, ['-n', '-c', String(CLIENTS), '-j', '2', '-t', String(TRANSACTIONS_PER_CLIENT), '-R', String(RATE), db.url])
+        : tpcbThroughPg(TRANSACTIONS_PER_CLIENT, CLIENTS);
+      // Killed after each quarter of the work has committed, whatever the pace.
+      for (let restart = 1; restart <= RESTARTS; restart++) {
+        const share = Math.floor((TRANSACTIONS * restart) / (RESTARTS + 1));
+        await eventually(`${share} transactions committed`, async () => (await committed()) >= share, 120_000, 100);
         walcast.child.kill('SIGKILL');
         await walcast.exited;
         walcast = serve();
-        await waitForReady(port);
+        await waitForReady();
       }
       await workload;
+      // A last row per tenant: in stream order, anything sent twice would arrive before it.
+      await db.sql.query(`insert into pgbench_history (tid, bid, aid, delta, mtime) values (0, 1, 0, 0, now()), (0, 2, 0, 0, now())`);
 
       const { rows: counts } = await db.sql.query<{ bid: number; n: number }>('select bid, count(*)::int as n from pgbench_history group by bid order by bid');
       const history = (client: SseClient) => client.received.filter((event) => event.data['table'] === 'public.pgbench_history');
-      await Promise.all(
-        clients.map((client, i) =>
-          client.until(() => history(client).length >= (counts.find((row) => String(row.bid) === tenants[i])?.n ?? 0), 60_000, `tenant ${tenants[i]} has every history row`),
-        ),
-      );
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      const last = (client: SseClient) => (client.received.at(-1)?.data['row'] as { tid?: number } | undefined)?.tid === 0;
+      await Promise.all(clients.map((client, i) => client.until(() => last(client), 60_000, `tenant ${tenants[i]} has every history row`)));
 
       const deltas = new Map<number, number>();
       let events = 0;
@@ -147,8 +154,8 @@ describe('pgbench as the app, walcast killed and restarted', () => {
       const { rows: final } = await db.sql.query<{ aid: number; abalance: number }>('select aid, abalance from pgbench_accounts where abalance <> 0');
       expect(Object.fromEntries([...deltas].filter(([, sum]) => sum !== 0))).toEqual(Object.fromEntries(final.map((row) => [row.aid, row.abalance])));
 
-      const transactions = counts.reduce((sum, row) => sum + row.n, 0);
-      expect(transactions).toBeGreaterThan(500);
+      const transactions = counts.reduce((sum, row) => sum + row.n, 0) - tenants.length;
+      expect(transactions).toBe(TRANSACTIONS);
       console.log(JSON.stringify({ pgbench: pgbench ?? 'tpc-b through pg', transactions, events, restarts: RESTARTS, reconnects: clients.map((client) => client.connections - 1), lost: 0, duplicated: 0 }));
     } finally {
       for (const client of clients) client.close();
@@ -157,13 +164,3 @@ describe('pgbench as the app, walcast killed and restarted', () => {
     }
   }, 180_000);
 });
-
-async function waitForReady(port: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((response) => response.status === 200, () => false);
-    if (ready) return;
-    if (Date.now() > deadline) throw new Error('walcast did not become ready');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/sql/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { SseClient } from '../support/sse.js';
+import { eventually } from '../support/wait.js';
 import { startTestWalcast, waitUntilReady, type TestWalcast } from '../support/walcast.js';
 
 let db: TestDatabase;
@@ -113,22 +114,26 @@ describe('GET /v1/tables/:table/rows', () => {
       }),
     );
     let writing = true;
+    let committed = 0;
     const commits = writers.map(async (client) => {
       while (writing) {
         const id = 1 + Math.floor(Math.random() * 20);
         await client.query(`update counters set n = n + 1 where id = $1`, [id]);
+        committed++;
       }
     });
 
-    // Snapshots taken while commits land; each followed by a stream from its cursor.
+    // Snapshots taken while commits land, each after BATCH more of them, each followed by
+    // a stream from its cursor; the writers stop BATCH commits after the last one.
+    const BATCH = 25;
     const views: { rows: Map<number, number>; stream: SseClient }[] = [];
-    for (let i = 0; i < 5; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let i = 1; i <= 6; i++) {
+      await eventually(`${i * BATCH} commits`, () => committed >= i * BATCH, 30_000, 5);
+      if (i === 6) break;
       const { body } = await snapshot('acme', 'counters');
       const stream = await SseClient.open(walcast.streamUrl(await walcast.token('acme'), { tables: 'counters', lastEventId: body.cursor }));
       views.push({ rows: new Map(body.rows.map((row) => [row['id'] as number, row['n'] as number])), stream });
     }
-    await new Promise((resolve) => setTimeout(resolve, 300));
     writing = false;
     await Promise.all(commits);
     await Promise.all(writers.map((client) => client.end()));
@@ -148,9 +153,12 @@ describe('GET /v1/tables/:table/rows', () => {
         }
         expect(Object.fromEntries(view.rows)).toEqual(Object.fromEntries(final.map((row) => [row.id, row.n])));
       }
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // One more commit: in stream order it comes right after the last, so a duplicate
+      // still on its way would arrive before it.
+      await db.sql.query(`update counters set n = n + 1 where id = 1`);
+      for (const view of views) expect((await view.stream.next(15_000)).data['row']).toEqual({ id: 1, org_id: 'acme', n: view.rows.get(1)! + 1 });
       expect(views.flatMap((view) => view.stream.unread())).toEqual([]);
-      expect(total).toBeGreaterThan(100);
+      expect(total).toBeGreaterThanOrEqual(6 * BATCH);
     } finally {
       for (const view of views) view.stream.close();
     }

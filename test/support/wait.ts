@@ -18,3 +18,17 @@ export async function metric(baseUrl: string, name: string): Promise<number> {
   }
   return total;
 }
+
+/**
+ * Resolves once `check` has held for all of `windowMs`, looked at every `everyMs`; fails at
+ * the first look where it does not. For what must not happen: watched throughout, not
+ * glanced at once after a sleep.
+ */
+export async function throughout(what: string, check: () => boolean | Promise<boolean>, windowMs: number, everyMs = 20): Promise<void> {
+  const end = Date.now() + windowMs;
+  for (;;) {
+    if (!(await check())) throw new Error(`no longer ${what}`);
+    if (Date.now() >= end) return;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
