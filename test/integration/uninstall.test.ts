@@ -2,7 +2,7 @@
 // then removes exposures as conceal would (triggers, replica identities, publication
 // membership), the grants of server roles, the publications and slots walcast made, the
 // event triggers and the schema; the version columns it added only when asked.
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/sql/migrate.js';
 import { runCli } from '../support/cli.js';

@@ -31,8 +31,10 @@ export interface PgoutputFixture {
   readonly publication: string;
   /** What made the messages, in order. */
   readonly sql: readonly string[];
-  /** What walcast.exposure_json() said before the SQL ran. */
+  /** What walcast.exposed_tables held before the SQL ran (sql/exposure-store). */
   readonly exposures: readonly Exposure[];
+  /** The OID of walcast.exposed_tables, whose rows in the stream are configuration. */
+  readonly configRelid: number;
   /** Column type OID → its type as sql/type-store resolved it on that server. */
   readonly types: Readonly<Record<string, ColumnType>>;
   /** pg_logical_slot_get_binary_changes rows: `data` is one pgoutput message, in hex. */
@@ -67,7 +69,7 @@ export interface FixtureRig {
 
 export function fixtureRig(fixture: PgoutputFixture, options: { maxTxnChanges?: number } = {}): FixtureRig {
   const retention = new RetentionLog({ maxEvents: 1_000_000, maxBytes: 1e12, maxAgeMs: 1e12, maxWalBytes: 1e12 }, 1n as Lsn);
-  const catalog = new ExposureCatalog(fixture.publication, fixture.exposures);
+  const catalog = new ExposureCatalog(fixture.publication, fixture.exposures, fixture.configRelid);
   const published: WalcastEvent[][] = [];
   const testMessages: string[] = [];
   const pipeline = createEventPipeline({
@@ -75,7 +77,6 @@ export function fixtureRig(fixture: PgoutputFixture, options: { maxTxnChanges?: 
     lookup: {
       typeOf: (oid) => fixture.types[String(oid)] ?? { kind: 'scalar', oid },
       prepareTypes: () => undefined,
-      refreshListed: async () => undefined,
     },
     retention,
     maxTxnChanges: options.maxTxnChanges ?? 10_000,

@@ -195,4 +195,11 @@ describe('the event pipeline on captured transactions', () => {
     // Exactly the events of one pass, in order: none twice, none missing.
     expect(ids).toEqual(once.published.flat().map((event) => event.id));
   });
+
+  it('applies walcast.expose() and conceal() made while streaming at their place in the stream (as rows, not messages)', async () => {
+    const { published } = await eventsOf('expose-live');
+    // Only the insert between the two: the rows of walcast.exposed_tables are no events,
+    // and the walcast.config messages the SQL still emits change nothing.
+    expect(payloads(published)).toEqual([[expect.objectContaining({ table: 'public.later', tenant: 'acme', row: { id: 2, org_id: 'acme', note: 'while exposed' } })]]);
+  });
 });

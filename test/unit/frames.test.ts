@@ -4,7 +4,7 @@
 // the bytes an unfiltered stream would get for such a change.
 import { describe, expect, it } from 'vitest';
 import type { ChangeEvent, WalcastEvent } from '../../src/events/event.js';
-import type { ColumnValue, RowPredicate } from '../../src/filters/where.js';
+import type { RowPredicate, RowText } from '../../src/filters/index.js';
 import { encodeEvent, formatSse } from '../../src/streams/sse.js';
 import { frameFor, judge } from '../../src/streams/frames.js';
 import { fixtureRig, loadFixture, payloadOf, type Scenario } from '../support/fixtures.js';
@@ -18,8 +18,8 @@ async function changes(scenario: Scenario): Promise<ChangeEvent[]> {
 /** `column=eq.value`, judged on the text Postgres sent; undefined when the column was not sent. */
 const equals =
   (column: string, text: string): RowPredicate =>
-  (row: ColumnValue) => {
-    const value = row(column);
+  (row: RowText) => {
+    const value = row[column];
     return value === undefined ? undefined : value === text;
   };
 
