@@ -10,6 +10,7 @@ import pg from 'pg';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, waitForOutput, type Run } from '../support/cli.js';
+import { eventually, metric } from '../support/wait.js';
 
 const CHROMIUM = process.env['WALCAST_CHROMIUM'] ?? '/usr/bin/chromium';
 const SCREENSHOTS = path.resolve('test-results/screenshots');
@@ -53,15 +54,10 @@ async function sql(text: string): Promise<void> {
   }
 }
 
-const openStreams = async () => Number(/^walcast_clients (\d+)/m.exec(await (await fetch(`${base}/metrics`)).text())![1]);
+const openStreams = () => metric(base, 'walcast_clients');
 
-async function until(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** Chromium's tabs take their time on 2 cores. */
+const until = (what: string, condition: () => Promise<boolean> | boolean) => eventually(what, condition, 15_000, 50);
 
 /**
  * The demo page of `user`, plus a probe in the same tab: a second client of the SDK (a

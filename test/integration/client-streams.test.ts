@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Subscription } from '../../src/client/index.js';
 import { migrate } from '../../src/sql/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { eventually, metric } from '../support/wait.js';
 import { startTestWalcast, waitUntilReady, type TestWalcast } from '../support/walcast.js';
 
 let db: TestDatabase;
@@ -33,15 +34,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-const openStreams = async () => Number(/^walcast_clients (\d+)/m.exec(await (await fetch(`${walcast.url}/metrics`)).text())![1]);
+const openStreams = () => metric(walcast.url, 'walcast_clients');
 
 function client(options: { fetch?: typeof fetch; silenceMs?: number; pageSize?: number; url?: string } = {}) {
   return createClient({ url: options.url ?? walcast.url, token: () => walcast.token('acme', 'alice'), backoff: FAST, ...options });
@@ -73,7 +66,7 @@ describe('one stream per client', () => {
     await db.sql.query(`insert into tasks (org_id, title, done) values ('acme', 'open two', false), ('acme', 'done two', true)`);
     await db.sql.query(`update tasks set done = true where title = 'open one'`);
     await db.sql.query(`insert into labels values (3, 'acme', 'green')`);
-    await until('each subscription equals what the database selects', async () =>
+    await eventually('each subscription equals what the database selects', async () =>
       JSON.stringify(titles(all)) === JSON.stringify(await databaseTitles('true')) &&
       JSON.stringify(titles(open)) === JSON.stringify(titles(all)) &&
       JSON.stringify(titles(done)) === JSON.stringify(await databaseTitles('done')) &&
@@ -83,9 +76,9 @@ describe('one stream per client', () => {
 
     // The filtered subscription closes: its stream is no longer needed.
     done.close();
-    await until('the second stream closes', async () => (await openStreams()) === before + 1);
+    await eventually('the second stream closes', async () => (await openStreams()) === before + 1);
     walcastClient.close();
-    await until('the client holds no stream', async () => (await openStreams()) === before);
+    await eventually('the client holds no stream', async () => (await openStreams()) === before);
   });
 });
 
@@ -135,7 +128,7 @@ describe('silence', () => {
     // The path dies without a FIN or RST: TCP alone would wait for minutes.
     proxy.silenceOpenConnections();
     await db.sql.query(`insert into tasks (org_id, title) values ('acme', 'while the path was dead')`);
-    await until('the insert arrives over a new connection', () => titles(subscription).includes('while the path was dead'));
+    await eventually('the insert arrives over a new connection', () => titles(subscription).includes('while the path was dead'));
     expect(streamsAsked).toBeGreaterThan(asked);
     expect(titles(subscription)).toEqual(await databaseTitles('true'));
     subscription.close();
@@ -158,7 +151,7 @@ describe('large tables', () => {
     expect(pagesAsked).toBe(9);
     expect(sizes.some((size) => size > 0 && size < 1000)).toBe(true);
     await db.sql.query(`update big set body = 'changed' where id = 1000`);
-    await until('a change after the read shows', () => subscription.rows('big').at(-1)?.['body'] === 'changed');
+    await eventually('a change after the read shows', () => subscription.rows('big').at(-1)?.['body'] === 'changed');
     subscription.close();
   });
 
@@ -168,12 +161,12 @@ describe('large tables', () => {
     const ids = () => subscription.rows('big').map((row) => row['id']);
     expect(ids()).toEqual([1, 2, 3, 4, 5]);
     await db.sql.query(`insert into big values (0, 'acme', 'zero'), (2000, 'acme', 'far')`);
-    await until('a row before the boundary enters, the last leaves', () => JSON.stringify(ids()) === '[0,1,2,3,4]');
+    await eventually('a row before the boundary enters, the last leaves', () => JSON.stringify(ids()) === '[0,1,2,3,4]');
     await db.sql.query(`delete from big where id in (1, 2)`);
-    await until('the window is read again to its limit', () => JSON.stringify(ids()) === '[0,3,4,5,6]');
+    await eventually('the window is read again to its limit', () => JSON.stringify(ids()) === '[0,3,4,5,6]');
     await db.sql.query(`update big set body = 'in the window' where id = 6`);
     await db.sql.query(`update big set body = 'outside' where id = 7`);
-    await until('a change inside shows', () => subscription.rows('big').at(-1)?.['body'] === 'in the window');
+    await eventually('a change inside shows', () => subscription.rows('big').at(-1)?.['body'] === 'in the window');
     expect(subscription.rows('big')).toHaveLength(5);
     subscription.close();
   });
