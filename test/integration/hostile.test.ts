@@ -280,7 +280,10 @@ describe('tokens that never expire or carry control characters', () => {
     ];
     return Promise.all(requests.map(async ([route, pending]) => {
       const response = await pending;
-      if (response.status < 400) return [route, response.status, (await response.body?.cancel(), undefined)] as [string, number, unknown];
+      if (response.status < 400) {
+        await response.body?.cancel();
+        return [route, response.status, undefined] as [string, number, unknown];
+      }
       return [route, response.status, ((await response.json()) as { error?: string }).error] as [string, number, unknown];
     }));
   }
@@ -400,7 +403,8 @@ describe('a key set that cannot be fetched', () => {
     const route = await fetch(`${instance.url}/v1/presence?room=x`, { headers: { authorization: `Bearer ${token}` } });
     const stream = await fetch(`${instance.url}/v1/stream?access_token=${token}`);
     const streamType = stream.headers.get('content-type');
-    const streamBody = streamType?.startsWith('text/event-stream') && route.status === 503 ? await stream.text() : (await stream.body?.cancel(), undefined);
+    const streamBody = streamType?.startsWith('text/event-stream') && route.status === 503 ? await stream.text() : undefined;
+    if (streamBody === undefined) await stream.body?.cancel();
     return {
       route: route.status,
       retryAfter: route.headers.get('retry-after'),

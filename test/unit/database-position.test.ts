@@ -17,8 +17,12 @@ function fakeServer(start: number) {
       const started = position;
       return new Promise<Lsn>((resolve) => pending.push(() => resolve(started)));
     },
-    move: (to: number) => void (position = lsn(to)),
-    answer: () => pending.splice(0).forEach((resolve) => resolve()),
+    move: (to: number) => {
+      position = lsn(to);
+    },
+    answer: () => {
+      for (const resolve of pending.splice(0)) resolve();
+    },
     get reads() {
       return reads;
     },
