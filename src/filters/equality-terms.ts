@@ -49,3 +49,39 @@ export function equalityTerms(root: ResolvedNode): FilterEquality[] {
   visit(root);
   return terms;
 }
+
+/**
+ * Equalities of which every matching row meets at least one: a disjunctive cover. An AND
+ * is covered by any conjunct's cover (the first), an OR by the union of its operands'
+ * (each must have one). So `owner_id=eq.$sub` and `or=(owner_id.eq.$sub,shared.is.true)`
+ * both index a subscriber: an event reaches it only by a key its row holds. Undefined:
+ * no cover, every row must be judged. An empty cover: the filter matches no row.
+ */
+export function coverOf(root: ResolvedNode): FilterEquality[] | undefined {
+  switch (root.tag) {
+    case 'compare':
+      return root.operator === 'eq' ? equalityTerms(root) : undefined;
+    case 'in':
+      return equalityTerms(root);
+    case 'is':
+      return root.value === 'true' || root.value === 'false' ? equalityTerms(root) : undefined;
+    case 'and':
+      for (const operand of root.operands) {
+        const cover = coverOf(operand);
+        if (cover) return cover;
+      }
+      // `and()` of nothing matches every row.
+      return undefined;
+    case 'or': {
+      const covers: FilterEquality[] = [];
+      for (const operand of root.operands) {
+        const cover = coverOf(operand);
+        if (!cover) return undefined;
+        covers.push(...cover);
+      }
+      return covers;
+    }
+    case 'not':
+      return undefined;
+  }
+}

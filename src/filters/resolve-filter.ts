@@ -5,7 +5,7 @@
 import { WalcastError } from '../errors.js';
 import type { CheckedFilter } from './check-filter.js';
 import { compilePredicate, type RowPredicate } from './evaluate-filter.js';
-import { equalityTerms, type FilterEquality } from './equality-terms.js';
+import { coverOf, equalityTerms, type FilterEquality } from './equality-terms.js';
 import { filterSql, type SqlParameter } from './filter-sql.js';
 import { FILTER_LIMITS, isReference, type CheckedColumn, type CheckedNode, type Operand, type Reference, type ResolvedNode } from './filter-tree.js';
 
@@ -42,8 +42,10 @@ export interface BoundFilter {
   readonly root: ResolvedNode;
   /** true: the row matches; false: it does not (SQL false or NULL); undefined: a column it needs was not sent. */
   readonly matches: RowPredicate;
-  /** Conditions every matching row meets (indexed dispatch). */
+  /** Conditions every matching row meets. */
   readonly equalities: readonly FilterEquality[];
+  /** Equalities of which every matching row meets one (indexed dispatch); undefined: none. */
+  readonly cover: readonly FilterEquality[] | undefined;
   /** The same rule as SQL over `<alias>.<column>`, its values added through `param`. */
   toSql(param: SqlParameter, alias?: string): string;
 }
@@ -194,6 +196,7 @@ export function boundFilter(root: ResolvedNode): BoundFilter {
     root,
     matches: compilePredicate(root),
     equalities: equalityTerms(root),
+    cover: coverOf(root),
     toSql: (param, alias = 't') => filterSql(root, param, alias),
   };
 }

@@ -1,13 +1,17 @@
-// Fans committed events out to the open streams: each event is encoded once and written
-// to the live subscribers of its tenant (or to all, for tables without a tenant column).
+// Fans committed events out to the open streams: each event is encoded once and offered
+// to the streams it can reach (streams/routing: by tenant, table, and the row's values
+// where a stream's filter is indexed), which write it at the end of the turn.
 import type { RetainedEvent, RetentionLog } from '../events/retention.js';
 import { SSE_EVENT, SSE_KEEPALIVE_MS } from '../wire/names.js';
 import { encodeEvent, formatSse, formatSseComment, formatSseRetry } from './sse.js';
+import { Routing } from './routing.js';
 import type { Subscriber } from './subscriber.js';
 
 export interface Hub {
   add(subscriber: Subscriber): void;
   remove(subscriber: Subscriber): void;
+  /** A stream's filter for a table changed: it is found by its new cover from now on. */
+  reroute(subscriber: Subscriber, relid: number): void;
   publish(events: readonly RetainedEvent[]): void;
   /** A presence event for the streams of `tenant` that follow `room`. */
   publishPresence(tenant: string, room: string, data: string): void;
@@ -30,20 +34,8 @@ export interface HubOptions {
 }
 
 export function createHub(options: HubOptions): Hub {
-  const byTenant = new Map<string, Set<Subscriber>>();
-  let count = 0;
-
-  function all(): Subscriber[] {
-    return [...byTenant.values()].flatMap((set) => [...set]);
-  }
-
-  function remove(subscriber: Subscriber): void {
-    const set = byTenant.get(subscriber.filter.tenant);
-    if (set?.delete(subscriber)) {
-      count--;
-      if (set.size === 0) byTenant.delete(subscriber.filter.tenant);
-    }
-  }
+  const routing = new Routing();
+  const all = () => [...routing.streamsOf()];
 
   // Events are written once per turn of the event loop: when idle, a turn is a moment
   // after the event was decoded; under load, turns grow, and so do the batches, so each
@@ -88,23 +80,17 @@ export function createHub(options: HubOptions): Hub {
 
   return {
     add(subscriber) {
-      let set = byTenant.get(subscriber.filter.tenant);
-      if (!set) byTenant.set(subscriber.filter.tenant, (set = new Set()));
-      set.add(subscriber);
-      count++;
+      routing.add(subscriber);
       subscriber.replay(options.retention);
     },
-    remove,
+    remove: (subscriber) => routing.remove(subscriber),
+    reroute: (subscriber, relid) => routing.reroute(subscriber, relid),
     publish(events) {
       for (const retained of events) {
         const frame = encodeEvent(retained.event);
-        const { tenant } = retained.event;
-        // A table without a tenant column reaches every tenant's streams: walked in place,
-        // not copied into an array per event.
-        const groups = tenant === null ? byTenant.values() : [byTenant.get(tenant) ?? []];
-        for (const group of groups) {
-          for (const subscriber of group) if (subscriber.offer(retained, frame, options.retention)) offered.push(subscriber);
-        }
+        routing.forEachCandidate(retained.event, (subscriber) => {
+          if (subscriber.offer(retained, frame, options.retention)) offered.push(subscriber);
+        });
       }
       if (offered.length > 0 && !flushScheduled) {
         flushScheduled = true;
@@ -112,13 +98,11 @@ export function createHub(options: HubOptions): Hub {
       }
     },
     publishPresence(tenant, room, data) {
-      const targets = byTenant.get(tenant);
-      if (!targets) return;
       const frame = formatSse({ event: SSE_EVENT.presence, data });
-      for (const subscriber of targets) if (subscriber.filter.rooms.has(room)) subscriber.writePresence(frame);
+      for (const subscriber of routing.streamsOf(tenant)) if (subscriber.filter.rooms.has(room)) subscriber.writePresence(frame);
     },
-    size: () => count,
-    sizeOf: (tenant) => byTenant.get(tenant)?.size ?? 0,
+    size: () => routing.size,
+    sizeOf: (tenant) => routing.sizeOf(tenant),
     resetAll(reason) {
       const frame = formatSse({ event: SSE_EVENT.reset, data: JSON.stringify({ reason }) });
       for (const subscriber of all()) subscriber.reset(options.retention.nextSeq, frame);

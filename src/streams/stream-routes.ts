@@ -19,8 +19,8 @@ import type { Logger } from '../log.js';
 import type { Hub } from './hub.js';
 import { formatSse, formatSseRetry } from './sse.js';
 import { openSseSink } from './sink.js';
-import { Subscriber } from './subscriber.js';
-import { combineFilters, FILTER_LIMITS, type ClientFilters, type Policies, type RowPredicate } from '../filters/index.js';
+import { Subscriber, type TableFilter } from './subscriber.js';
+import { combineFilters, FILTER_LIMITS, type ClientFilters, type Policies } from '../filters/index.js';
 import type { DatabasePosition } from './database-position.js';
 
 const MAX_TABLES = 100;
@@ -126,17 +126,17 @@ async function streamPredicates(
   principal: Principal,
   where: ReadonlyMap<number, { readonly name: string; readonly texts: string[] }>,
   tables: ReadonlyMap<number, string> | null,
-): Promise<{ predicates: Map<number, RowPredicate>; predicateOf: (relid: number) => Promise<RowPredicate | undefined> }> {
-  const predicateOf = async (relid: number): Promise<RowPredicate | undefined> => {
+): Promise<{ predicates: Map<number, TableFilter>; predicateOf: (relid: number) => Promise<TableFilter | undefined> }> {
+  const predicateOf = async (relid: number): Promise<TableFilter | undefined> => {
     const policy = await deps.policies.forTable(relid, principal.claims);
     const own = where.get(relid);
     const filter = own ? await deps.filters.forTable(relid, own.name, own.texts, principal.claims) : undefined;
     const parts = [policy, filter].filter((part) => part !== undefined);
     if (parts.length === 0) return undefined;
-    return (parts.length === 1 ? parts[0]! : combineFilters(parts)).matches;
+    return parts.length === 1 ? parts[0]! : combineFilters(parts);
   };
   const relids = new Set([...(tables?.keys() ?? [...deps.catalog.all()].map((exposure) => exposure.relid)), ...where.keys()]);
-  const predicates = new Map<number, RowPredicate>();
+  const predicates = new Map<number, TableFilter>();
   for (const relid of relids) {
     const predicate = await predicateOf(relid);
     if (predicate) predicates.set(relid, predicate);
@@ -231,6 +231,7 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
       sink,
       filter: { tenant: principal.tenant, tables: tables && new Set(tables.keys()), predicates, rooms: new Set(rooms) },
       rebind: predicateOf,
+      onRebound: (rebound, relid) => deps.hub.reroute(rebound, relid),
       isNew: position && resume?.kind === 'resume' ? isNewTo(position) : undefined,
       startSeq: resume?.kind === 'resume' ? resume.seq : deps.retention.nextSeq,
       expiresAt: principal.expiresAt,

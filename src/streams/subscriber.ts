@@ -26,7 +26,10 @@ import type { RetainedEvent, RetentionLog } from '../events/retention.js';
 import { frameFor, judge } from './frames.js';
 import type { Sink } from './sink.js';
 import { encodeEvent } from './sse.js';
-import type { RowPredicate } from '../filters/index.js';
+import type { BoundFilter } from '../filters/index.js';
+
+/** How a stream judges a table's rows: its predicate, and the cover that indexes it (streams/routing). */
+export type TableFilter = Pick<BoundFilter, 'matches' | 'cover'>;
 
 /** Past this, a turn's batch is written without waiting for the turn to end. */
 const MAX_BATCH_BYTES = 64 * 1024;
@@ -36,7 +39,7 @@ export interface SubscriberFilter {
   /** Relation OIDs (a renamed table stays subscribed); null: every table exposed to the tenant. */
   readonly tables: ReadonlySet<number> | null;
   /** What rows of each table it may see (its policy and `where=`), by relation OID; a table absent: every row. */
-  readonly predicates: ReadonlyMap<number, RowPredicate>;
+  readonly predicates: ReadonlyMap<number, TableFilter>;
   /** Presence rooms it follows (`rooms=`). */
   readonly rooms: ReadonlySet<string>;
 }
@@ -53,8 +56,10 @@ export interface SubscriberOptions {
   /** How far (bytes of retained events) it may fall behind the log's head. */
   readonly maxLagBytes: number;
   readonly onSent: (count: number) => void;
-  /** A table's predicate bound again after its row policy changed; undefined: every row. */
-  readonly rebind?: (relid: number) => Promise<RowPredicate | undefined>;
+  /** A table's filter bound again after its row policy changed; undefined: every row. */
+  readonly rebind?: (relid: number) => Promise<TableFilter | undefined>;
+  /** The table's filter changed (after a rebind): where the hub finds this stream changes too. */
+  readonly onRebound?: (subscriber: Subscriber, relid: number) => void;
   /** Called once when the stream ends; `error` is the fault that ended it, if one did. */
   readonly onClose: (subscriber: Subscriber, reason: CloseReason, error?: unknown) => void;
 }
@@ -66,7 +71,7 @@ export class Subscriber {
   /** Frames offered and not yet written (until the hub's end-of-turn flush). */
   private batch: Buffer[] = [];
   private batchBytes = 0;
-  private readonly predicates: Map<number, RowPredicate>;
+  private readonly predicates: Map<number, TableFilter>;
   /** A table's predicate is being bound again: no event is taken until it is. */
   private rebinding = false;
   /**
@@ -90,6 +95,10 @@ export class Subscriber {
     return this.state === 'live';
   }
 
+  filterOf(relid: number): TableFilter | undefined {
+    return this.predicates.get(relid);
+  }
+
   private accepts(event: WalcastEvent): boolean {
     if (event.tenant !== null && event.tenant !== this.filter.tenant) return false;
     if (this.filter.tables !== null && !this.filter.tables.has(event.relid)) return false;
@@ -99,9 +108,9 @@ export class Subscriber {
   /** The bytes this stream gets for an event, or null; `shared` is the unfiltered frame. */
   private frameOf(event: WalcastEvent, shared: Buffer): Buffer | null {
     if (!this.accepts(event)) return null;
-    const predicate = this.predicates.get(event.relid);
-    if (!predicate) return shared;
-    const verdict = judge(event, predicate);
+    const filter = this.predicates.get(event.relid);
+    if (!filter) return shared;
+    const verdict = judge(event, filter.matches);
     return verdict === 'skip' ? null : frameFor(event, verdict);
   }
 
@@ -154,7 +163,8 @@ export class Subscriber {
   }
 
   private take(retained: RetainedEvent, shared: Buffer, log: RetentionLog): boolean {
-    if (this.state !== 'live' || this.rebinding) return false;
+    // Already taken: the hub may find a stream twice for one event (two keys of its cover).
+    if (this.state !== 'live' || this.rebinding || retained.seq < this.cursor) return false;
     this.cursor = retained.seq + 1;
     const frame = this.frameOf(retained.event, shared);
     if (!frame) return false;
@@ -175,9 +185,10 @@ export class Subscriber {
     this.rebinding = true;
     this.state = 'replaying';
     this.options.rebind!(relid).then(
-      (predicate) => {
-        if (predicate) this.predicates.set(relid, predicate);
+      (filter) => {
+        if (filter) this.predicates.set(relid, filter);
         else this.predicates.delete(relid);
+        this.options.onRebound?.(this, relid);
         this.rebinding = false;
         this.replay(log);
       },

@@ -1,0 +1,158 @@
+// Which streams an event can reach (DESIGN §10, indexed dispatch): by tenant, then by
+// table, then — where a stream's filter for the table has a cover (equalities of which
+// every row it matches meets one: filters/equality-terms) — by the row's values. So an
+// event costs what its recipients cost, not every stream of its tenant: with a policy
+// `owner_id=eq.$sub`, a change reaches the stream of its owner by one lookup.
+//
+// A stream may be reached more than once for one event (two keys of its cover): the
+// subscriber takes each event once (its cursor). A row value a change does not carry (an
+// unchanged TOAST value, an old row under the default replica identity) could be any key:
+// then every stream indexed on that column is a candidate, and its filter decides.
+import { valueAfter, valueBefore } from '../events/change-event.js';
+import type { ChangeEvent, WalcastEvent } from '../events/event.js';
+import type { FilterEquality } from '../filters/index.js';
+import type { Subscriber } from './subscriber.js';
+
+interface ColumnIndex {
+  readonly keyOf: (text: string) => string;
+  readonly byKey: Map<string, Set<Subscriber>>;
+}
+
+interface TableRoute {
+  /** Streams whose filter for the table has no cover: each event is judged by each. */
+  readonly everyRow: Set<Subscriber>;
+  readonly byColumn: Map<string, ColumnIndex>;
+}
+
+interface TenantRoute {
+  readonly all: Set<Subscriber>;
+  /** Streams of every table the tenant may read (no `tables=`). */
+  readonly anyTable: Set<Subscriber>;
+  readonly tables: Map<number, TableRoute>;
+}
+
+export class Routing {
+  private readonly tenants = new Map<string, TenantRoute>();
+  /** Where each stream is placed, per table, so it can be taken out again. */
+  private readonly placements = new Map<Subscriber, Map<number, Set<Subscriber>[]>>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  sizeOf(tenant: string): number {
+    return this.tenants.get(tenant)?.all.size ?? 0;
+  }
+
+  /** The streams of one tenant (presence), or of all. */
+  streamsOf(tenant?: string): Iterable<Subscriber> {
+    if (tenant !== undefined) return this.tenants.get(tenant)?.all ?? [];
+    return [...this.tenants.values()].flatMap((route) => [...route.all]);
+  }
+
+  add(subscriber: Subscriber): void {
+    const { tenant, tables } = subscriber.filter;
+    let route = this.tenants.get(tenant);
+    if (!route) this.tenants.set(tenant, (route = { all: new Set(), anyTable: new Set(), tables: new Map() }));
+    if (route.all.has(subscriber)) return;
+    route.all.add(subscriber);
+    this.count++;
+    this.placements.set(subscriber, new Map());
+    if (tables === null) route.anyTable.add(subscriber);
+    else for (const relid of tables) this.place(route, subscriber, relid);
+  }
+
+  remove(subscriber: Subscriber): void {
+    const route = this.tenants.get(subscriber.filter.tenant);
+    if (!route?.all.delete(subscriber)) return;
+    this.count--;
+    route.anyTable.delete(subscriber);
+    for (const relid of this.placements.get(subscriber)?.keys() ?? []) this.unplace(subscriber, relid);
+    this.placements.delete(subscriber);
+    if (route.all.size === 0) this.tenants.delete(subscriber.filter.tenant);
+  }
+
+  /** The stream's filter for a table changed (its row policy did). */
+  reroute(subscriber: Subscriber, relid: number): void {
+    const route = this.tenants.get(subscriber.filter.tenant);
+    if (!route?.all.has(subscriber) || subscriber.filter.tables === null || !subscriber.filter.tables.has(relid)) return;
+    this.unplace(subscriber, relid);
+    this.place(route, subscriber, relid);
+  }
+
+  /** Calls `visit` for each stream the event may reach (some more than once). */
+  forEachCandidate(event: WalcastEvent, visit: (subscriber: Subscriber) => void): void {
+    if (event.tenant !== null) {
+      const route = this.tenants.get(event.tenant);
+      if (route) this.candidatesIn(route, event, visit);
+      return;
+    }
+    // A table without a tenant column, a truncate, an invalidate for every tenant.
+    for (const route of this.tenants.values()) this.candidatesIn(route, event, visit);
+  }
+
+  private candidatesIn(route: TenantRoute, event: WalcastEvent, visit: (subscriber: Subscriber) => void): void {
+    for (const subscriber of route.anyTable) visit(subscriber);
+    const table = route.tables.get(event.relid);
+    if (!table) return;
+    for (const subscriber of table.everyRow) visit(subscriber);
+    for (const [column, index] of table.byColumn) {
+      if (event.type !== 'change') visitAll(index, visit);
+      else visitByValue(event, column, index, visit);
+    }
+  }
+
+  private place(route: TenantRoute, subscriber: Subscriber, relid: number): void {
+    let table = route.tables.get(relid);
+    if (!table) route.tables.set(relid, (table = { everyRow: new Set(), byColumn: new Map() }));
+    const cover = subscriber.filterOf(relid)?.cover;
+    const sets: Set<Subscriber>[] = [];
+    if (cover === undefined) {
+      sets.push(table.everyRow);
+    } else {
+      for (const equality of cover) sets.push(...keySets(table, equality));
+    }
+    for (const set of sets) set.add(subscriber);
+    this.placements.get(subscriber)!.set(relid, sets);
+  }
+
+  private unplace(subscriber: Subscriber, relid: number): void {
+    for (const set of this.placements.get(subscriber)?.get(relid) ?? []) set.delete(subscriber);
+    this.placements.get(subscriber)?.delete(relid);
+    // Empty sets of keys are left: a key's set is reused by the next stream on it, and
+    // the maps are bounded by the keys streams have asked for.
+  }
+}
+
+function keySets(table: TableRoute, equality: FilterEquality): Set<Subscriber>[] {
+  let index = table.byColumn.get(equality.column);
+  if (!index) table.byColumn.set(equality.column, (index = { keyOf: equality.keyOf, byKey: new Map() }));
+  const sets: Set<Subscriber>[] = [];
+  for (const key of equality.keys) {
+    let set = index.byKey.get(key);
+    if (!set) index.byKey.set(key, (set = new Set()));
+    sets.push(set);
+  }
+  return sets;
+}
+
+function visitAll(index: ColumnIndex, visit: (subscriber: Subscriber) => void): void {
+  for (const set of index.byKey.values()) for (const subscriber of set) visit(subscriber);
+}
+
+/** The streams keyed by the row's value before and after the change; all of them when a value is unknown. */
+function visitByValue(event: ChangeEvent, column: string, index: ColumnIndex, visit: (subscriber: Subscriber) => void): void {
+  const { image } = event;
+  const at = image.shape.indexOf.get(column);
+  if (at === undefined) return visitAll(index, visit);
+  const values: (string | null | undefined)[] = [];
+  if (image.new) values.push(valueAfter(image, at));
+  if (event.op !== 'insert') values.push(image.old ? valueBefore(image, at) : undefined);
+  for (const value of values) {
+    if (value === undefined) return visitAll(index, visit);
+    if (value === null) continue;
+    const set = index.byKey.get(index.keyOf(value));
+    if (set) for (const subscriber of set) visit(subscriber);
+  }
+}
