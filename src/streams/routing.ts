@@ -54,7 +54,10 @@ export class Routing {
   add(subscriber: Subscriber): void {
     const { tenant, tables } = subscriber.filter;
     let route = this.tenants.get(tenant);
-    if (!route) this.tenants.set(tenant, (route = { all: new Set(), anyTable: new Set(), tables: new Map() }));
+    if (!route) {
+      route = { all: new Set(), anyTable: new Set(), tables: new Map() };
+      this.tenants.set(tenant, route);
+    }
     if (route.all.has(subscriber)) return;
     route.all.add(subscriber);
     this.count++;
@@ -105,7 +108,10 @@ export class Routing {
 
   private place(route: TenantRoute, subscriber: Subscriber, relid: number): void {
     let table = route.tables.get(relid);
-    if (!table) route.tables.set(relid, (table = { everyRow: new Set(), byColumn: new Map() }));
+    if (!table) {
+      table = { everyRow: new Set(), byColumn: new Map() };
+      route.tables.set(relid, table);
+    }
     const cover = subscriber.filterOf(relid)?.cover;
     const sets: Set<Subscriber>[] = [];
     if (cover === undefined) {
@@ -127,11 +133,17 @@ export class Routing {
 
 function keySets(table: TableRoute, equality: FilterEquality): Set<Subscriber>[] {
   let index = table.byColumn.get(equality.column);
-  if (!index) table.byColumn.set(equality.column, (index = { keyOf: equality.keyOf, byKey: new Map() }));
+  if (!index) {
+    index = { keyOf: equality.keyOf, byKey: new Map() };
+    table.byColumn.set(equality.column, index);
+  }
   const sets: Set<Subscriber>[] = [];
   for (const key of equality.keys) {
     let set = index.byKey.get(key);
-    if (!set) index.byKey.set(key, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      index.byKey.set(key, set);
+    }
     sets.push(set);
   }
   return sets;

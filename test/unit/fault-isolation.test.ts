@@ -22,7 +22,7 @@ function stream(rig: { retention: RetentionLog; hub: Hub }, options: StreamOptio
   const socket = recorder({ throwOnWrite: options.throwOnWrite ?? false });
   const subscriber = new Subscriber({
     sink: socket.sink,
-    filter: { tenant: 'acme', tables: null, predicates: new Map(options.where ? [[TODOS.relationOid, options.where]] : []), rooms: new Set() },
+    filter: { tenant: 'acme', tables: null, predicates: new Map(options.where ? [[TODOS.relationOid, { matches: options.where, cover: undefined }]] : []), rooms: new Set() },
     isNew: undefined,
     startSeq: options.fromStart ? rig.retention.firstSeq : rig.retention.nextSeq,
     expiresAt: undefined,
