@@ -1,9 +1,10 @@
 // Shared by the benches: an embedded Postgres, walcast processes, client swarms, stats.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { SignJWT } from 'jose';
 import pg from 'pg';
 import { signToken } from '../../dist/auth/jwt.js';
 import { startPostgres } from '../../dist/embedded/postgres-server.js';
@@ -74,6 +75,11 @@ export async function walcastProcess(url, env = {}) {
     port,
     rssMiB: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1024,
     alive: () => child.exitCode === null && child.signalCode === null,
+    /** CPU seconds (user + system) the process has used so far (Linux clock ticks of 10 ms). */
+    cpuSeconds: () => {
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
     metric: async (name) => Number(new RegExp(`^${name} ([\\d.e+]+)`, 'm').exec(await (await fetch(`${base}/metrics`)).text())?.[1] ?? NaN),
     /** SIGTERM; resolves with the exit code. */
     async stop() {
@@ -81,6 +87,11 @@ export async function walcastProcess(url, env = {}) {
       return new Promise((resolve) => (child.exitCode === null ? child.once('exit', (code) => resolve(code)) : resolve(child.exitCode)));
     },
   };
+}
+
+/** One token per user (`sub`) of one tenant, with extra claims. */
+export function userTokens(tenant, subs, claims = {}) {
+  return Promise.all(subs.map((sub) => new SignJWT({ tenant_id: tenant, ...claims }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(SECRET))));
 }
 
 export function tokens(tenants) {
@@ -108,7 +119,9 @@ export async function swarm({ processes = 1, streams, ...options }) {
 }
 
 async function swarmProcess(options) {
-  const child = spawn(process.execPath, [new URL('./swarm.mjs', import.meta.url).pathname, JSON.stringify({ batch: 200, ...options })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const settings = path.join(mkdtempSync(path.join(tmpdir(), 'walcast-swarm-')), 'swarm.json');
+  writeFileSync(settings, JSON.stringify({ batch: 200, ...options }));
+  const child = spawn(process.execPath, [new URL('./swarm.mjs', import.meta.url).pathname, settings], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = [];
   let waiting;
   let buffer = '';

@@ -1,13 +1,15 @@
 // A swarm of SSE clients in a process of its own (never the event loop being measured).
-// argv: JSON {base, tokens: [token per tenant], streams, query, batch, resume}. Opens the
+// argv: the path of a JSON file {base, tokens: [token, used in turn], streams, query, batch,
+// resume} (thousands of tokens do not fit an argument). Opens the
 // streams, reports on stdout as JSON lines: {"opened": n, "connectMs": [...]}, then, on
 // "report" from stdin, {"latenciesMs": [...], "events": n, "closed": n, …}.
 // With `resume`, a client whose stream ends comes back as a browser's EventSource does:
 // after the last `retry:`, with Last-Event-ID; it counts how long each move took (stream
 // end → next stream's first byte), resets, and events not after the one before (duplicates).
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
-const { base, tokens, streams, query, batch, resume = false } = JSON.parse(process.argv[2]);
+const { base, tokens, streams, query, batch, resume = false } = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
 const latencies = [];
 const movesMs = [];
