@@ -1,6 +1,6 @@
 // Middleware: the caller's Principal from `Authorization: Bearer` or `?access_token=`
 // (EventSource cannot set headers). The token itself is never stored or logged.
-import type { HttpRequest } from '../http/exchange.js';
+import type { RequestHead } from '../http/exchange.js';
 import type { NextFunction, Request, Response } from 'express';
 import { WalcastError } from '../errors.js';
 import { HEADER, QUERY } from '../wire/names.js';
@@ -10,7 +10,7 @@ import type { Principal, VerifyToken } from './jwt.js';
 const BEARER = /^Bearer ([A-Za-z0-9_\-.=]+)$/;
 const MAX_TOKEN_LENGTH = 8192;
 
-export function tokenFrom(request: HttpRequest): string {
+export function tokenFrom(request: RequestHead): string {
   const header = request.headers[HEADER.authorization];
   if (header !== undefined) {
     const match = BEARER.exec(header);
@@ -30,7 +30,7 @@ export function principalOf(response: Response): Principal {
 }
 
 /** The caller, from its token; a 401 without a valid one. */
-export async function authenticate(verifyToken: VerifyToken, request: HttpRequest): Promise<Principal> {
+export async function authenticate(verifyToken: VerifyToken, request: RequestHead): Promise<Principal> {
   const token = tokenFrom(request);
   if (token.length > MAX_TOKEN_LENGTH) throw new WalcastError('INVALID_TOKEN', 'the token is too long');
   return verifyToken(token);

@@ -1,7 +1,8 @@
 // createApp(deps): walcast's HTTP handler. Every dependency comes in as an argument.
 // Streams are served by a plain node:http handler; everything else by express.
 import { randomUUID } from 'node:crypto';
-import type { HttpRequest, HttpResponse } from './exchange.js';
+import type { HttpRequest, HttpResponse, StreamExchange } from './exchange.js';
+import { nodeExchange } from './node-exchange.js';
 import express, { type Request, type Response } from 'express';
 import type { Logger } from '../log.js';
 import { cors } from './cors.js';
@@ -22,7 +23,7 @@ export interface AppDeps {
   readonly readiness: () => Readiness;
   readonly routers: readonly express.Router[];
   /** GET /v1/stream, served outside express (express keeps ~5 KiB per request alive for a stream's life). */
-  readonly stream: (request: HttpRequest, response: HttpResponse) => Promise<void>;
+  readonly stream: (exchange: StreamExchange) => Promise<void>;
   /** Origins allowed to call from a browser (`*`: any). */
   readonly corsOrigins: readonly string[];
 }
@@ -94,7 +95,7 @@ export function createApp(deps: AppDeps): WalcastHandler {
     }
     logStream(request, response, () =>
       allowOrigin(request, response, () => {
-        deps.stream(request, response).catch((error: unknown) => onError(error, request, response, () => undefined));
+        deps.stream(nodeExchange(request, response)).catch((error: unknown) => onError(error, request, response, () => undefined));
       }),
     );
   };

@@ -1,26 +1,26 @@
 // zod at the HTTP edge: a query that does not fit its schema is a 400, a body a 422,
 // each naming the field.
-import type { HttpRequest } from './exchange.js';
+import type { RequestHead } from './exchange.js';
 import { parse } from 'node:querystring';
 import type { Request } from 'express';
 import type { z } from 'zod';
 import { WalcastError } from '../errors.js';
 
 /** The URL's query as express's "simple" parser reads it (a repeated name: an array); outside express too. */
-export function queryOf(request: HttpRequest): Record<string, string | string[] | undefined> {
+export function queryOf(request: RequestHead): Record<string, string | string[] | undefined> {
   const url = request.url ?? '';
   const start = url.indexOf('?');
   return start < 0 ? {} : parse(url.slice(start + 1));
 }
 
 /** The path of the URL, without the query. */
-export function pathOf(request: HttpRequest): string {
+export function pathOf(request: RequestHead): string {
   const url = request.url ?? '';
   const end = url.indexOf('?');
   return end < 0 ? url : url.slice(0, end);
 }
 
-export function parseQuery<T extends z.ZodType>(schema: T, request: HttpRequest): z.infer<T> {
+export function parseQuery<T extends z.ZodType>(schema: T, request: RequestHead): z.infer<T> {
   const parsed = schema.safeParse(queryOf(request));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -1,7 +1,7 @@
 // GET /v1/stream: the SSE stream of the caller's tenant, resumable with Last-Event-ID.
 // A plain node:http handler, not an express route: express keeps ~5 KiB of state per
 // request alive for as long as a stream lasts (bench density).
-import type { HttpRequest, HttpResponse } from '../http/exchange.js';
+import type { RequestHead, StreamExchange } from '../http/exchange.js';
 import { z } from 'zod';
 import { authenticate } from '../auth/require-auth.js';
 import type { Principal, VerifyToken } from '../auth/jwt.js';
@@ -18,7 +18,6 @@ import type { Metrics } from '../http/metrics.js';
 import type { Logger } from '../log.js';
 import type { Hub } from './hub.js';
 import { formatSse, formatSseRetry } from './sse.js';
-import { openSseSink } from './sink.js';
 import { Subscriber, type TableFilter } from './subscriber.js';
 import { combineFilters, FILTER_LIMITS, type ClientFilters, type Policies } from '../filters/index.js';
 import type { DatabasePosition } from './database-position.js';
@@ -78,7 +77,7 @@ function requestedTables(catalog: ExposureCatalog, list: string | undefined): Re
 }
 
 /** `where.<table>=` parameters by the table's name as the client spelled it (DESIGN §11). */
-function tableWheres(request: HttpRequest): Map<string, string[]> {
+function tableWheres(request: RequestHead): Map<string, string[]> {
   const byTable = new Map<string, string[]>();
   for (const [name, value] of Object.entries(queryOf(request))) {
     if (!name.startsWith(TABLE_WHERE_PREFIX) || value === undefined) continue;
@@ -97,7 +96,7 @@ function tableWheres(request: HttpRequest): Map<string, string[]> {
  */
 function requestedWhere(
   deps: StreamRouteDeps,
-  request: HttpRequest,
+  request: RequestHead,
   texts: string | string[] | undefined,
   tables: ReadonlyMap<number, string> | null,
 ): Map<number, { readonly name: string; readonly texts: string[] }> {
@@ -145,7 +144,7 @@ async function streamPredicates(
 }
 
 /** The header is what a browser sends on reconnect, newer than the URL: it wins (DESIGN §4). */
-function resumePositionOf(request: HttpRequest, fromQuery: string | undefined): ResumePosition | undefined {
+function resumePositionOf(request: RequestHead, fromQuery: string | undefined): ResumePosition | undefined {
   const header = request.headers[HEADER.lastEventId];
   const text = typeof header === 'string' && header !== '' ? header : fromQuery;
   return text === undefined || text === '' ? undefined : parseResumePosition(text);
@@ -161,24 +160,31 @@ function lsnOf(position: ResumePosition): Lsn {
  * non-200 answer, so it gets a 200 with only a `retry:` hint and the end of the stream,
  * and comes back when the hint says (DESIGN §5).
  */
-async function authenticateOrRetryLater(deps: StreamRouteDeps, request: HttpRequest, response: HttpResponse): Promise<Principal | undefined> {
+async function authenticateOrRetryLater(deps: StreamRouteDeps, exchange: StreamExchange): Promise<Principal | undefined> {
   try {
-    return await authenticate(deps.verifyToken, request);
+    return await authenticate(deps.verifyToken, exchange.request);
   } catch (error) {
     if (!isWalcastError(error) || error.code !== 'AUTH_UNAVAILABLE') throw error;
-    retryLater(response, KEYS_UNAVAILABLE_RETRY_SECONDS * 1000);
+    retryLater(exchange, KEYS_UNAVAILABLE_RETRY_SECONDS * 1000);
     return undefined;
   }
 }
 
 /** 200 with only a `retry:` line, then the end: an EventSource comes back after `retryMs` (elsewhere, maybe). */
-function retryLater(response: HttpResponse, retryMs: number): void {
-  const sink = openSseSink(response);
+function retryLater(exchange: StreamExchange, retryMs: number): void {
+  const sink = exchange.open(SSE_HEADERS);
   sink.write(formatSseRetry(retryMs));
   sink.end();
 }
 
-export type StreamHandler = (request: HttpRequest, response: HttpResponse) => Promise<void>;
+/** The response headers of a stream (DESIGN §3); the server adds what its edge needs. */
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+} as const;
+
+export type StreamHandler = (exchange: StreamExchange) => Promise<void>;
 
 export function streamHandler(deps: StreamRouteDeps): StreamHandler {
   /** Open streams per user (`tenant NUL sub`); counted here, released when the stream closes. */
@@ -189,8 +195,9 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
     else perUser.delete(user);
   };
 
-  return async function openStream(request, response) {
-    const principal = await authenticateOrRetryLater(deps, request, response);
+  return async function openStream(exchange) {
+    const { request } = exchange;
+    const principal = await authenticateOrRetryLater(deps, exchange);
     if (!principal) return;
     const query = parseQuery(StreamQuery, request);
     const rooms = requestedRooms(query[QUERY.rooms]);
@@ -200,9 +207,9 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
     // Past this instance's head: a faster instance (wait), or another database (reset).
     const head = deps.retention.headCommitLsn();
     const fromElsewhere = position !== undefined && (head === undefined || lsnOf(position) > head) && (await deps.databasePosition.isAhead(lsnOf(position)));
-    if (request.socket.destroyed) return;
+    if (exchange.gone) return;
     // 200, not 503: an EventSource retries only a stream that opened (DESIGN §4).
-    if (!deps.accepting()) return retryLater(response, SSE_RETRY_MS);
+    if (!deps.accepting()) return retryLater(exchange, SSE_RETRY_MS);
     // Refused rather than degrading everyone's streams; an EventSource does not retry these.
     if (deps.hub.size() >= deps.maxClients) {
       throw new WalcastError('SERVER_BUSY', 'this instance holds as many streams as it may; connect to another or retry later', { headers: { 'retry-after': '10' } });
@@ -216,7 +223,7 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
     }
     const resume = position === undefined ? undefined : fromElsewhere ? ({ kind: 'reset' } as const) : deps.retention.resumeFrom(position);
 
-    const sink = openSseSink(response);
+    const sink = exchange.open(SSE_HEADERS);
     sink.write(formatSseRetry(SSE_RETRY_MS));
     if (resume?.kind === 'reset') {
       const reason = fromElsewhere
@@ -247,7 +254,7 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
         }
       },
     });
-    response.on('close', () => subscriber.close('client'));
+    exchange.onClose(() => subscriber.close('client'));
     for (const room of rooms) {
       subscriber.write(formatSse({ event: SSE_EVENT.presence, data: deps.presenceSync(principal.tenant, room) }));
     }

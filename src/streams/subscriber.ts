@@ -24,7 +24,7 @@
 import type { WalcastEvent } from '../events/event.js';
 import type { RetainedEvent, RetentionLog } from '../events/retention.js';
 import { frameFor, judge } from './frames.js';
-import type { Sink } from './sink.js';
+import type { Sink } from '../http/exchange.js';
 import { encodeEvent } from './sse.js';
 import type { BoundFilter } from '../filters/index.js';
 

@@ -7,7 +7,7 @@ import { createLogger } from '../../src/log.js';
 import type { Lsn } from '../../src/replication/lsn.js';
 import type { Begin, Commit, Insert, PgoutputMessage, Relation, Tuple } from '../../src/replication/pgoutput.js';
 import { createHub, type Hub } from '../../src/streams/hub.js';
-import type { Sink } from '../../src/streams/sink.js';
+import type { Sink } from '../../src/http/exchange.js';
 
 const TEXT = 25;
 

@@ -10,7 +10,7 @@ import { RetentionLog } from '../../src/events/retention.js';
 import { decoderFor } from '../../src/events/values.js';
 import type { Lsn } from '../../src/replication/lsn.js';
 import { createHub } from '../../src/streams/hub.js';
-import type { Sink } from '../../src/streams/sink.js';
+import type { Sink } from '../../src/http/exchange.js';
 import { Subscriber } from '../../src/streams/subscriber.js';
 
 const onlyWalcastErrors = (run: () => unknown) => {

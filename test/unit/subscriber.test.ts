@@ -7,7 +7,7 @@ import { tableName } from '../../src/events/exposure.js';
 import { RetentionLog } from '../../src/events/retention.js';
 import type { Lsn } from '../../src/replication/lsn.js';
 import { createHub } from '../../src/streams/hub.js';
-import type { Sink } from '../../src/streams/sink.js';
+import type { Sink } from '../../src/http/exchange.js';
 import { Subscriber } from '../../src/streams/subscriber.js';
 
 /** A socket with a 256 KiB buffer that nobody reads. */
