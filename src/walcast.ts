@@ -14,7 +14,9 @@ import { createEventPipeline } from './events/event-pipeline.js';
 import { ExposureCatalog } from './events/exposure.js';
 import { clientFilters, createFilterEngine, createPolicies, describeFilterColumns } from './filters/index.js';
 import { RetentionLog } from './events/retention.js';
-import { createApp, type WalcastHandler } from './http/app.js';
+import { createApp, STREAM_PATH, type WalcastHandler } from './http/app.js';
+import { corsHeaders } from './http/cors.js';
+import type { RawStreamsOptions } from './http/raw-streams.js';
 import { createMetrics } from './http/metrics.js';
 import { createRateLimiter } from './http/rate-limit.js';
 import { CONNECTION_BUDGET, createPools } from './lifecycle/connections.js';
@@ -38,7 +40,7 @@ import { describeTable } from './sql/columns.js';
 import { loadConfigRelid, loadExposures } from './sql/exposure-store.js';
 import { loadPresenceKey } from './sql/presence-key.js';
 import { TypeStore } from './sql/type-store.js';
-import { walFlushPosition } from './sql/wal-position.js';
+import { walFlushPosition, walInsertPosition } from './sql/wal-position.js';
 import { createDatabasePosition, readDatabasePosition } from './streams/database-position.js';
 import { createHub } from './streams/hub.js';
 import { streamHandler } from './streams/stream-routes.js';
@@ -88,11 +90,18 @@ export interface Walcast {
 
 export interface RunningWalcast extends Omit<Walcast, 'handler'> {
   readonly server: Server | Http2SecureServer;
+  /** Ends every open connection at once, streams included (their clients reconnect). */
+  dropConnections(): void;
   readonly port: number;
   readonly url: string;
 }
 
 export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
+  return (await assemble(options)).walcast;
+}
+
+/** An instance, and what its own server needs to serve streams below node:http. */
+async function assemble(options: WalcastOptions): Promise<{ walcast: Walcast; streams: RawStreamsOptions }> {
   const { config } = options;
   const log = options.log ?? createLogger(config.logLevel);
   const databaseUrl = options.databaseUrl ?? config.databaseUrl;
@@ -159,7 +168,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
     confirmedFlush: slot.confirmedFlush,
     log,
     serverIsStopping: () => serverIsStopping(databaseUrl),
-    serverFlushLsn: () => walFlushPosition(pool),
+    serverWalPosition: () => walInsertPosition(pool),
     onServerWalEnd: (lsn) => {
       serverWalEnd = lsn;
     },
@@ -215,6 +224,23 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
     log.info({ streams: hub.size() }, 'draining: no new streams; open ones are told to retry elsewhere');
     hub.closeAll(() => DRAIN_RETRY_MS.min + Math.floor(Math.random() * (DRAIN_RETRY_MS.max - DRAIN_RETRY_MS.min)));
   };
+  const stream = streamHandler({
+    verifyToken,
+    catalog,
+    retention,
+    hub,
+    metrics,
+    log,
+    accepting: () => !draining,
+    maxLagBytes: config.clientQueueBytes,
+    maxClients: config.maxClients,
+    maxClientsPerTenant: config.maxClientsPerTenant,
+    filters,
+    policies,
+    maxClientsPerUser: config.maxClientsPerUser,
+    databasePosition: createDatabasePosition(() => readDatabasePosition(pool)),
+    presenceSync: (tenant, room) => presence.syncOf(tenant, room),
+  });
   const handler = createApp({
     log,
     corsOrigins: config.corsOrigins,
@@ -229,23 +255,7 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
         ...(recovery.lostAt() ? { slotLostAt: recovery.lostAt() } : {}),
       },
     }),
-    stream: streamHandler({
-      verifyToken,
-      catalog,
-      retention,
-      hub,
-      metrics,
-      log,
-      accepting: () => !draining,
-      maxLagBytes: config.clientQueueBytes,
-      maxClients: config.maxClients,
-      maxClientsPerTenant: config.maxClientsPerTenant,
-      filters,
-      policies,
-      maxClientsPerUser: config.maxClientsPerUser,
-      databasePosition: createDatabasePosition(() => readDatabasePosition(pool)),
-      presenceSync: (tenant, room) => presence.syncOf(tenant, room),
-    }),
+    stream,
     routers: [
       ...(options.extraRouters ?? []),
       editRoutes({ verifyToken, catalog, pool: pools.writes, describeTable: describe, limiter: createRateLimiter(config.editRatePerMinute, 'edits'), readOnly: standby }),
@@ -272,30 +282,36 @@ export async function createWalcast(options: WalcastOptions): Promise<Walcast> {
     ],
   });
 
+  const cors = corsHeaders(config.corsOrigins);
   let closing: Promise<void> | undefined;
   return {
-    handler,
-    ready,
-    drain,
-    close() {
-      closing ??= (async () => {
-        drain();
-        maintenance.stop();
-        await replication.stop();
-        await held.releaseAll();
-        await pools.end();
-      })();
-      return closing;
+    walcast: {
+      handler,
+      ready,
+      drain,
+      close() {
+        closing ??= (async () => {
+          drain();
+          maintenance.stop();
+          await replication.stop();
+          await held.releaseAll();
+          await pools.end();
+        })();
+        return closing;
+      },
     },
+    streams: { path: STREAM_PATH, handle: stream, edgeHeaders: (head) => cors(headerText(head.headers.origin)) ?? {}, log, metrics },
   };
 }
 
+const headerText = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+
 /** createWalcast on an HTTP server of its own, listening on `config.port`. */
 export async function startWalcast(options: WalcastOptions): Promise<RunningWalcast> {
-  const walcast = await createWalcast(options);
+  const { walcast, streams } = await assemble(options);
   const { tlsCert, tlsKey } = options.config;
   const tls = tlsCert && tlsKey ? { cert: tlsCert, key: tlsKey } : undefined;
-  const http = await listen(walcast.handler, options.config.port, options.host, tls).catch(async (error: unknown) => {
+  const http = await listen({ handler: walcast.handler, port: options.config.port, host: options.host, tls, streams }).catch(async (error: unknown) => {
     await walcast.close();
     throw error;
   });
@@ -304,6 +320,7 @@ export async function startWalcast(options: WalcastOptions): Promise<RunningWalc
     ready: walcast.ready,
     drain: walcast.drain,
     server: http.server,
+    dropConnections: () => http.dropConnections(),
     port: http.port,
     url: http.url,
     close() {

@@ -33,7 +33,7 @@ const REQUEST_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 /** A request handler for node:http, or to mount in an express app (`app.use(prefix, handler)`). */
 export type WalcastHandler = (request: HttpRequest, response: HttpResponse, next?: (error?: unknown) => void) => void;
 
-const STREAM_PATH = '/v1/stream';
+export const STREAM_PATH = '/v1/stream';
 
 /**
  * Logs method, route and status, never the URL's query string (it may hold access_token).

@@ -53,8 +53,11 @@ export interface ReplicationOptions {
   readonly onServerWalEnd?: (lsn: Lsn) => void;
   /** Whether Postgres is shutting down (it refuses new connections with 57P03). */
   readonly serverIsStopping: () => Promise<boolean>;
-  /** The server's flushed WAL position now: caught up means processed past it. */
-  readonly serverFlushLsn: () => Promise<Lsn>;
+  /**
+   * The server's WAL position now, past every commit written so far: caught up means
+   * processed past it (so /readyz holds every transaction committed before it connected).
+   */
+  readonly serverWalPosition: () => Promise<Lsn>;
 }
 
 export interface ReplicationStream {
@@ -270,7 +273,7 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
 
     catchUpTarget = undefined;
     try {
-      catchUpTarget = await options.serverFlushLsn();
+      catchUpTarget = await options.serverWalPosition();
     } catch (error) {
       scheduleReconnect(error);
       return;

@@ -17,3 +17,9 @@ export async function walFlushPosition(db: Pick<pg.Pool, 'query'>): Promise<Lsn>
   const result = await db.query<{ lsn: string }>(`select (${WAL_FLUSH_POSITION})::text as lsn`);
   return parseLsn(result.rows[0]!.lsn);
 }
+
+/** Past every commit record written so far (flushed or not: synchronous_commit=off returns first). */
+export async function walInsertPosition(db: Pick<pg.Pool, 'query'>): Promise<Lsn> {
+  const result = await db.query<{ lsn: string }>(`select (${WAL_INSERT_POSITION})::text as lsn`);
+  return parseLsn(result.rows[0]!.lsn);
+}

@@ -2,7 +2,6 @@
 // through concurrent writes, drops, restarts, truncate, invalidate and reset; optimistic
 // edits confirmed, taken back on a 409, queued while the server is unreachable and never
 // applied twice; 401 stops it; an expiring token is renewed; presence members.
-import type { Server as HttpServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, WalcastClientError, WalcastConflictError, type Row, type Subscription } from '../../src/client/index.js';
 import { migrate } from '../../src/sql/migrate.js';
@@ -127,7 +126,7 @@ describe('walcast/client', () => {
     expect(observed.snapshotReads()).toBe(1);
 
     // Plain HTTP here (no WALCAST_TLS_*): the server is node:http's.
-    (walcast.server as HttpServer).closeAllConnections();
+    walcast.dropConnections();
     await db.sql.query(`insert into todos (org_id, title) values ('acme', 'while dropped')`);
     await until('the insert made while dropped shows', matchesDatabase(acme));
     expect(observed.requests.filter((request) => request.path === '/v1/stream').length).toBeGreaterThanOrEqual(2);

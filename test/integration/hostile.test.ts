@@ -39,12 +39,18 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** A raw request: what no well-behaved client would send. */
-async function raw(port: number, text: string): Promise<string> {
+/** A raw request: what no well-behaved client would send. The reply, once closed or once it holds `until`. */
+async function raw(port: number, text: string, until?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.end(text));
+    const socket = connect(port, '127.0.0.1', () => (until === undefined ? socket.end(text) : socket.write(text)));
     let reply = '';
-    socket.on('data', (chunk) => (reply += chunk.toString()));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      if (until !== undefined && reply.includes(until)) {
+        socket.destroy();
+        resolve(reply);
+      }
+    });
     socket.on('close', () => resolve(reply));
     socket.on('error', reject);
   });
@@ -59,6 +65,14 @@ describe('malformed HTTP', () => {
     expect(longUrl).toMatch(/^HTTP\/1\.1 431 [\s\S]*\{"error":"bad_request"/);
     const garbage = await raw(walcast.port, 'GARBAGE \u0000\u0001 nonsense\r\n\r\n');
     expect(garbage).toMatch(/^HTTP\/1\.1 400 [\s\S]*\{"error":"bad_request"/);
+    // Streams are served below node:http: a head it cannot read goes to node:http, which says why.
+    const brokenStream = await raw(walcast.port, 'GET /v1/stream HTTP/1.1\r\nhost: x\r\nno colon here\r\n\r\n');
+    expect(brokenStream).toMatch(/^HTTP\/1\.1 400 [\s\S]*\{"error":"bad_request"/);
+    const noToken = await raw(walcast.port, 'GET /v1/stream?tables=x HTTP/1.1\r\nhost: x\r\nx-request-id: probe-1\r\n\r\n');
+    expect(noToken).toMatch(/^HTTP\/1\.1 401 [\s\S]*x-request-id: probe-1[\s\S]*\{"error":"auth_required"/);
+    // A stream asked for after another request on one keep-alive connection: node:http serves it.
+    const reused = await raw(walcast.port, `GET /healthz HTTP/1.1\r\nhost: x\r\n\r\nGET /v1/stream?access_token=${await walcast.token('acme')} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`, 'retry:');
+    expect(reused).toMatch(/^HTTP\/1\.1 200 [\s\S]*"status":"ok"[\s\S]*HTTP\/1\.1 200 [\s\S]*text\/event-stream[\s\S]*retry: \d+/);
     const badEncoding = await fetch(`${walcast.url}/v1/tables/%E0%A4%A/rows`, { headers: { authorization: `Bearer ${await walcast.token('acme')}` } });
     expect(badEncoding.status).toBe(400);
     expect(await badEncoding.json()).toMatchObject({ error: 'bad_request' });
