@@ -10,7 +10,7 @@ const MAX_HEADERS = 100;
 const REQUEST_LINE = /^([A-Z]+) (\S+) HTTP\/1\.[01]$/;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Control characters other than tab are never part of a field value. */
-const BAD_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+const BAD_VALUE = /[^\t\P{Cc}]/u;
 
 /**
  * As node:http: duplicates of these are dropped (the first wins); others are joined by
