@@ -1,7 +1,7 @@
 // `walcast doctor` on a deliberately broken database: it names each problem, exits
 // non-zero, and each fix it prints, run on its own, changes no exposure's settings
-// (hidden, writable, tenant and version columns, publication); once all ran, a second
-// run is clean.
+// (hidden, writable, tenant and version columns, publication, row policy, columns set on
+// insert); once all ran, a second run is clean.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/sql/migrate.js';
@@ -14,7 +14,8 @@ let server: TestRole;
 
 /** Every exposure as servers read it, and the settings behind it. */
 const EXPOSURES = `select e.relid::text as table, walcast.exposure_of(e) as exposure, e.exposure as announced,
-                          e.tenant_attnum, e.version_attnum, e.hidden_attnums, e.writable_attnums, e.publication
+                          e.tenant_attnum, e.version_attnum, e.hidden_attnums, e.writable_attnums, e.publication,
+                          e.policy, e.policy_attnums, e.set_on_insert
                      from walcast.exposed_tables e order by 1`;
 
 beforeAll(async () => {
@@ -22,9 +23,10 @@ beforeAll(async () => {
   await migrate(db.url);
   server = await createRole('doctor_server', 'replication');
   await db.sql.query(`
-    create table orders (id int primary key, org_id text not null, total numeric, note text, card text);
+    create table orders (id int primary key, org_id text not null, total numeric, note text, card text, buyer text);
     select walcast.expose('orders', tenant_column => 'org_id', version_column => 'version',
-                          hidden_columns => '{card}', writable_columns => '{note}');
+                          hidden_columns => '{card}', writable_columns => '{note}',
+                          policy => 'or=(buyer.eq.$sub,total.lt.100,card.is.null)', set_on_insert => '{"buyer":"$sub"}');
     create table lines (id int primary key, org_id text not null, secret text);
     select walcast.expose('lines', tenant_column => 'org_id', hidden_columns => '{secret}');
     create table gossip (id int primary key, body text);
@@ -74,9 +76,9 @@ describe('walcast doctor', () => {
       expect((await db.sql.query(EXPOSURES)).rows, fix).toEqual(before);
     }
     const exposures = (await db.sql.query(EXPOSURES)).rows;
-    expect(exposures.map((row) => [row.table, row.exposure.hiddenColumns, row.exposure.writableColumns])).toEqual([
-      ['lines', ['secret'], null],
-      ['orders', ['card'], ['note']],
+    expect(exposures.map((row) => [row.table, row.exposure.hiddenColumns, row.exposure.writableColumns, row.exposure.policy, row.exposure.setOnInsert])).toEqual([
+      ['lines', ['secret'], null, null, null],
+      ['orders', ['card'], ['note'], 'or=(buyer.eq.$sub,total.lt.100,card.is.null)', { buyer: '$sub' }],
     ]);
 
     const again = runCli(['doctor'], { DATABASE_URL: db.url });
