@@ -612,7 +612,8 @@ begin
     select array_agg(walcast.attnum_of(tbl, p.column_name) order by p.term) into terms from walcast.parse_policy(expose.policy) p;
   end if;
 
-  if expose.set_on_insert is not null then
+  -- JSON null, like SQL null, sets nothing.
+  if expose.set_on_insert is not null and expose.set_on_insert <> 'null' then
     if jsonb_typeof(expose.set_on_insert) <> 'object' then
       raise exception 'walcast.expose: set_on_insert is a JSON object of columns, each "$sub" or "$claim.NAME", not %',
         expose.set_on_insert using errcode = '22023';
@@ -722,7 +723,7 @@ begin
     writable_columns => case when e.writable_attnums is not null then walcast.column_names(tbl, e.writable_attnums) end,
     publication      => e.publication,
     policy           => walcast.policy_renamed(tbl, e.policy, e.policy_attnums),
-    set_on_insert    => walcast.exposure_of(e) -> 'setOnInsert');
+    set_on_insert    => nullif(walcast.exposure_of(e) -> 'setOnInsert', 'null'));
 end
 $$;
 

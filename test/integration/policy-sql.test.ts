@@ -291,6 +291,17 @@ describe('the policy and set_on_insert over time', () => {
     expect(await storedExposure('tickets')).toMatchObject({ policy: 'owner=eq.$sub', setOnInsert: null });
   });
 
+  it('reexpose() keeps a table without either as it was', async () => {
+    await db.sql.query(`create table bare (id int primary key, org_id text, body text)`);
+    const exposed = (await db.sql.query(`select walcast.expose('bare', tenant_column => 'org_id', version_column => 'version') as e`)).rows[0].e;
+    expect(exposed).toMatchObject({ policy: null, setOnInsert: null });
+    expect((await db.sql.query(`select walcast.reexpose('bare') as e`)).rows[0].e).toEqual(exposed);
+    // JSON null sets nothing, as SQL null does; so does {}.
+    for (const none of ['null', '{}']) {
+      expect((await db.sql.query(`select walcast.expose('bare', tenant_column => 'org_id', version_column => 'version', set_on_insert => $1) as e`, [none])).rows[0].e).toEqual(exposed);
+    }
+  });
+
   it('reexpose() keeps both, under the columns\' names now, also after renames the event triggers missed', async () => {
     await db.sql.query(`create table cards (id int primary key, org_id text, holder text, pan text)`);
     await db.sql.query(`select walcast.expose('cards', tenant_column => 'org_id', hidden_columns => '{pan}',
