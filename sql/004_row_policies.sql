@@ -78,7 +78,7 @@ begin
       next := pos + 1;
       return;
     end if;
-    if ch[pos] = '\' then
+    if ch[pos] = E'\\' then
       exit when pos = n;
       pos := pos + 1;
     end if;
@@ -126,8 +126,8 @@ begin
 end
 $$;
 
--- A policy's conditions, in the order they are written, or an error (22023; 54000 past a
--- bound) saying what is malformed. The grammar is parse-filter.ts's, for one text:
+-- A policy's conditions, in the order they are written (none for null), or an error
+-- (22023; 54000 past a bound) saying what is malformed. The grammar is parse-filter.ts's, for one text:
 --
 --   policy     col=op.value   col=not.op.value   or=(item,…)   and=(…)   not.or=(…)   not.and=(…)
 --   item       col.op.value   col.not.op.value   not.col.op.value   or(…)   and(…)   not.or(…)
@@ -153,7 +153,6 @@ declare
   top      boolean;
   pos      int;
   start    int;
-  negated  boolean;
   name     text;
   op       text;
   word     text;
@@ -164,6 +163,9 @@ declare
   c        text;
 begin
   term := 0;
+  if policy is null then
+    return;
+  end if;
   if walcast.utf16_length(policy) > 8192 then
     raise exception 'policy: at most 8192 characters of filter text' using errcode = '54000';
   end if;
@@ -463,7 +465,7 @@ begin
     end if;
     renamed := renamed || substr(policy, done, t.name_from - done)
                || case when t.top_level or (named ~ '^[A-Za-z_][A-Za-z0-9_$]*$' and named <> 'not') then named
-                       else '"' || replace(replace(named, '\', '\\'), '"', '\"') || '"' end;
+                       else '"' || replace(replace(named, E'\\', E'\\\\'), '"', E'\\"') || '"' end;
     done := t.name_to;
   end loop;
   return renamed || substr(policy, done);
