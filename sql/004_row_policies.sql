@@ -652,13 +652,17 @@ begin
   -- UPDATE and DELETE (Postgres refuses them without a usable replica identity). Changes
   -- are decoded from the tables that hold the rows, so for a partitioned table each leaf
   -- partition needs such an identity. Where one lacks it, use FULL: it always works and
-  -- also gives update events their old row. What it was is kept for conceal().
+  -- also gives update events their old row. A table with a row policy gets FULL too: a
+  -- row that leaves a user's view must reach that user as a delete, and streams are found
+  -- by the values a row had as well as those it has (DESIGN §10). What it was is kept for
+  -- conceal().
   select e.previous_identities into previous from walcast.exposed_tables e where e.relid = tbl;
   previous := coalesce(previous, '{}');
   for leaf in select relid from pg_partition_tree(tbl) where isleaf
               union select tbl where kind = 'r'
   loop
     if walcast.identity_columns(leaf) is null
+       or (expose.policy is not null and walcast.identity_clause(leaf) <> 'full')
        or (expose.tenant_column is not null and not expose.tenant_column = any(walcast.identity_columns(leaf))) then
       if not previous ? leaf::oid::text then
         previous := previous || jsonb_build_object(leaf::oid::text, walcast.identity_clause(leaf));
