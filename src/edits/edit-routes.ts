@@ -9,6 +9,7 @@ import type { VerifyToken } from '../auth/jwt.js';
 import { principalOf, requireAuth } from '../auth/require-auth.js';
 import { WalcastError } from '../errors.js';
 import { resolveTable, type Exposure, type ExposureCatalog } from '../events/exposure.js';
+import { tenantKey, tenantKindOf } from '../events/tenant-key.js';
 import { errorBody } from '../http/error-handler.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import { parseBody } from '../http/validate.js';
@@ -46,18 +47,47 @@ interface Target {
   readonly writable: ReadonlySet<string>;
 }
 
+/** smallint and integer: the largest value of each (the smallest is one further from zero). */
+const NARROW_INTEGER_MAX = new Map([[21, 32_767], [23, 2_147_483_647]]);
+
+/**
+ * The caller's tenant as a value of the table's tenant column. Fails closed: an exposure
+ * whose tenant column the table does not show us (renamed before the exposure caught up,
+ * hidden, not visible) takes no edits, rather than edits without the tenant predicate.
+ */
+function tenantScope(exposure: Exposure, table: TableDescription, tenant: string): Scope['tenant'] {
+  if (exposure.tenantColumn === null) return null;
+  const column = table.columns.find((candidate) => candidate.name === exposure.tenantColumn);
+  if (!column) {
+    throw new WalcastError('FORBIDDEN', 'this table\'s tenant column cannot be found (renamed, hidden or not visible to walcast): it takes no edits until it is exposed again');
+  }
+  // Only integer and uuid kinds can refuse a claim, and they need no type name (citext compares as text here: edit-sql's check is the same for both).
+  const oid = column.type.kind === 'scalar' ? column.type.oid : 0;
+  const kind = tenantKindOf(oid, undefined);
+  // A claim that is no value of the column (`abc` for an integer, 70000 for a smallint)
+  // owns no row here, and routes to no stream (events/tenant-key): refused before Postgres is asked.
+  const max = NARROW_INTEGER_MAX.get(oid);
+  const outOfRange = max !== undefined && (Number(tenant) > max || Number(tenant) < -max - 1);
+  if (tenantKey(kind, tenant) === undefined || outOfRange) {
+    throw new WalcastError('FORBIDDEN', `your tenant (from the token) is not a value of this table's tenant column (${column.sqlType.slice(0, 100)})`);
+  }
+  return { column, kind, value: tenant };
+}
+
 async function targetOf(deps: EditRouteDeps, request: Request, tenant: string): Promise<Target> {
   const relid = resolveTable(deps.catalog, String(request.params['table']));
   const exposure = deps.catalog.exposureOf(relid);
   if (!exposure) throw new WalcastError('FORBIDDEN', 'this table is published without walcast.expose(): it takes no edits');
   const table = await deps.describeTable(relid);
-  const tenantColumn = exposure.tenantColumn === null ? undefined : table.columns.find((column) => column.name === exposure.tenantColumn);
   const visible = new Set(table.columns.map((column) => column.name));
-  const writable = exposure.writableColumns ?? table.columns.map((column) => column.name).filter((name) => name !== exposure.tenantColumn && name !== exposure.versionColumn);
+  // Without writable_columns: every visible column but the tenant, the version and the key
+  // (changing a key is a move the DBA allows by naming its columns).
+  const writable = exposure.writableColumns ??
+    table.columns.map((column) => column.name).filter((name) => name !== exposure.versionColumn && !table.keyColumns.includes(name));
   return {
     exposure,
     table,
-    scope: { table, tenant: tenantColumn ? { column: tenantColumn, value: tenant } : null },
+    scope: { table, tenant: tenantScope(exposure, table, tenant) },
     writable: new Set(writable.filter((name) => visible.has(name) && name !== exposure.tenantColumn)),
   };
 }
@@ -65,6 +95,9 @@ async function targetOf(deps: EditRouteDeps, request: Request, tenant: string): 
 /** The columns a body sets, each one the caller may write; hidden and unknown ones alike are refused. */
 function writableSet(target: Target, values: Record<string, unknown>): Map<string, unknown> {
   for (const name of Object.keys(values)) {
+    if (target.writable.size === 0 && name !== target.exposure.tenantColumn) {
+      throw new WalcastError('FORBIDDEN', 'this table has no writable columns (walcast.expose(…, writable_columns => …) names none)');
+    }
     if (name === target.exposure.tenantColumn) {
       throw new WalcastError('FORBIDDEN', `${name} is the tenant column: it is set from your token`, { details: { column: name } });
     }
@@ -134,6 +167,9 @@ export function editRoutes(deps: EditRouteDeps): Router {
     let provided: ReadonlyMap<string, unknown> = new Map();
     let key: string[] = [];
     if (kind === 'insert') {
+      if (target.writable.size === 0) {
+        throw new WalcastError('FORBIDDEN', 'this table has no writable columns (walcast.expose(…, writable_columns => …) names none): it takes no inserts');
+      }
       provided = writableSet(target, parseBody(Values, request));
       statement = insertSql(target.scope, provided);
     } else {
@@ -178,6 +214,9 @@ export function editRoutes(deps: EditRouteDeps): Router {
         const result = await client.query<(string | null)[]>({ ...statement, rowMode: 'array', types: RAW_TEXT });
         if (result.rows[0]) {
           outcome = succeeded(result.rows[0]);
+        } else if (kind === 'insert') {
+          // insertSql's tenant check held the row back: the tenant would not be stored as it is.
+          throw new WalcastError('FORBIDDEN', 'your tenant (from the token) cannot be stored in this table\'s tenant column as it is');
         } else {
           const current = await client.query<(string | null)[]>({ ...currentRowSql(target.scope, key), rowMode: 'array', types: RAW_TEXT });
           if (!current.rows[0]) throw new WalcastError('ROW_NOT_FOUND', 'no such row in your tenant');
@@ -189,7 +228,7 @@ export function editRoutes(deps: EditRouteDeps): Router {
         await client.query('rollback to savepoint edit');
         const known = error instanceof WalcastError
           ? error
-          : await validationError(error, client, target.table.sqlName, [...provided.keys(), ...target.table.keyColumns], async (name) => {
+          : await validationError(error, client, { sqlName: target.table.sqlName, visible: new Set(target.table.columns.map((column) => column.name)) }, [...provided.keys(), ...target.table.keyColumns], async (name) => {
               const column = target.table.columns.find((candidate) => candidate.name === name)!;
               const value = provided.has(name) ? provided.get(name) : key[target.table.keyColumns.indexOf(name)];
               await client.query('savepoint probe');

@@ -3,6 +3,7 @@
 // column's type, so Postgres checks it exactly as it would the app's own writes.
 import pg from 'pg';
 import { WalcastError } from '../errors.js';
+import type { TenantKind } from '../events/tenant-key.js';
 import type { Sql } from '../sql/statement.js';
 import type { TableDescription, VisibleColumn } from '../sql/columns.js';
 
@@ -33,7 +34,7 @@ function notValid(column: VisibleColumn, message: string): WalcastError {
 export interface Scope {
   readonly table: TableDescription;
   /** The tenant column and the caller's tenant, or null for a table every tenant shares. */
-  readonly tenant: { readonly column: VisibleColumn; readonly value: string } | null;
+  readonly tenant: { readonly column: VisibleColumn; readonly kind: TenantKind; readonly value: string } | null;
 }
 
 function builder() {
@@ -52,9 +53,38 @@ function columnOf(table: TableDescription, name: string): VisibleColumn {
   return table.columns.find((column) => column.name === name)!;
 }
 
+/**
+ * The caller's tenant as a value of the tenant column, and the condition under which it is
+ * that value. An explicit cast to varchar(n) or char(n) cuts the text short ('acme-eu' →
+ * 'acme' for a varchar(4)), which would make one tenant another: the tenant must survive
+ * the cast as it is, except where the column's type canonicalizes it the way
+ * events/tenant-key does (integers, uuids, char(n)'s trailing spaces).
+ */
+function tenantValue(tenant: NonNullable<Scope['tenant']>, param: (value: unknown) => string): { value: string; exact: string | undefined } {
+  const value = `${param(tenant.value)}::${tenant.column.sqlType}`;
+  switch (tenant.kind) {
+    case 'integer':
+    case 'uuid':
+      return { value, exact: undefined };
+    case 'bpchar':
+      return { value, exact: `(${value})::text = rtrim(${param(tenant.value)}::text, ' ')` };
+    case 'text':
+    case 'citext':
+      return { value, exact: `(${value})::text = ${param(tenant.value)}::text` };
+    default: {
+      const unknown: never = tenant.kind;
+      throw new TypeError(`unknown tenant kind ${String(unknown)}`);
+    }
+  }
+}
+
 function rowCondition(scope: Scope, key: readonly string[], param: (value: unknown) => string): string {
   const parts = scope.table.keyColumns.map((name, i) => `t.${ident(name)} = ${valueParam(columnOf(scope.table, name), key[i], param)}`);
-  if (scope.tenant) parts.push(`t.${ident(scope.tenant.column.name)} = ${param(scope.tenant.value)}::${scope.tenant.column.sqlType}`);
+  if (scope.tenant) {
+    const tenant = tenantValue(scope.tenant, param);
+    parts.push(`t.${ident(scope.tenant.column.name)} = ${tenant.value}`);
+    if (tenant.exact) parts.push(tenant.exact);
+  }
   return parts.join(' and ');
 }
 
@@ -66,12 +96,17 @@ export function insertSql(scope: Scope, set: ReadonlyMap<string, unknown>): Sql 
     names.push(ident(name));
     exprs.push(valueParam(columnOf(scope.table, name), value, param));
   }
+  let condition: string | undefined;
   if (scope.tenant) {
+    const tenant = tenantValue(scope.tenant, param);
     names.push(ident(scope.tenant.column.name));
-    exprs.push(`${param(scope.tenant.value)}::${scope.tenant.column.sqlType}`);
+    exprs.push(tenant.value);
+    condition = tenant.exact;
   }
-  const columns = names.length > 0 ? `(${names.join(', ')}) values (${exprs.join(', ')})` : 'default values';
-  return { text: `insert into ${scope.table.sqlName} as t ${columns} returning ${returning(scope.table)}`, values };
+  // With a condition, no row is inserted (and none returned) when the tenant would not be stored as it is.
+  const rows = names.length === 0 ? 'default values' : condition ? `select ${exprs.join(', ')} where ${condition}` : `values (${exprs.join(', ')})`;
+  const columns = names.length === 0 ? '' : `(${names.join(', ')}) `;
+  return { text: `insert into ${scope.table.sqlName} as t ${columns}${rows} returning ${returning(scope.table)}`, values };
 }
 
 export function updateSql(scope: Scope, key: readonly string[], version: { readonly column: VisibleColumn; readonly value: string }, set: ReadonlyMap<string, unknown>): Sql {

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, waitForOutput } from '../support/cli.js';
 import { createTestDatabase } from '../support/database.js';
-import { SseClient } from '../support/sse.js';
+import { SseClient, type ReceivedMessage } from '../support/sse.js';
 import { TEST_SECRET } from '../support/walcast.js';
 
 /**
@@ -93,21 +93,26 @@ describe('walcast CLI', () => {
       const env = { WALCAST_DATA_DIR: path.join(dataRoot, '.walcast'), WALCAST_PORT: '0', WALCAST_INSTANCE: 'cli' };
 
       const first = runCli(['serve'], env);
-      const [, streamUrl] = await waitForOutput(first, /stream: +(\S+)/);
-      const [, psqlUrl] = await waitForOutput(first, /psql: +psql (\S+)/);
-      // The dev token endpoint and CORS: * never reach a network by accident.
-      expect(new URL(streamUrl!).hostname).toBe('127.0.0.1');
-      expect(await answersBeyond127001(Number(new URL(streamUrl!).port))).toBe(false);
-      expect((await fetch(new URL('/dev/token?tenant=acme&sub=u', streamUrl!))).status).toBe(200);
-      const stream = await SseClient.open(streamUrl!);
-      const db = new pg.Client({ connectionString: psqlUrl });
-      await db.connect();
-      await db.query(`insert into todos (org_id, title) values ('acme', 'first run'), ('other', 'not for acme')`);
-      const seen = await stream.next();
-      expect(seen.data).toMatchObject({ table: 'public.todos', tenant: 'acme', row: { title: 'first run' } });
-      stream.close();
-      await db.end();
-      first.child.kill('SIGINT');
+      let seen: ReceivedMessage;
+      try {
+        const [, streamUrl] = await waitForOutput(first, /stream: +(\S+)/);
+        const [, psqlUrl] = await waitForOutput(first, /psql: +psql (\S+)/);
+        // The dev token endpoint and CORS: * never reach a network by accident.
+        expect(new URL(streamUrl!).hostname).toBe('127.0.0.1');
+        expect(await answersBeyond127001(Number(new URL(streamUrl!).port))).toBe(false);
+        expect((await fetch(new URL('/dev/token?tenant=acme&sub=u', streamUrl!))).status).toBe(200);
+        const stream = await SseClient.open(streamUrl!);
+        const db = new pg.Client({ connectionString: psqlUrl });
+        await db.connect();
+        await db.query(`insert into todos (org_id, title) values ('acme', 'first run'), ('other', 'not for acme')`);
+        seen = await stream.next();
+        expect(seen.data).toMatchObject({ table: 'public.todos', tenant: 'acme', row: { title: 'first run' } });
+        stream.close();
+        await db.end();
+      } finally {
+        // Ctrl-C also when an expectation failed: the embedded Postgres stops with it.
+        first.child.kill('SIGINT');
+      }
       expect(await first.exited).toBe(0);
 
       const second = runCli(['serve'], { ...env, WALCAST_HOST: '0.0.0.0' });

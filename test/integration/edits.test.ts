@@ -1,12 +1,16 @@
 // Version-guarded edits and Idempotency-Key across two instances (DESIGN §4): the tenant
-// from the token, 409 with the current row, 404 outside the tenant, 403 for columns that
-// are not writable, 422 naming the column Postgres rejects, keys of any shape; the change
-// reaches subscribers as an ordinary event; a retried key changes nothing, anywhere.
+// from the token, compared as the tenant column's type; 409 with the current row, 404
+// outside the tenant, 403 for columns that are not writable (keys unless named), 422
+// naming the column Postgres rejects and nothing else (no hidden column, no other row's
+// values), keys of any shape; fail closed when the tenant column cannot be found; the
+// change reaches subscribers as an ordinary event; a retried key changes nothing, anywhere.
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/sql/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { SseClient } from '../support/sse.js';
-import { startTestWalcast, waitUntilReady, type TestWalcast } from '../support/walcast.js';
+import { eventually } from '../support/wait.js';
+import { startTestWalcast, TEST_SECRET, waitUntilReady, type TestWalcast } from '../support/walcast.js';
 
 let db: TestDatabase;
 let a: TestWalcast;
@@ -40,11 +44,16 @@ interface Call {
   readonly headers: Headers;
 }
 
-async function call(on: TestWalcast, method: string, path: string, options: { tenant?: string; body?: unknown; headers?: Record<string, string>; user?: string } = {}): Promise<Call> {
+/** A token whose tenant claim is a JSON number, as some identity providers send it. */
+const numericTenantToken = (tenant: number) =>
+  new SignJWT({ tenant_id: tenant }).setProtectedHeader({ alg: 'HS256' }).setSubject('editor').setExpirationTime('1h').sign(new TextEncoder().encode(TEST_SECRET));
+
+async function call(on: TestWalcast, method: string, path: string, options: { tenant?: string | number; body?: unknown; headers?: Record<string, string>; user?: string } = {}): Promise<Call> {
+  const tenant = options.tenant ?? 'acme';
   const response = await fetch(`${on.url}/v1/tables/${path}`, {
     method,
     headers: {
-      authorization: `Bearer ${await on.token(options.tenant ?? 'acme', options.user ?? 'editor')}`,
+      authorization: `Bearer ${typeof tenant === 'number' ? await numericTenantToken(tenant) : await on.token(tenant, options.user ?? 'editor')}`,
       'content-type': 'application/json',
       ...options.headers,
     },
@@ -55,6 +64,15 @@ async function call(on: TestWalcast, method: string, path: string, options: { te
 }
 
 const rowOf = (result: Call) => result.body['row'] as Record<string, unknown>;
+
+/** Waits until both instances have applied the exposures just made (they learn them from the WAL). */
+async function exposed(...tables: string[]): Promise<void> {
+  for (const on of [a, b]) {
+    for (const table of tables) {
+      await eventually(`${table} is exposed on ${on.url}`, async () => (await fetch(`${on.url}/v1/tables/${table}/rows?limit=1`, { headers: { authorization: `Bearer ${await on.token('acme')}` } })).status !== 404, 5_000);
+    }
+  }
+}
 
 describe('edits', () => {
   it('inserts with the tenant from the token; the change reaches the other instance as an event', async () => {
@@ -234,5 +252,162 @@ describe('Idempotency-Key', () => {
     } finally {
       await limited.close();
     }
+  });
+});
+
+describe('edits fail closed', () => {
+  it('refuses an edit whose tenant column cannot be found, never running it without the tenant predicate', async () => {
+    await db.sql.query(`
+      create table moved (id serial primary key, org_id text, title text);
+      select walcast.expose('moved', tenant_column => 'org_id', version_column => 'version', writable_columns => '{title}');
+      insert into moved (org_id, title) values ('acme', 'acme only');`);
+    await exposed('moved');
+    // A rename the exposure has not caught up with (its announcement is the event
+    // trigger's; here it is off, as it is where walcast's SQL was not installed by a superuser).
+    await db.sql.query(`alter event trigger walcast_alter_table disable;
+                        alter table moved rename column org_id to tenant;
+                        alter event trigger walcast_alter_table enable;`);
+    const id = (await db.sql.query<{ id: number }>(`select id from moved`)).rows[0]!.id;
+    for (const on of [a, b]) {
+      const patch = await call(on, 'PATCH', `moved/rows/${id}`, { tenant: 'globex', headers: { 'if-match': '"1"' }, body: { set: { title: 'stolen' } } });
+      expect(patch.status).toBe(403);
+      expect(patch.body).toMatchObject({ error: 'forbidden', message: expect.stringMatching(/tenant column cannot be found/) });
+      expect((await call(on, 'DELETE', `moved/rows/${id}`, { tenant: 'globex', headers: { 'if-match': '"1"' } })).status).toBe(403);
+      expect((await call(on, 'POST', 'moved/rows', { tenant: 'globex', body: { title: 'tenantless' } })).status).toBe(403);
+    }
+    expect((await db.sql.query(`select tenant, title from moved order by id`)).rows).toEqual([{ tenant: 'acme', title: 'acme only' }]);
+  });
+
+  it('writes a key column only when writable_columns names it', async () => {
+    await db.sql.query(`
+      create table plain (id serial primary key, org_id text not null, title text);
+      select walcast.expose('plain', tenant_column => 'org_id', version_column => 'version');`);
+    await exposed('plain');
+    const created = rowOf(await call(a, 'POST', 'plain/rows', { body: { title: 'keyed' } }));
+    expect((await call(a, 'POST', 'plain/rows', { body: { id: 4242, title: 'chosen key' } })).body).toMatchObject({ error: 'forbidden', column: 'id' });
+    const rekey = await call(a, 'PATCH', `plain/rows/${created['id'] as number}`, { headers: { 'if-match': '"1"' }, body: { set: { id: 4242 } } });
+    expect(rekey.status).toBe(403);
+    expect(rekey.body).toMatchObject({ error: 'forbidden', column: 'id' });
+    expect((await db.sql.query(`select id from plain`)).rows).toEqual([{ id: created['id'] }]);
+    // docs names its key column slug: it may move.
+    await call(a, 'POST', 'docs/rows', { body: { slug: 'draft', body: 'x' } });
+    const renamed = await call(a, 'PATCH', 'docs/rows/acme,draft', { headers: { 'if-match': '"1"' }, body: { set: { slug: 'final' } } });
+    expect(renamed.status).toBe(200);
+    expect(rowOf(renamed)).toMatchObject({ slug: 'final' });
+  });
+
+  it('refuses an insert into a table with no writable columns, saying so', async () => {
+    await db.sql.query(`
+      create table frozen (id serial primary key, org_id text not null, title text default 'untitled');
+      select walcast.expose('frozen', tenant_column => 'org_id', version_column => 'version', writable_columns => '{}');`);
+    await exposed('frozen');
+    for (const body of [{ title: 'x' }, {}]) {
+      const result = await call(a, 'POST', 'frozen/rows', { body });
+      expect(result.status, JSON.stringify(body)).toBe(403);
+      expect(result.body).toMatchObject({ error: 'forbidden', message: expect.stringMatching(/no writable columns/) });
+    }
+    expect((await db.sql.query(`select count(*)::int as n from frozen`)).rows[0]).toEqual({ n: 0 });
+  });
+
+  it('answers a unique, foreign-key or not-null violation naming only visible columns, and nothing of other tenants\' rows', async () => {
+    await db.sql.query(`
+      create table teams (id int primary key);
+      insert into teams values (1);
+      create table members (id serial primary key, org_id text not null, email text unique, team int references teams (id),
+                            badge text unique default 'B-1', pin text not null, note text);
+      select walcast.expose('members', tenant_column => 'org_id', version_column => 'version',
+                            hidden_columns => '{badge,pin}', writable_columns => '{email,team,note}');
+      alter table members alter column pin set default 'p';
+      insert into members (org_id, email, badge, pin) values ('acme', 'ceo@acme.example', 'B-0', 'secret-pin');`);
+    await exposed('members');
+    const bodies: string[] = [];
+    const refused = async (body: Record<string, unknown>) => {
+      const result = await call(a, 'POST', 'members/rows', { tenant: 'globex', body });
+      expect(result.status, JSON.stringify(body)).toBe(422);
+      bodies.push(JSON.stringify(result.body));
+      return result.body;
+    };
+    // Another tenant's email: named as a column, never as a value.
+    expect(await refused({ email: 'ceo@acme.example' })).toMatchObject({ error: 'validation_failed', column: 'email', constraint: 'members_email_key', message: expect.stringMatching(/^email: /) });
+    expect(await refused({ team: 99 })).toMatchObject({ column: 'team', constraint: 'members_team_fkey' });
+    // The first globex insert takes the hidden default badge B-1; the second collides on a hidden column.
+    expect((await call(a, 'POST', 'members/rows', { tenant: 'globex', body: { email: 'one@globex.example' } })).status).toBe(201);
+    const hiddenUnique = await refused({ email: 'two@globex.example' });
+    expect(hiddenUnique).not.toHaveProperty('column');
+    expect(hiddenUnique).not.toHaveProperty('constraint');
+    await db.sql.query(`alter table members alter column pin drop default`);
+    expect(await refused({ email: 'three@globex.example' })).not.toHaveProperty('column');
+    for (const body of bodies) {
+      for (const leak of ['ceo@acme.example', 'Key (', 'already exists', 'badge', 'pin', 'B-1', 'members_badge_key', 'relation', 'DETAIL']) {
+        expect(body, body).not.toContain(leak);
+      }
+    }
+  });
+});
+
+describe('the tenant claim compared as the tenant column\'s type', () => {
+  beforeAll(async () => {
+    await db.sql.query(`
+      create extension if not exists citext;
+      create table by_number (id serial primary key, org_id int not null, title text);
+      select walcast.expose('by_number', tenant_column => 'org_id', version_column => 'version', writable_columns => '{title}');
+      create table by_small_number (id serial primary key, org_id smallint not null, title text);
+      select walcast.expose('by_small_number', tenant_column => 'org_id', version_column => 'version', writable_columns => '{title}');
+      create table by_name (id serial primary key, org_id citext not null, title text);
+      select walcast.expose('by_name', tenant_column => 'org_id', version_column => 'version', writable_columns => '{title}');
+      create table short_names (id serial primary key, org_id varchar(4) not null, title text);
+      select walcast.expose('short_names', tenant_column => 'org_id', version_column => 'version', writable_columns => '{title}');
+      create table padded (id serial primary key, org_id char(6) not null, title text);
+      select walcast.expose('padded', tenant_column => 'org_id', version_column => 'version', writable_columns => '{title}');`);
+    await exposed('by_number', 'by_small_number', 'by_name', 'short_names', 'padded');
+  });
+
+  it('makes "007", " 7" and the number 7 one tenant of an integer column', async () => {
+    const created = await call(a, 'POST', 'by_number/rows', { tenant: '007', body: { title: 'seven' } });
+    expect(created.status).toBe(201);
+    expect(rowOf(created)).toMatchObject({ org_id: 7 });
+    const id = rowOf(created)['id'] as number;
+    const byNumber = await call(b, 'PATCH', `by_number/rows/${id}`, { tenant: 7, headers: { 'if-match': '"1"' }, body: { set: { title: 'seven, edited' } } });
+    expect(byNumber.status).toBe(200);
+    expect((await call(a, 'PATCH', `by_number/rows/${id}`, { tenant: ' 7', headers: { 'if-match': '"2"' }, body: { set: {} } })).status).toBe(200);
+    expect((await call(a, 'PATCH', `by_number/rows/${id}`, { tenant: '70', headers: { 'if-match': '"3"' }, body: { set: {} } })).status).toBe(404);
+  });
+
+  it('refuses a claim that is no value of the column (abc, 0x7 for an integer) with 403, never a 500', async () => {
+    const id = rowOf(await call(a, 'POST', 'by_number/rows', { tenant: 7, body: { title: 'mine' } }))['id'] as number;
+    for (const tenant of ['abc', '0x7', '1_000', '99999999999999999999']) {
+      const insert = await call(a, 'POST', 'by_number/rows', { tenant, body: { title: 'x' } });
+      expect(insert.status, tenant).toBe(403);
+      expect(insert.body).toMatchObject({ error: 'forbidden', message: expect.stringMatching(/not a value of this table's tenant column \(integer\)/) });
+      expect((await call(a, 'PATCH', `by_number/rows/${id}`, { tenant, headers: { 'if-match': '"1"' }, body: { set: { title: 'x' } } })).status, tenant).toBe(403);
+      expect((await call(a, 'DELETE', `by_number/rows/${id}`, { tenant, headers: { 'if-match': '"1"' } })).status, tenant).toBe(403);
+    }
+    expect((await call(a, 'POST', 'by_small_number/rows', { tenant: '-32768', body: { title: 'smallest' } })).status).toBe(201);
+    expect((await call(a, 'POST', 'by_small_number/rows', { tenant: '32768', body: { title: 'too large' } })).body).toMatchObject({ error: 'forbidden' });
+  });
+
+  it('makes ACME and acme one tenant of a citext column', async () => {
+    const id = rowOf(await call(a, 'POST', 'by_name/rows', { tenant: 'ACME', body: { title: 'loud' } }))['id'] as number;
+    const edited = await call(b, 'PATCH', `by_name/rows/${id}`, { tenant: 'acme', headers: { 'if-match': '"1"' }, body: { set: { title: 'quiet' } } });
+    expect(edited.status).toBe(200);
+    expect(rowOf(edited)).toMatchObject({ org_id: 'ACME', title: 'quiet' });
+    expect((await call(b, 'PATCH', `by_name/rows/${id}`, { tenant: 'acme-eu', headers: { 'if-match': '"2"' }, body: { set: {} } })).status).toBe(404);
+  });
+
+  it('never cuts a tenant short to fit a varchar(n) or char(n) column (acme-eu is not acme)', async () => {
+    const id = rowOf(await call(a, 'POST', 'short_names/rows', { tenant: 'acme', body: { title: 'acme only' } }))['id'] as number;
+    for (const tenant of ['acme-eu', 'acmeco']) {
+      expect((await call(a, 'PATCH', `short_names/rows/${id}`, { tenant, headers: { 'if-match': '"1"' }, body: { set: { title: 'stolen' } } })).status, tenant).toBe(404);
+      expect((await call(a, 'DELETE', `short_names/rows/${id}`, { tenant, headers: { 'if-match': '"1"' } })).status, tenant).toBe(404);
+      const insert = await call(a, 'POST', 'short_names/rows', { tenant, body: { title: 'planted' } });
+      expect(insert.status, tenant).toBe(403);
+    }
+    expect((await db.sql.query(`select org_id, title from short_names`)).rows).toEqual([{ org_id: 'acme', title: 'acme only' }]);
+
+    const padded = rowOf(await call(a, 'POST', 'padded/rows', { tenant: 'acme', body: { title: 'padded' } }));
+    expect(padded['org_id']).toBe('acme  ');
+    expect((await call(b, 'PATCH', `padded/rows/${padded['id'] as number}`, { tenant: 'acme', headers: { 'if-match': '"1"' }, body: { set: { title: 'still acme' } } })).status).toBe(200);
+    expect((await call(a, 'POST', 'padded/rows', { tenant: 'acme-europe', body: { title: 'planted' } })).status).toBe(403);
+    expect((await db.sql.query(`select count(*)::int as n from padded`)).rows[0]).toEqual({ n: 1 });
   });
 });
