@@ -17,7 +17,7 @@ const Env = z
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
       .optional(),
     WALCAST_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-    WALCAST_HOST: z.string().regex(/^[0-9A-Za-z.:\-]{1,253}$/, 'must be an address to listen on, like 127.0.0.1, 0.0.0.0 or ::').optional(),
+    WALCAST_HOST: z.string().regex(/^[0-9A-Za-z.:-]{1,253}$/, 'must be an address to listen on, like 127.0.0.1, 0.0.0.0 or ::').optional(),
     WALCAST_JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 key)').optional(),
     WALCAST_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
     WALCAST_JWT_AUDIENCE: z.string().min(1).optional(),

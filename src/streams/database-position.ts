@@ -48,12 +48,18 @@ export function createDatabasePosition(read: () => Promise<Lsn | undefined>): Da
     }
   }
 
+  /** The read in flight, or a new one when none is. */
+  function startRead(): Promise<Lsn | undefined> {
+    if (!reading) reading = readOnce();
+    return reading;
+  }
+
   /** A read that starts after this call. */
   function freshRead(): Promise<Lsn | undefined> {
-    if (!reading) return (reading = readOnce());
+    if (!reading) return startRead();
     queued ??= reading.then(() => {
       queued = undefined;
-      return (reading ??= readOnce());
+      return startRead();
     });
     return queued;
   }
