@@ -43,6 +43,8 @@ import { TypeStore } from './sql/type-store.js';
 import { walFlushPosition, walInsertPosition } from './sql/wal-position.js';
 import { createDatabasePosition, readDatabasePosition } from './streams/database-position.js';
 import { createHub } from './streams/hub.js';
+import { tenantKey, type TenantKey, type TenantKind } from './events/tenant-key.js';
+import { presenceKindOf } from './sql/tenant-kinds.js';
 import { streamHandler } from './streams/stream-routes.js';
 
 /** How often an instance says it is alive and looks for departed instances' slots (DESIGN §7: within 15 s). */
@@ -123,6 +125,17 @@ async function assemble(options: WalcastOptions): Promise<{ walcast: Walcast; st
     { maxEvents: config.retainEvents, maxBytes: config.retainBytes, maxAgeMs: config.retainSeconds * 1000, maxWalBytes: config.retainWalBytes },
     slot.confirmedFlush,
   );
+  // Presence rooms compare tenants as the exposed tables' tenant columns do, when they
+  // agree: read again when the exposures change.
+  let presenceKind: TenantKind = await presenceKindOf(pool, config.publication);
+  let presenceKindVersion = catalog.version;
+  const refreshPresenceKind = async () => {
+    const version = catalog.version;
+    if (presenceKindVersion === version) return;
+    presenceKind = await presenceKindOf(pool, config.publication);
+    presenceKindVersion = version;
+  };
+  const presenceTenant = (claim: string): TenantKey => tenantKey(presenceKind, claim) ?? tenantKey('text', claim)!;
   const hub = createHub({ retention, now: Date.now, ...(options.keepaliveMs ? { keepaliveMs: options.keepaliveMs } : {}) });
   const metrics = createMetrics({
     clients: () => hub.size(),
@@ -135,7 +148,7 @@ async function assemble(options: WalcastOptions): Promise<{ walcast: Walcast; st
     slots: () => slots,
   });
   const presence = createPresence({
-    publish: (tenant, room, data) => hub.publishPresence(tenant, room, data),
+    publish: (tenant, room, data) => hub.publishPresence(tenant as TenantKey, room, data),
     key: presenceKey,
     onForged: () => metrics.forgedMessages.inc(),
     log,
@@ -177,6 +190,7 @@ async function assemble(options: WalcastOptions): Promise<{ walcast: Walcast; st
 
   const maintenance = startMaintenance(
     [
+      { name: 're-read the tenant columns\' kinds when exposures change (presence)', everyMs: 1_000, run: refreshPresenceKind },
       {
         name: 'expire retained events and presence',
         everyMs: 1_000,
@@ -239,6 +253,7 @@ async function assemble(options: WalcastOptions): Promise<{ walcast: Walcast; st
     policies,
     maxClientsPerUser: config.maxClientsPerUser,
     databasePosition: createDatabasePosition(() => readDatabasePosition(pool)),
+    presenceTenant,
     presenceSync: (tenant, room) => presence.syncOf(tenant, room),
   });
   const handler = createApp({
@@ -265,6 +280,7 @@ async function assemble(options: WalcastOptions): Promise<{ walcast: Walcast; st
         limiter: createRateLimiter(config.presenceRatePerMinute, 'heartbeats'),
         emit: await presenceEmitter(pools.writes, presenceKey),
         members: (tenant, room) => presence.members(tenant, room),
+        presenceTenant,
         readOnly: standby,
       }),
       snapshotRoutes({

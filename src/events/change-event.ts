@@ -1,6 +1,7 @@
 // Row changes → typed change events (DESIGN §3): key, row, old, changed, unchanged,
 // tenant routing and hidden columns. Pure: one decoded change in, zero or more events out.
 // Events are written as JSON text directly (values.ts): once per change, for every client.
+import { tenantKey, type TenantKey } from './tenant-key.js';
 import { UNCHANGED_TOAST, type RowChange, type Tuple } from '../replication/pgoutput.js';
 import type { ChangeOp } from '../wire/payloads.js';
 import { formatEventId, type EventId } from './event-id.js';
@@ -72,12 +73,16 @@ function changeJson(parts: ChangeParts, id: EventId, shape: TableShape, txn: Tra
   return json + txn.jsonTail;
 }
 
+/** Never undefined for a value Postgres printed; if it were, the event reaches no one. */
+const UNROUTABLE = '\u0000' as TenantKey;
+
 function toEvent(parts: ChangeParts, id: EventId, image: RowImage): ChangeEvent {
   return {
     id,
     type: 'change',
     op: parts.op,
     tenant: parts.tenant,
+    tenantKey: parts.tenant === null ? null : (tenantKey(image.shape.tenantKind, parts.tenant) ?? UNROUTABLE),
     relid: image.shape.relid,
     table: image.shape.table,
     commitLsn: image.txn.commitLsn,

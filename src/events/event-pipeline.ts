@@ -4,6 +4,7 @@
 // row events collapse into one `invalidate` per (tenant, table) (events/invalidations).
 // Nothing here throws at the replication socket: a change that cannot be decoded becomes
 // an `invalidate`, and publishing is guarded.
+import { tenantKey, type TenantKey } from './tenant-key.js';
 import { WalcastError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { formatLsn } from '../replication/lsn.js';
@@ -94,6 +95,9 @@ function contextOf(begin: Begin): TransactionContext {
   };
 }
 
+/** Never needed for a value Postgres printed; if it were, the event reaches no one. */
+const UNROUTABLE = '\u0000' as TenantKey;
+
 export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
   const { catalog, lookup, retention, publish, log } = deps;
   const shapes = new WeakMap<Relation, { version: number; shape: TableShape | null }>();
@@ -127,7 +131,7 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
     const invalidations = new Invalidations();
     for (const event of txn.events) {
       const reason = event.type === 'invalidate' ? (event.reason ?? 'undecodable_change') : 'transaction_too_large';
-      invalidations.add({ relid: event.relid, table: event.table }, event.tenant, reason);
+      invalidations.add({ relid: event.relid, table: event.table }, event.tenant === null || event.tenantKey === null ? null : { text: event.tenant, key: event.tenantKey }, reason);
     }
     txn.events = [];
     log.info({ xid: txn.context.xid, limit: deps.maxTxnChanges }, 'transaction exceeds WALCAST_MAX_TXN_CHANGES; sending invalidate events');
@@ -146,7 +150,7 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
       log.error({ err: error, table: shape.table }, 'a change could not be decoded; its table is invalidated for every tenant');
     }
     if (txn.invalidations) txn.invalidations.add(shape, null, 'undecodable_change');
-    else txn.events.push(invalidateEvent({ shape, tenant: null, reason: 'undecodable_change' }, position, txn.context));
+    else txn.events.push(invalidateEvent({ shape, tenant: null, tenantKey: null, reason: 'undecodable_change' }, position, txn.context));
   }
 
   function onChange(txn: OpenTransaction, change: RowChange): void {
@@ -157,7 +161,9 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
     if (!txn.invalidations && (txn.changes > deps.maxTxnChanges || position > MAX_POSITION)) txn.invalidations = overflow(txn);
     try {
       if (txn.invalidations) {
-        for (const tenant of changeTenants(change, shape)) txn.invalidations.add(shape, tenant, 'transaction_too_large');
+        for (const tenant of changeTenants(change, shape)) {
+          txn.invalidations.add(shape, tenant === null ? null : { text: tenant, key: tenantKey(shape.tenantKind, tenant) ?? UNROUTABLE }, 'transaction_too_large');
+        }
       } else {
         txn.events.push(...changeEvents(change, shape, txn.context, position));
       }
@@ -182,6 +188,7 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
         id,
         type: 'truncate',
         tenant: null,
+        tenantKey: null,
         relid: shape.relid,
         table: shape.table,
         commitLsn: txn.context.commitLsn,
@@ -212,7 +219,7 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
       if ((before?.policy ?? null) === (after?.policy ?? null) || !(before ?? after)) continue;
       const table = { relid, table: (after ?? before)!.table };
       if (txn.invalidations) txn.invalidations.add(table, null, 'policy_changed');
-      else txn.events.push(invalidateEvent({ shape: table, tenant: null, reason: 'policy_changed' }, txn.position, txn.context));
+      else txn.events.push(invalidateEvent({ shape: table, tenant: null, tenantKey: null, reason: 'policy_changed' }, txn.position, txn.context));
     }
   }
 

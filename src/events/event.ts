@@ -5,11 +5,14 @@ import type { ChangeOp } from '../wire/payloads.js';
 import type { TableShape } from './table-shape.js';
 import type { EventId } from './event-id.js';
 import type { TableName } from './exposure.js';
+import type { TenantKey } from './tenant-key.js';
 
 interface EventBase {
   readonly id: EventId;
   /** The tenant that may see it; null: every tenant (a table without a tenant column, a truncate). */
   readonly tenant: string | null;
+  /** What streams are routed by: the tenant as its column's type compares it (null with `tenant`). */
+  readonly tenantKey: TenantKey | null;
   readonly relid: number;
   readonly table: TableName;
   readonly commitLsn: Lsn;

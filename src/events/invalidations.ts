@@ -4,6 +4,7 @@
 // stands for, so a transaction of any size has valid, identical IDs on every instance.
 // Past MAX_PAIRS pairs (one UPDATE across a million tenants) they become one per table
 // for every tenant: a client told to refetch more than it needed loses nothing.
+import type { TenantKey } from './tenant-key.js';
 import type { InvalidateReason, TableEvent, TransactionContext } from './event.js';
 import { formatEventId } from './event-id.js';
 import type { TableName } from './exposure.js';
@@ -21,6 +22,8 @@ interface Pair {
   readonly shape: TableRef;
   /** null: every tenant. */
   readonly tenant: string | null;
+  /** How streams are routed to it (events/tenant-key); null with `tenant`. */
+  readonly tenantKey: TenantKey | null;
   readonly reason: InvalidateReason;
 }
 
@@ -33,12 +36,12 @@ export class Invalidations {
     return this.order.length;
   }
 
-  add(shape: TableRef, tenant: string | null, reason: InvalidateReason): void {
-    const key = this.wholeTables ? null : tenant;
+  add(shape: TableRef, tenant: { readonly text: string; readonly key: TenantKey } | null, reason: InvalidateReason): void {
+    const key = this.wholeTables ? null : (tenant?.text ?? null);
     let tenants = this.byTable.get(shape.relid);
     if (!tenants) this.byTable.set(shape.relid, (tenants = new Map()));
     if (tenants.has(key)) return;
-    const pair: Pair = { shape, tenant: key, reason };
+    const pair: Pair = { shape, tenant: key, tenantKey: key === null ? null : tenant!.key, reason };
     tenants.set(key, pair);
     this.order.push(pair);
     if (!this.wholeTables && this.order.length > MAX_PAIRS) this.collapse();
@@ -48,7 +51,7 @@ export class Invalidations {
   private collapse(): void {
     this.wholeTables = true;
     const first = new Map<number, Pair>();
-    for (const pair of this.order) if (!first.has(pair.shape.relid)) first.set(pair.shape.relid, { ...pair, tenant: null });
+    for (const pair of this.order) if (!first.has(pair.shape.relid)) first.set(pair.shape.relid, { ...pair, tenant: null, tenantKey: null });
     this.order = [...first.values()];
     this.byTable.clear();
     for (const pair of this.order) this.byTable.set(pair.shape.relid, new Map([[null, pair]]));
@@ -62,12 +65,13 @@ export class Invalidations {
 /** One invalidate event; `position` is its place among the transaction's events. */
 export function invalidateEvent(pair: Pair, position: number, txn: TransactionContext): TableEvent {
   const id = formatEventId(txn.commitLsn, position);
-  const { shape, tenant, reason } = pair;
+  const { shape, tenant, tenantKey, reason } = pair;
   return {
     id,
     type: 'invalidate',
     reason,
     tenant,
+    tenantKey,
     relid: shape.relid,
     table: shape.table,
     commitLsn: txn.commitLsn,

@@ -3,6 +3,7 @@
 // configuration. Pure.
 import type { Relation } from '../replication/pgoutput.js';
 import { tableName, type Exposure, type TableName } from './exposure.js';
+import { tenantKindOf, type TenantKind } from './tenant-key.js';
 import { decoderFor, type ColumnType, type ValueDecoder } from './values.js';
 
 /** Everything about a relation that is the same for each of its changes, computed once. */
@@ -20,6 +21,12 @@ export interface TableShape {
   readonly keyIndexes: readonly number[];
   /** Index of the tenant column; -1: every tenant may read the table; -2: the column is not published. */
   readonly tenantIndex: number;
+  /** How the tenant column compares (events/tenant-key). */
+  readonly tenantKind: TenantKind;
+}
+
+function tenantKindOfType(type: ColumnType): TenantKind {
+  return type.kind === 'scalar' ? tenantKindOf(type.oid, type.name) : 'text';
 }
 
 /**
@@ -48,6 +55,7 @@ export function shapeOf(relation: Relation, exposure: Exposure, typeOf: (oid: nu
     visible: names.map((name) => !hidden.has(name)),
     keyIndexes: keyIndexes.length > 0 ? keyIndexes : names.flatMap((name, index) => (hidden.has(name) ? [] : [index])),
     tenantIndex: tenantIndex === -1 && exposure.tenantColumn !== null ? -2 : tenantIndex,
+    tenantKind: tenantIndex < 0 ? 'text' : tenantKindOfType(typeOf(relation.columns[tenantIndex]!.typeOid)),
   };
 }
 

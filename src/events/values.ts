@@ -32,7 +32,7 @@ const OID = {
  * pgoutput names a domain or an array of enums by an OID only the catalog explains.
  */
 export type ColumnType =
-  | { readonly kind: 'scalar'; readonly oid: number }
+  | { readonly kind: 'scalar'; readonly oid: number; readonly name?: string }
   | { readonly kind: 'array'; readonly elementOid: number };
 
 const json = (text: string) => text as JsonText;

@@ -34,6 +34,8 @@ export interface PresenceRouteDeps {
   /** Emits a presence message into the WAL. */
   readonly emit: (message: PresenceMessage) => Promise<void>;
   readonly members: (tenant: string, room: string) => Member[];
+  /** The key rooms know the caller's tenant by. */
+  readonly presenceTenant: (claim: string) => string;
   /** This instance reads from a physical standby: heartbeats go to the primary's instances. */
   readonly readOnly: boolean;
 }
@@ -55,7 +57,7 @@ export function presenceRoutes(deps: PresenceRouteDeps): Router {
     }
     await deps.emit({
       op: 'beat',
-      tenant: principal.tenant,
+      tenant: deps.presenceTenant(principal.tenant),
       room: body.room,
       user: principal.sub,
       connection: body.connection,
@@ -72,7 +74,7 @@ export function presenceRoutes(deps: PresenceRouteDeps): Router {
     const query = parseQuery(RoomQuery, request);
     await deps.emit({
       op: 'leave',
-      tenant: principal.tenant,
+      tenant: deps.presenceTenant(principal.tenant),
       room: query[QUERY.room],
       user: principal.sub,
       connection: query.connection,
@@ -86,7 +88,7 @@ export function presenceRoutes(deps: PresenceRouteDeps): Router {
   router.get('/v1/presence', auth, function list(request: Request, response: Response) {
     const principal = principalOf(response);
     const room = parseQuery(RoomQuery, request)[QUERY.room];
-    response.json({ room, members: deps.members(principal.tenant, room) });
+    response.json({ room, members: deps.members(deps.presenceTenant(principal.tenant), room) });
   });
 
   return router;

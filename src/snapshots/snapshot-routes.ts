@@ -16,6 +16,7 @@ import { parseQuery } from '../http/validate.js';
 import { rowWriter, type TableDescription } from '../sql/columns.js';
 import { combineFilters, FILTER_LIMITS, type ClientFilters, type Policies } from '../filters/index.js';
 import { WalcastError } from '../errors.js';
+import { tenantKey, tenantKindOf } from '../events/tenant-key.js';
 import type { HeldSnapshots } from './held-snapshots.js';
 import { formatPageToken, parsePageToken } from './page-token.js';
 import { openSnapshot } from './read-snapshot.js';
@@ -72,6 +73,18 @@ function writable(response: Response, stallMs: number): Promise<void> {
   });
 }
 
+/** As edits: fail closed when the tenant column is not found; a claim that is no value of it reads nothing (403). */
+function tenantScope(tenantColumn: string | null, table: TableDescription, claim: string) {
+  if (tenantColumn === null) return null;
+  const column = table.columns.find((candidate) => candidate.name === tenantColumn);
+  if (!column) throw new WalcastError('FORBIDDEN', 'this table\'s tenant column cannot be found (renamed, hidden or not visible to walcast): it cannot be read until it is exposed again');
+  const kind = column.type.kind === 'scalar' ? tenantKindOf(column.type.oid, column.type.name) : 'text';
+  if (tenantKey(kind, claim) === undefined) {
+    throw new WalcastError('FORBIDDEN', `your tenant (from the token) is not a value of this table's tenant column (${column.sqlType.slice(0, 100)})`);
+  }
+  return { column, kind, value: claim };
+}
+
 export function snapshotRoutes(deps: SnapshotRouteDeps): Router {
   const router = Router();
 
@@ -101,8 +114,7 @@ export function snapshotRoutes(deps: SnapshotRouteDeps): Router {
     const where = whereTexts.length > 0 ? await deps.filters.forTable(relid, table.name, whereTexts, principal.claims) : undefined;
     const parts = [policy, where].filter((part) => part !== undefined);
     const filter = parts.length > 1 ? combineFilters(parts) : parts[0];
-    const tenantColumn = deps.catalog.exposureOf(relid)?.tenantColumn ?? null;
-    const tenant = tenantColumn === null ? null : { column: table.columns.find((column) => column.name === tenantColumn)!, value: principal.tenant };
+    const tenant = tenantScope(deps.catalog.exposureOf(relid)?.tenantColumn ?? null, table, principal.tenant);
     // Pages follow the key; a key with a hidden column cannot be handed to the client.
     const keyIndexes = table.keyColumns.map((name) => table.columns.findIndex((column) => column.name === name));
     const pageable = query[QUERY.limit] !== undefined && query[QUERY.paged] !== 'false' && keyIndexes.length > 0 && keyIndexes.every((index) => index >= 0);

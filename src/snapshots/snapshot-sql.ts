@@ -5,13 +5,14 @@ import pg from 'pg';
 import type { VisibleColumn } from '../sql/columns.js';
 import type { Sql } from '../sql/statement.js';
 import type { BoundFilter } from '../filters/index.js';
+import type { TenantKind } from '../events/tenant-key.js';
 
 export interface SnapshotQueryInput {
   readonly sqlName: string;
   readonly columns: readonly VisibleColumn[];
   readonly keyColumns: readonly string[];
   /** Null: every tenant may read the table. */
-  readonly tenant: { readonly column: VisibleColumn; readonly value: string } | null;
+  readonly tenant: { readonly column: VisibleColumn; readonly kind: TenantKind; readonly value: string } | null;
   /** The client's `where=`, if any. */
   readonly filter: BoundFilter | undefined;
   /** Keyset paging: only rows whose key sorts after these values (the key's text forms). */
@@ -27,7 +28,11 @@ export function snapshotQuery(input: SnapshotQueryInput): Sql {
   const byName = new Map(input.columns.map((column) => [column.name, column]));
   const where: string[] = [];
   if (input.tenant) {
-    where.push(`t.${pg.escapeIdentifier(input.tenant.column.name)} = ${param(input.tenant.value)}::${input.tenant.column.sqlType}`);
+    // As edit-sql: a varchar(n)/char(n) cast cuts the claim short ('acme-eu' → 'acme'); the tenant must survive it as it is.
+    const value = `${param(input.tenant.value)}::${input.tenant.column.sqlType}`;
+    where.push(`t.${pg.escapeIdentifier(input.tenant.column.name)} = ${value}`);
+    if (input.tenant.kind === 'bpchar') where.push(`(${value})::text = rtrim(${param(input.tenant.value)}::text, ' ')`);
+    else if (input.tenant.kind === 'text' || input.tenant.kind === 'citext') where.push(`(${value})::text = ${param(input.tenant.value)}::text`);
   }
   if (input.filter) where.push(input.filter.toSql(param, 't'));
   if (input.after) {

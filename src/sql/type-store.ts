@@ -11,10 +11,11 @@ interface TypeRow {
   readonly typbasetype: number;
   readonly typelem: number;
   readonly typcategory: string;
+  readonly typname: string;
 }
 
 const LOOKUP = `
-  select oid::int4 as oid, typtype, typbasetype::int4 as typbasetype, typelem::int4 as typelem, typcategory
+  select oid::int4 as oid, typtype, typbasetype::int4 as typbasetype, typelem::int4 as typelem, typcategory, typname
     from pg_type where oid = any($1::oid[])`;
 
 /** Domains are unwrapped to their base; arrays point at their (unwrapped) element. */
@@ -27,7 +28,7 @@ function columnTypeOf(oid: number, rows: ReadonlyMap<number, TypeRow>): ColumnTy
     const element = columnTypeOf(current.typelem, rows);
     return { kind: 'array', elementOid: element.kind === 'scalar' ? element.oid : element.elementOid };
   }
-  return { kind: 'scalar', oid: current.oid };
+  return { kind: 'scalar', oid: current.oid, name: current.typname };
 }
 
 export class TypeStore {

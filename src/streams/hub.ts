@@ -6,6 +6,7 @@ import { SSE_EVENT, SSE_KEEPALIVE_MS } from '../wire/names.js';
 import { encodeEvent, formatSse, formatSseComment, formatSseRetry } from './sse.js';
 import { Routing } from './routing.js';
 import type { Subscriber } from './subscriber.js';
+import type { TenantKey } from '../events/tenant-key.js';
 
 export interface Hub {
   add(subscriber: Subscriber): void;
@@ -13,8 +14,8 @@ export interface Hub {
   /** A stream's filter for a table changed: it is found by its new cover from now on. */
   reroute(subscriber: Subscriber, relid: number): void;
   publish(events: readonly RetainedEvent[]): void;
-  /** A presence event for the streams of `tenant` that follow `room`. */
-  publishPresence(tenant: string, room: string, data: string): void;
+  /** A presence event for the streams of a tenant (its presence key: events/tenant-key) that follow `room`. */
+  publishPresence(tenant: TenantKey, room: string, data: string): void;
   readonly size: () => number;
   /** Open streams of one tenant. */
   readonly sizeOf: (tenant: string) => number;

@@ -11,7 +11,17 @@
 import { valueAfter, valueBefore } from '../events/change-event.js';
 import type { ChangeEvent, WalcastEvent } from '../events/event.js';
 import type { FilterEquality } from '../filters/index.js';
+import { tenantKey, type TenantKey } from '../events/tenant-key.js';
 import type { Subscriber } from './subscriber.js';
+
+/**
+ * Tenants are found by key (events/tenant-key): a stream is placed under each key of its
+ * claim, one per tenant column kind, and an event is looked up under the one key of its
+ * table's kind. Every claim has a `text:` key, so walking the `text:` routes visits each
+ * stream once (tenant-less events, all streams).
+ */
+const primaryKeyOf = (claim: string) => tenantKey('text', claim)!;
+const isPrimary = (key: string) => key.startsWith('text:');
 
 interface ColumnIndex {
   readonly keyOf: (text: string) => string;
@@ -32,8 +42,8 @@ interface TenantRoute {
 }
 
 export class Routing {
-  private readonly tenants = new Map<string, TenantRoute>();
-  /** Where each stream is placed, per table, so it can be taken out again. */
+  private readonly tenants = new Map<TenantKey, TenantRoute>();
+  /** Where each stream is placed, per table (across its keys), so it can be taken out again. */
   private readonly placements = new Map<Subscriber, Map<number, Set<Subscriber>[]>>();
   private count = 0;
 
@@ -41,58 +51,67 @@ export class Routing {
     return this.count;
   }
 
+  /** Open streams of one tenant, as its claim is spelled. */
   sizeOf(tenant: string): number {
-    return this.tenants.get(tenant)?.all.size ?? 0;
+    return this.tenants.get(primaryKeyOf(tenant))?.all.size ?? 0;
   }
 
-  /** The streams of one tenant (presence), or of all. */
-  streamsOf(tenant?: string): Iterable<Subscriber> {
+  /** The streams of one tenant key (presence), or of all. */
+  streamsOf(tenant?: TenantKey): Iterable<Subscriber> {
     if (tenant !== undefined) return this.tenants.get(tenant)?.all ?? [];
-    return [...this.tenants.values()].flatMap((route) => [...route.all]);
+    return [...this.tenants].flatMap(([key, route]) => (isPrimary(key) ? [...route.all] : []));
   }
 
   add(subscriber: Subscriber): void {
-    const { tenant, tables } = subscriber.filter;
-    let route = this.tenants.get(tenant);
-    if (!route) {
-      route = { all: new Set(), anyTable: new Set(), tables: new Map() };
-      this.tenants.set(tenant, route);
-    }
-    if (route.all.has(subscriber)) return;
-    route.all.add(subscriber);
+    if (this.placements.has(subscriber)) return;
     this.count++;
     this.placements.set(subscriber, new Map());
-    if (tables === null) route.anyTable.add(subscriber);
-    else for (const relid of tables) this.place(route, subscriber, relid);
+    for (const key of subscriber.filter.tenantKeys) {
+      let route = this.tenants.get(key);
+      if (!route) {
+        route = { all: new Set(), anyTable: new Set(), tables: new Map() };
+        this.tenants.set(key, route);
+      }
+      route.all.add(subscriber);
+      const { tables } = subscriber.filter;
+      if (tables === null) route.anyTable.add(subscriber);
+      else for (const relid of tables) this.place(route, subscriber, relid);
+    }
   }
 
   remove(subscriber: Subscriber): void {
-    const route = this.tenants.get(subscriber.filter.tenant);
-    if (!route?.all.delete(subscriber)) return;
+    if (!this.placements.has(subscriber)) return;
     this.count--;
-    route.anyTable.delete(subscriber);
-    for (const relid of this.placements.get(subscriber)?.keys() ?? []) this.unplace(subscriber, relid);
+    for (const relid of [...(this.placements.get(subscriber)?.keys() ?? [])]) this.unplace(subscriber, relid);
     this.placements.delete(subscriber);
-    if (route.all.size === 0) this.tenants.delete(subscriber.filter.tenant);
+    for (const key of subscriber.filter.tenantKeys) {
+      const route = this.tenants.get(key);
+      if (!route) continue;
+      route.all.delete(subscriber);
+      route.anyTable.delete(subscriber);
+      if (route.all.size === 0) this.tenants.delete(key);
+    }
   }
 
   /** The stream's filter for a table changed (its row policy did). */
   reroute(subscriber: Subscriber, relid: number): void {
-    const route = this.tenants.get(subscriber.filter.tenant);
-    if (!route?.all.has(subscriber) || subscriber.filter.tables === null || !subscriber.filter.tables.has(relid)) return;
+    if (!this.placements.has(subscriber) || subscriber.filter.tables === null || !subscriber.filter.tables.has(relid)) return;
     this.unplace(subscriber, relid);
-    this.place(route, subscriber, relid);
+    for (const key of subscriber.filter.tenantKeys) {
+      const route = this.tenants.get(key);
+      if (route) this.place(route, subscriber, relid);
+    }
   }
 
   /** Calls `visit` for each stream the event may reach (some more than once). */
   forEachCandidate(event: WalcastEvent, visit: (subscriber: Subscriber) => void): void {
-    if (event.tenant !== null) {
-      const route = this.tenants.get(event.tenant);
+    if (event.tenantKey !== null) {
+      const route = this.tenants.get(event.tenantKey);
       if (route) this.candidatesIn(route, event, visit);
       return;
     }
-    // A table without a tenant column, a truncate, an invalidate for every tenant.
-    for (const route of this.tenants.values()) this.candidatesIn(route, event, visit);
+    // A table without a tenant column, a truncate, an invalidate for every tenant: each stream once.
+    for (const [key, route] of this.tenants) if (isPrimary(key)) this.candidatesIn(route, event, visit);
   }
 
   private candidatesIn(route: TenantRoute, event: WalcastEvent, visit: (subscriber: Subscriber) => void): void {
@@ -120,7 +139,8 @@ export class Routing {
       for (const equality of cover) sets.push(...keySets(table, equality));
     }
     for (const set of sets) set.add(subscriber);
-    this.placements.get(subscriber)!.set(relid, sets);
+    const placed = this.placements.get(subscriber)!;
+    placed.set(relid, [...(placed.get(relid) ?? []), ...sets]);
   }
 
   private unplace(subscriber: Subscriber, relid: number): void {

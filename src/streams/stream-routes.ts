@@ -21,6 +21,7 @@ import { formatSse, formatSseRetry } from './sse.js';
 import { Subscriber, type TableFilter } from './subscriber.js';
 import { combineFilters, FILTER_LIMITS, type ClientFilters, type Policies } from '../filters/index.js';
 import type { DatabasePosition } from './database-position.js';
+import { claimTenantKeys } from '../events/tenant-key.js';
 
 const MAX_TABLES = 100;
 const MAX_WHERE_LENGTH = FILTER_LIMITS.maxLength;
@@ -52,6 +53,8 @@ export interface StreamRouteDeps {
   readonly maxClientsPerUser: number;
   /** Asked whether a resume point past this instance's head can come from this database at all. */
   readonly databasePosition: DatabasePosition;
+  /** The key presence rooms know a tenant by (events/tenant-key presenceTenantKind). */
+  readonly presenceTenant: (claim: string) => string;
   /** The `presence` data a stream following a room starts with: who is there now. */
   readonly presenceSync: (tenant: string, room: string) => string;
 }
@@ -236,7 +239,7 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
 
     const subscriber = new Subscriber({
       sink,
-      filter: { tenant: principal.tenant, tables: tables && new Set(tables.keys()), predicates, rooms: new Set(rooms) },
+      filter: { tenant: principal.tenant, tenantKeys: new Set(claimTenantKeys(principal.tenant)), tables: tables && new Set(tables.keys()), predicates, rooms: new Set(rooms) },
       rebind: predicateOf,
       onRebound: (rebound, relid) => deps.hub.reroute(rebound, relid),
       isNew: position && resume?.kind === 'resume' ? isNewTo(position) : undefined,
@@ -256,7 +259,7 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
     });
     exchange.onClose(() => subscriber.close('client'));
     for (const room of rooms) {
-      subscriber.write(formatSse({ event: SSE_EVENT.presence, data: deps.presenceSync(principal.tenant, room) }));
+      subscriber.write(formatSse({ event: SSE_EVENT.presence, data: deps.presenceSync(deps.presenceTenant(principal.tenant), room) }));
     }
     deps.hub.add(subscriber);
   };

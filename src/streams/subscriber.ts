@@ -27,6 +27,7 @@ import { frameFor, judge } from './frames.js';
 import type { Sink } from '../http/exchange.js';
 import { encodeEvent } from './sse.js';
 import type { BoundFilter } from '../filters/index.js';
+import type { TenantKey } from '../events/tenant-key.js';
 
 /** How a stream judges a table's rows: its predicate, and the cover that indexes it (streams/routing). */
 export type TableFilter = Pick<BoundFilter, 'matches' | 'cover'>;
@@ -36,6 +37,8 @@ const MAX_BATCH_BYTES = 64 * 1024;
 
 export interface SubscriberFilter {
   readonly tenant: string;
+  /** claimTenantKeys(tenant): an event reaches the stream when its tenantKey is one of them. */
+  readonly tenantKeys: ReadonlySet<TenantKey>;
   /** Relation OIDs (a renamed table stays subscribed); null: every table exposed to the tenant. */
   readonly tables: ReadonlySet<number> | null;
   /** What rows of each table it may see (its policy and `where=`), by relation OID; a table absent: every row. */
@@ -100,7 +103,7 @@ export class Subscriber {
   }
 
   private accepts(event: WalcastEvent): boolean {
-    if (event.tenant !== null && event.tenant !== this.filter.tenant) return false;
+    if (event.tenantKey !== null && !this.filter.tenantKeys.has(event.tenantKey)) return false;
     if (this.filter.tables !== null && !this.filter.tables.has(event.relid)) return false;
     return this.isNew === undefined || this.isNew(event);
   }

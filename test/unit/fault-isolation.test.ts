@@ -1,6 +1,7 @@
 // DESIGN §4: a fault while serving one stream (its filter, its frame, its socket) ends
 // that stream, is reported once, and touches nothing else: not the other streams, not
 // the pipeline, not what the slot may be confirmed up to.
+import { claimTenantKeys } from '../../src/events/tenant-key.js';
 import { setImmediate as turn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { CloseReason } from '../../src/streams/subscriber.js';
@@ -22,7 +23,7 @@ function stream(rig: { retention: RetentionLog; hub: Hub }, options: StreamOptio
   const socket = recorder({ throwOnWrite: options.throwOnWrite ?? false });
   const subscriber = new Subscriber({
     sink: socket.sink,
-    filter: { tenant: 'acme', tables: null, predicates: new Map(options.where ? [[TODOS.relationOid, { matches: options.where, cover: undefined }]] : []), rooms: new Set() },
+    filter: { tenant: 'acme', tenantKeys: new Set(claimTenantKeys('acme')), tables: null, predicates: new Map(options.where ? [[TODOS.relationOid, { matches: options.where, cover: undefined }]] : []), rooms: new Set() },
     isNew: undefined,
     startSeq: options.fromStart ? rig.retention.firstSeq : rig.retention.nextSeq,
     expiresAt: undefined,

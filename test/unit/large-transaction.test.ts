@@ -2,6 +2,7 @@
 // WALCAST_MAX_TXN_CHANGES its row events become one `invalidate` per (tenant, table),
 // numbered 0, 1, 2… in the order of the first change each stands for; a transaction
 // whose positions pass six hex digits (2^24 changes, exposed or not) too.
+import { claimTenantKeys } from '../../src/events/tenant-key.js';
 import { setImmediate as turn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { MAX_POSITION } from '../../src/events/event-id.js';
@@ -17,7 +18,7 @@ function listen(rig: PipelineRig, tenant: string) {
   rig.hub.add(
     new Subscriber({
       sink: socket.sink,
-      filter: { tenant, tables: null, predicates: new Map(), rooms: new Set() },
+      filter: { tenant, tenantKeys: new Set(claimTenantKeys(tenant)), tables: null, predicates: new Map(), rooms: new Set() },
       isNew: undefined,
       startSeq: rig.retention.nextSeq,
       expiresAt: undefined,

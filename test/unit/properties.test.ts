@@ -1,5 +1,6 @@
 // Property-based tests (fast-check) for the parts that read untrusted or arbitrary input:
 // event IDs, value decoders, and tenant routing of events to streams (filters: filters.test.ts).
+import { claimTenantKeys, tenantKey } from '../../src/events/tenant-key.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { WalcastError } from '../../src/errors.js';
@@ -98,7 +99,7 @@ describe('tenant routing', () => {
           const { frames, sink } = recorder();
           const stream = new Subscriber({
             sink,
-            filter: { tenant: spec.tenant, tables: spec.tables && new Set(spec.tables), predicates: new Map(), rooms: new Set() },
+            filter: { tenant: spec.tenant, tenantKeys: new Set(claimTenantKeys(spec.tenant)), tables: spec.tables && new Set(spec.tables), predicates: new Map(), rooms: new Set() },
             isNew: undefined,
             startSeq: log.nextSeq,
             expiresAt: undefined,
@@ -112,7 +113,7 @@ describe('tenant routing', () => {
         events.forEach((spec, i) => {
           const commitLsn = BigInt(i + 1) as Lsn;
           const id = formatEventId(commitLsn, 0);
-          const walcastEvent: WalcastEvent = { id, type: 'invalidate', tenant: spec.tenant, relid: spec.relid, table: tableName('public', `t${spec.relid}`), commitLsn, xid: i, json: JSON.stringify({ id, tenant: spec.tenant, relid: spec.relid }) };
+          const walcastEvent: WalcastEvent = { id, type: 'invalidate', tenant: spec.tenant, tenantKey: spec.tenant === null ? null : tenantKey('text', spec.tenant)!, relid: spec.relid, table: tableName('public', `t${spec.relid}`), commitLsn, xid: i, json: JSON.stringify({ id, tenant: spec.tenant, relid: spec.relid }) };
           hub.publish([log.append(walcastEvent)!]);
         });
         hub.closeAll();

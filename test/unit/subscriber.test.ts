@@ -1,5 +1,6 @@
 // A stream's writes under a burst: what one turn gathers is bounded, and a socket that
 // cannot take more sends the stream back to the log instead of holding the burst.
+import { claimTenantKeys, tenantKey } from '../../src/events/tenant-key.js';
 import { describe, expect, it } from 'vitest';
 import { formatEventId } from '../../src/events/event-id.js';
 import type { WalcastEvent } from '../../src/events/event.js';
@@ -33,7 +34,7 @@ describe('Subscriber under a burst', () => {
     const { writes, sink } = stuckResponse();
     const stream = new Subscriber({
       sink,
-      filter: { tenant: 'acme', tables: null, predicates: new Map(), rooms: new Set() },
+      filter: { tenant: 'acme', tenantKeys: new Set(claimTenantKeys('acme')), tables: null, predicates: new Map(), rooms: new Set() },
       isNew: undefined,
       startSeq: log.nextSeq,
       expiresAt: undefined,
@@ -46,7 +47,7 @@ describe('Subscriber under a burst', () => {
     const padding = 'x'.repeat(1_000);
     const events = Array.from({ length: 5_000 }, (_, i) => {
       const id = formatEventId(10n as Lsn, i);
-      const event: WalcastEvent = { id, type: 'invalidate', tenant: 'acme', relid: 1, table: tableName('public', 't'), commitLsn: 10n as Lsn, xid: 7, json: JSON.stringify({ id, padding }) };
+      const event: WalcastEvent = { id, type: 'invalidate', tenant: 'acme', tenantKey: tenantKey('text', 'acme')!, relid: 1, table: tableName('public', 't'), commitLsn: 10n as Lsn, xid: 7, json: JSON.stringify({ id, padding }) };
       return log.append(event)!;
     });
     hub.publish(events);
