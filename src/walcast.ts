@@ -273,7 +273,7 @@ async function assemble(options: WalcastOptions): Promise<{ walcast: Walcast; st
     stream,
     routers: [
       ...(options.extraRouters ?? []),
-      editRoutes({ verifyToken, catalog, pool: pools.writes, describeTable: describe, limiter: createRateLimiter(config.editRatePerMinute, 'edits'), readOnly: standby }),
+      editRoutes({ verifyToken, catalog, pool: pools.writes, describeTable: describe, policies, limiter: createRateLimiter(config.editRatePerMinute, 'edits'), readOnly: standby }),
       presenceRoutes({
         verifyToken,
         ttlMs: config.presenceTtlSeconds * 1000,

@@ -5,7 +5,7 @@
 import express, { Router, type Request, type Response } from 'express';
 import type pg from 'pg';
 import { z } from 'zod';
-import type { VerifyToken } from '../auth/jwt.js';
+import type { Principal, VerifyToken } from '../auth/jwt.js';
 import { principalOf, requireAuth } from '../auth/require-auth.js';
 import { WalcastError } from '../errors.js';
 import { resolveTable, type Exposure, type ExposureCatalog } from '../events/exposure.js';
@@ -16,7 +16,8 @@ import { parseBody } from '../http/validate.js';
 import type { Sql } from '../sql/statement.js';
 import { rowWriter, type TableDescription, type VisibleColumn } from '../sql/columns.js';
 import { applyTextFormat, RAW_TEXT } from '../sql/text-format.js';
-import { currentRowSql, deleteSql, insertSql, updateSql, valueParam, type Scope } from './edit-sql.js';
+import type { Policies } from '../filters/index.js';
+import { currentRowSql, deleteSql, insertSql, updateSql, valueParam, type Scope, type SetOnInsert } from './edit-sql.js';
 import { claimKey, IdempotencyKey, requestHash, storeResponse, type StoredResponse } from './idempotency.js';
 import { validationError } from './pg-errors.js';
 import { lastPathSegment, parseRowKey } from './row-key.js';
@@ -34,6 +35,8 @@ export interface EditRouteDeps {
   readonly pool: pg.Pool;
   readonly describeTable: (relid: number) => Promise<TableDescription>;
   readonly limiter: RateLimiter;
+  /** Tables' row policies, per principal (USING and WITH CHECK, DESIGN §10). */
+  readonly policies: Policies;
   /** This instance reads from a physical standby: it takes no writes. */
   readonly readOnly: boolean;
 }
@@ -45,6 +48,8 @@ interface Target {
   readonly table: TableDescription;
   readonly scope: Scope;
   readonly writable: ReadonlySet<string>;
+  /** Columns an insert takes from the token (set_on_insert): never from a body. */
+  readonly fromToken: ReadonlySet<string>;
 }
 
 /** smallint and integer: the largest value of each (the smallest is one further from zero). */
@@ -74,7 +79,8 @@ function tenantScope(exposure: Exposure, table: TableDescription, tenant: string
   return { column, kind, value: tenant };
 }
 
-async function targetOf(deps: EditRouteDeps, request: Request, tenant: string): Promise<Target> {
+async function targetOf(deps: EditRouteDeps, request: Request, principal: Principal): Promise<Target> {
+  const { tenant } = principal;
   const relid = resolveTable(deps.catalog, String(request.params['table']));
   const exposure = deps.catalog.exposureOf(relid);
   if (!exposure) throw new WalcastError('FORBIDDEN', 'this table is published without walcast.expose(): it takes no edits');
@@ -82,14 +88,35 @@ async function targetOf(deps: EditRouteDeps, request: Request, tenant: string): 
   const visible = new Set(table.columns.map((column) => column.name));
   // Without writable_columns: every visible column but the tenant, the version and the key
   // (changing a key is a move the DBA allows by naming its columns).
+  const fromToken = new Set(Object.keys(exposure.setOnInsert ?? {}));
   const writable = exposure.writableColumns ??
     table.columns.map((column) => column.name).filter((name) => name !== exposure.versionColumn && !table.keyColumns.includes(name));
   return {
     exposure,
     table,
-    scope: { table, tenant: tenantScope(exposure, table, tenant) },
-    writable: new Set(writable.filter((name) => visible.has(name) && name !== exposure.tenantColumn)),
+    scope: { table, tenant: tenantScope(exposure, table, tenant), policy: await deps.policies.forTable(relid, principal.claims) },
+    writable: new Set(writable.filter((name) => visible.has(name) && name !== exposure.tenantColumn && !fromToken.has(name))),
+    fromToken,
   };
+}
+
+/**
+ * set_on_insert (DESIGN §10): each column's value from the token, as the tenant's is. A
+ * token without the claim cannot insert here: refused, never stored as NULL.
+ */
+function valuesFromToken(target: Target, principal: Principal): SetOnInsert {
+  const values = new Map<VisibleColumn, string>();
+  const columns = [...target.table.columns, ...target.table.hiddenColumns];
+  for (const [name, source] of Object.entries(target.exposure.setOnInsert ?? {})) {
+    const column = columns.find((candidate) => candidate.name === name);
+    if (!column) throw new WalcastError('FORBIDDEN', 'this table\'s inserts take a column from your token that it no longer has: exposed again, it takes inserts again');
+    const claim = source === '$sub' ? principal.sub : principal.claims[source.slice('$claim.'.length)];
+    if (typeof claim !== 'string' && typeof claim !== 'number' && typeof claim !== 'boolean') {
+      throw new WalcastError('FORBIDDEN', `inserts into this table take ${source} from your token, which has none`);
+    }
+    values.set(column, String(claim));
+  }
+  return values;
 }
 
 /** The columns a body sets, each one the caller may write; hidden and unknown ones alike are refused. */
@@ -101,6 +128,7 @@ function writableSet(target: Target, values: Record<string, unknown>): Map<strin
     if (name === target.exposure.tenantColumn) {
       throw new WalcastError('FORBIDDEN', `${name} is the tenant column: it is set from your token`, { details: { column: name } });
     }
+    if (target.fromToken.has(name)) throw new WalcastError('FORBIDDEN', `${name} is set from your token`, { details: { column: name } });
     if (!target.writable.has(name)) throw new WalcastError('FORBIDDEN', `${name.slice(0, 100)} is not a writable column`, { details: { column: name.slice(0, 100) } });
   }
   return new Map(Object.entries(values));
@@ -157,7 +185,7 @@ export function editRoutes(deps: EditRouteDeps): Router {
     if (idempotencyHeader !== undefined && idempotencyKey === undefined) {
       throw new WalcastError('INVALID_PARAMETER', 'Idempotency-Key must be 1 to 200 printable ASCII characters');
     }
-    const target = await targetOf(deps, request, principal.tenant);
+    const target = await targetOf(deps, request, principal);
     const row = rowWriter(target.table);
     const versionIndex = target.table.columns.findIndex((column) => column.name === target.exposure.versionColumn);
     const rawKey = kind === 'insert' ? '' : lastPathSegment(request.originalUrl);
@@ -171,7 +199,7 @@ export function editRoutes(deps: EditRouteDeps): Router {
         throw new WalcastError('FORBIDDEN', 'this table has no writable columns (walcast.expose(…, writable_columns => …) names none): it takes no inserts');
       }
       provided = writableSet(target, parseBody(Values, request));
-      statement = insertSql(target.scope, provided);
+      statement = insertSql(target.scope, provided, valuesFromToken(target, principal));
     } else {
       const versionColumn = versionColumnOf(target);
       key = parseRowKey(rawKey, target.table.keyColumns);
@@ -212,8 +240,13 @@ export function editRoutes(deps: EditRouteDeps): Router {
       let outcome: StoredResponse;
       try {
         const result = await client.query<(string | null)[]>({ ...statement, rowMode: 'array', types: RAW_TEXT });
-        if (result.rows[0]) {
-          outcome = succeeded(result.rows[0]);
+        const written = result.rows[0];
+        // WITH CHECK: a row written that the caller's own policy would hide is not written.
+        if (written && target.scope.policy && kind !== 'delete' && written[target.table.columns.length] !== 't') {
+          throw new WalcastError('POLICY_VIOLATION', 'the row as written would be hidden from you by the table\'s row policy: nothing was changed');
+        }
+        if (written) {
+          outcome = succeeded(written.slice(0, target.table.columns.length));
         } else if (kind === 'insert') {
           // insertSql's tenant check held the row back: the tenant would not be stored as it is.
           throw new WalcastError('FORBIDDEN', 'your tenant (from the token) cannot be stored in this table\'s tenant column as it is');

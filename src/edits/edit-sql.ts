@@ -1,9 +1,12 @@
 // INSERT, guarded UPDATE and DELETE, and the current-row SELECT, for one exposed table.
 // Pure. Identifiers come from the catalog; every value is a parameter cast to its
-// column's type, so Postgres checks it exactly as it would the app's own writes.
+// column's type, so Postgres checks it exactly as it would the app's own writes. A row
+// policy (DESIGN §10) works as Postgres RLS: a row it hides is not there (USING), and a
+// written row it would hide is reported by the statement (`visible`, WITH CHECK).
 import pg from 'pg';
 import { WalcastError } from '../errors.js';
 import type { TenantKind } from '../events/tenant-key.js';
+import type { BoundFilter } from '../filters/index.js';
 import type { Sql } from '../sql/statement.js';
 import type { TableDescription, VisibleColumn } from '../sql/columns.js';
 
@@ -35,7 +38,12 @@ export interface Scope {
   readonly table: TableDescription;
   /** The tenant column and the caller's tenant, or null for a table every tenant shares. */
   readonly tenant: { readonly column: VisibleColumn; readonly kind: TenantKind; readonly value: string } | null;
+  /** The table's row policy for the caller, if it has one. */
+  readonly policy?: Pick<BoundFilter, 'toSql'> | undefined;
 }
+
+/** Columns set from the token on insert (set_on_insert), each with its value. */
+export type SetOnInsert = ReadonlyMap<VisibleColumn, string>;
 
 function builder() {
   const values: unknown[] = [];
@@ -47,7 +55,12 @@ function builder() {
 }
 
 const ident = (name: string) => pg.escapeIdentifier(name);
-const returning = (table: TableDescription) => table.columns.map((column) => `t.${ident(column.name)}`).join(', ');
+
+/** The visible columns, then, with a policy, whether the row as written is one it shows. */
+function returning(scope: Scope, param: (value: unknown) => string): string {
+  const columns = columnsOf(scope.table);
+  return scope.policy ? `${columns}, coalesce((${scope.policy.toSql(param, 't')}), false) as visible` : columns;
+}
 
 function columnOf(table: TableDescription, name: string): VisibleColumn {
   return table.columns.find((column) => column.name === name)!;
@@ -85,16 +98,22 @@ function rowCondition(scope: Scope, key: readonly string[], param: (value: unkno
     parts.push(`t.${ident(scope.tenant.column.name)} = ${tenant.value}`);
     if (tenant.exact) parts.push(tenant.exact);
   }
+  // USING: a row the caller's policy hides is not there to edit.
+  if (scope.policy) parts.push(`coalesce((${scope.policy.toSql(param, 't')}), false)`);
   return parts.join(' and ');
 }
 
-export function insertSql(scope: Scope, set: ReadonlyMap<string, unknown>): Sql {
+export function insertSql(scope: Scope, set: ReadonlyMap<string, unknown>, fromToken: SetOnInsert = new Map()): Sql {
   const { values, param } = builder();
   const names: string[] = [];
   const exprs: string[] = [];
   for (const [name, value] of set) {
     names.push(ident(name));
     exprs.push(valueParam(columnOf(scope.table, name), value, param));
+  }
+  for (const [column, value] of fromToken) {
+    names.push(ident(column.name));
+    exprs.push(valueParam(column, value, param));
   }
   let condition: string | undefined;
   if (scope.tenant) {
@@ -106,7 +125,7 @@ export function insertSql(scope: Scope, set: ReadonlyMap<string, unknown>): Sql 
   // With a condition, no row is inserted (and none returned) when the tenant would not be stored as it is.
   const rows = names.length === 0 ? 'default values' : condition ? `select ${exprs.join(', ')} where ${condition}` : `values (${exprs.join(', ')})`;
   const columns = names.length === 0 ? '' : `(${names.join(', ')}) `;
-  return { text: `insert into ${scope.table.sqlName} as t ${columns}${rows} returning ${returning(scope.table)}`, values };
+  return { text: `insert into ${scope.table.sqlName} as t ${columns}${rows} returning ${returning(scope, param)}`, values };
 }
 
 export function updateSql(scope: Scope, key: readonly string[], version: { readonly column: VisibleColumn; readonly value: string }, set: ReadonlyMap<string, unknown>): Sql {
@@ -115,16 +134,20 @@ export function updateSql(scope: Scope, key: readonly string[], version: { reado
   // An empty `set` still moves the version (the trigger bumps it): a touch.
   if (assignments.length === 0) assignments.push(`${ident(version.column.name)} = t.${ident(version.column.name)}`);
   const where = `${rowCondition(scope, key, param)} and t.${ident(version.column.name)} = ${param(version.value)}::${version.column.sqlType}`;
-  return { text: `update ${scope.table.sqlName} as t set ${assignments.join(', ')} where ${where} returning ${returning(scope.table)}`, values };
+  return { text: `update ${scope.table.sqlName} as t set ${assignments.join(', ')} where ${where} returning ${returning(scope, param)}`, values };
 }
 
 export function deleteSql(scope: Scope, key: readonly string[], version: { readonly column: VisibleColumn; readonly value: string }): Sql {
   const { values, param } = builder();
   const where = `${rowCondition(scope, key, param)} and t.${ident(version.column.name)} = ${param(version.value)}::${version.column.sqlType}`;
-  return { text: `delete from ${scope.table.sqlName} as t where ${where} returning ${returning(scope.table)}`, values };
+  return { text: `delete from ${scope.table.sqlName} as t where ${where} returning ${columnsOf(scope.table)}`, values };
 }
 
 export function currentRowSql(scope: Scope, key: readonly string[]): Sql {
   const { values, param } = builder();
-  return { text: `select ${returning(scope.table)} from ${scope.table.sqlName} as t where ${rowCondition(scope, key, param)}`, values };
+  return { text: `select ${columnsOf(scope.table)} from ${scope.table.sqlName} as t where ${rowCondition(scope, key, param)}`, values };
+}
+
+function columnsOf(table: TableDescription): string {
+  return table.columns.map((column) => `t.${ident(column.name)}`).join(', ');
 }

@@ -19,6 +19,8 @@ export interface TableDescription {
   /** Schema-qualified and quoted, ready for SQL. */
   readonly sqlName: string;
   readonly columns: readonly VisibleColumn[];
+  /** The hidden columns: never sent, but a row policy or set_on_insert may use them. */
+  readonly hiddenColumns: readonly VisibleColumn[];
   readonly keyColumns: readonly string[];
 }
 
@@ -46,6 +48,7 @@ export async function describeTable(
     name: tableName(found.schema, found.name),
     sqlName: `${pg.escapeIdentifier(found.schema)}.${pg.escapeIdentifier(found.name)}`,
     columns: rows.filter((row) => !hidden.has(row.name)).map((row) => ({ name: row.name, type: types.typeOf(row.type), sqlType: row.sql_type })),
+    hiddenColumns: rows.filter((row) => hidden.has(row.name)).map((row) => ({ name: row.name, type: types.typeOf(row.type), sqlType: row.sql_type })),
     keyColumns: found.key.filter((name) => !hidden.has(name)),
   };
 }

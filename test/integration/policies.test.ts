@@ -21,7 +21,11 @@ beforeAll(async () => {
   await db.sql.query(`
     create table docs (id int primary key, org_id text not null, owner_id text not null, shared boolean not null default false,
                        team_id text, title text, secret text);
-    select walcast.expose('docs', tenant_column => 'org_id', hidden_columns => '{secret}', policy => '${POLICY}');`);
+    select walcast.expose('docs', tenant_column => 'org_id', hidden_columns => '{secret}', policy => '${POLICY}');
+    create table notes (id serial primary key, org_id text not null, owner_id text not null, shared boolean not null default false,
+                        team_id text, title text);
+    select walcast.expose('notes', tenant_column => 'org_id', version_column => 'version', writable_columns => '{title,shared}',
+                          policy => 'or=(owner_id.eq.$sub,shared.is.true)', set_on_insert => '{"owner_id":"$sub","team_id":"$claim.team"}');`);
   walcast = await startTestWalcast(db.url);
   await waitUntilReady(walcast);
 });
@@ -105,5 +109,33 @@ describe('a table with a row policy', () => {
       onBob.close();
       await db.sql.query(`select walcast.expose('docs', tenant_column => 'org_id', hidden_columns => '{secret}', policy => '${POLICY}')`);
     }
+  });
+
+  it('edits work as Postgres RLS: a hidden row is 404, a row written out of view is 403 policy_violation, set_on_insert fills from the token', async () => {
+    const [alice, bob, noTeam] = await Promise.all([token('acme', 'alice', { team: 'red' }), token('acme', 'bob', { team: 'blue' }), token('acme', 'dora')]);
+    const call = async (bearer: string, method: string, path: string, body?: unknown, version?: string) => {
+      const response = await fetch(`${walcast.url}/v1/tables/notes/rows${path}`, {
+        method,
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', ...(version ? { 'if-match': `"${version}"` } : {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: response.status, body: (response.status === 204 ? {} : await response.json()) as Record<string, unknown> };
+    };
+    const inserted = await call(alice, 'POST', '', { title: 'mine' });
+    expect(inserted).toMatchObject({ status: 201, body: { row: { title: 'mine', owner_id: 'alice', team_id: 'red', shared: false } } });
+    const id = (inserted.body['row'] as { id: number }).id;
+    expect((await call(alice, 'POST', '', { title: 'x', owner_id: 'bob' })).status).toBe(403);
+    expect(await call(noTeam, 'POST', '', { title: 'x' })).toMatchObject({ status: 403, body: { error: 'forbidden', message: expect.stringMatching(/\$claim\.team/) } });
+    // Bob cannot see Alice's private note: not there for him.
+    expect((await call(bob, 'PATCH', `/${id}`, { set: { title: 'bob was here' } }, '1')).status).toBe(404);
+    expect((await call(bob, 'DELETE', `/${id}`, undefined, '1')).status).toBe(404);
+    // Alice shares it; Bob may edit it, but not unshare it (it would leave his view): 403, nothing changed.
+    expect(await call(alice, 'PATCH', `/${id}`, { set: { shared: true } }, '1')).toMatchObject({ status: 200, body: { row: { shared: true } } });
+    expect(await call(bob, 'PATCH', `/${id}`, { set: { title: 'edited by bob' } }, '2')).toMatchObject({ status: 200, body: { row: { title: 'edited by bob' } } });
+    expect(await call(bob, 'PATCH', `/${id}`, { set: { shared: false } }, '3')).toMatchObject({ status: 403, body: { error: 'policy_violation' } });
+    const { rows } = await db.sql.query('select title, shared, version from notes where id = $1', [id]);
+    expect(rows).toEqual([{ title: 'edited by bob', shared: true, version: '3' }]);
+    // Alice may: the row stays hers.
+    expect(await call(alice, 'PATCH', `/${id}`, { set: { shared: false } }, '3')).toMatchObject({ status: 200, body: { row: { shared: false } } });
   });
 });
