@@ -4,11 +4,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import express, { Router } from 'express';
 import pg from 'pg';
 import { z } from 'zod';
 import { signToken } from '../auth/jwt.js';
+import { Exposure } from '../events/exposure.js';
 import { parseQuery } from '../http/validate.js';
 import { DEMO_PAGE, REACT_DEMO_PAGE } from './demo-page.js';
 
@@ -31,27 +33,74 @@ export async function devSecret(dataDir: string): Promise<string> {
   return secret;
 }
 
+/**
+ * The demo table: todos private to their owner until shared (DESIGN §10). A todo with no
+ * owner (one inserted with psql, as the banner shows, or kept from a demo before owners)
+ * is the whole tenant's, so rows from the app's side still show to everyone.
+ */
+const DEMO_EXPOSURE = {
+  tenantColumn: 'org_id',
+  versionColumn: 'version',
+  writableColumns: ['done', 'shared', 'title'],
+  policy: 'or=(owner_id.eq.$sub,shared.is.true,owner_id.is.null)',
+  setOnInsert: { owner_id: '$sub' },
+};
+
+/**
+ * Creates and exposes the demo table, or brings one from an earlier version up to this
+ * one in place (its rows kept): the data dir outlives upgrades. A second run changes
+ * nothing, so a restart does not invalidate the streams of pages that reconnect.
+ */
 export async function installDemo(databaseUrl: string): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
+    await client.query('begin');
     await client.query(`
       create table if not exists public.todos (
-        id      bigserial primary key,
-        org_id  text not null,
-        title   text not null,
-        done    boolean not null default false
+        id        bigserial primary key,
+        org_id    text not null,
+        owner_id  text,
+        title     text not null,
+        done      boolean not null default false,
+        shared    boolean not null default false
       )`);
-    const exposed = await client.query(`select 1 from walcast.exposed_tables where relid = 'public.todos'::regclass`);
-    if (exposed.rowCount === 0) {
+    // Only when missing: DDL on an exposed table rewrites its exposure for every server.
+    const present = await client.query<{ attname: string }>(
+      `select attname from pg_attribute
+        where attrelid = 'public.todos'::regclass and attname in ('owner_id', 'shared') and not attisdropped`,
+    );
+    const missing = new Set(['owner_id', 'shared']);
+    for (const { attname } of present.rows) missing.delete(attname);
+    if (missing.has('owner_id')) await client.query('alter table public.todos add column owner_id text');
+    if (missing.has('shared')) await client.query('alter table public.todos add column shared boolean not null default false');
+    const exposed = await client.query<{ exposure: unknown }>(`select exposure from walcast.exposed_tables where relid = 'public.todos'::regclass`);
+    const current = exposed.rows[0] && Exposure.safeParse(exposed.rows[0].exposure);
+    if (!current?.success || !exposedAsDemo(current.data)) {
       await client.query(
-        `select walcast.expose('public.todos', tenant_column => 'org_id', version_column => 'version',
-                               writable_columns => '{title,done}')`,
+        `select walcast.expose('public.todos', tenant_column => $1, version_column => $2, writable_columns => $3,
+                               policy => $4, set_on_insert => $5)`,
+        [
+          DEMO_EXPOSURE.tenantColumn,
+          DEMO_EXPOSURE.versionColumn,
+          DEMO_EXPOSURE.writableColumns,
+          DEMO_EXPOSURE.policy,
+          JSON.stringify(DEMO_EXPOSURE.setOnInsert),
+        ],
       );
     }
+    await client.query('commit');
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
   } finally {
     await client.end();
   }
+}
+
+function exposedAsDemo(exposure: Exposure): boolean {
+  const { tenantColumn, versionColumn, writableColumns, policy, setOnInsert } = exposure;
+  return isDeepStrictEqual({ tenantColumn, versionColumn, writableColumns: [...(writableColumns ?? [])].sort(), policy, setOnInsert }, DEMO_EXPOSURE);
 }
 
 const TokenQuery = z.object({
