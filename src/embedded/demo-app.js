@@ -1,5 +1,9 @@
-// The demo's browser code: a shared todo list on walcast/client, as an app would write it.
-// ?tenant=…&user=… choose who you are (dev tokens exist in embedded mode only).
+// The demo's browser code: a todo list on walcast/client, as an app would write it.
+// ?tenant=…&user=… choose who you are (dev tokens exist in embedded mode only). A todo is
+// its owner's until shared with the tenant (the table's row policy, DESIGN §10): the
+// server sends each user only the rows they may see, and a share or unshare arrives in
+// the others' lists as an insert or a delete. A todo without an owner (inserted with
+// psql) is everyone's.
 import { createClient, WalcastConflictError } from '/demo/client/index.js';
 
 const params = new URLSearchParams(location.search);
@@ -55,7 +59,13 @@ function renderTodos() {
   const selection = input && document.activeElement === input ? [input.selectionStart, input.selectionEnd] : undefined;
   const editors = new Map(todos.members('todos').filter((member) => member.state.editing != null && member.connection !== me.connection)
     .map((member) => [String(member.state.editing), member.user]));
-  const items = todos.rows('todos').map((row) => {
+  const rows = todos.rows('todos');
+  // Unshared by its owner (or deleted) while being edited here: it is gone, and so is the edit.
+  if (editing && !rows.some((row) => row.id === editing.row.id)) {
+    editing = null;
+    me.set({ editing: null });
+  }
+  const items = rows.map((row) => {
     const item = document.createElement('li');
     item.dataset.id = String(row.id ?? '');
     item.classList.toggle('done', row.done === true);
@@ -75,9 +85,16 @@ function renderTodos() {
       title.className = 'title';
       title.textContent = String(row.title);
       item.append(title);
+      item.append(visibility(row));
       const by = editors.get(String(row.id));
       if (by) item.append(Object.assign(document.createElement('span'), { className: 'editing-by', textContent: `${by} is editing` }));
-      if (row.id !== undefined) item.append(button('Edit', () => startEditing(row)), button('Delete', () => act(todos.remove('todos', row))));
+      if (row.id !== undefined) {
+        // Only the owner may share or unshare: anyone else's unshare would hide the row from
+        // its author, which the policy refuses (403). A shared todo is everyone's to tick,
+        // rename or delete: the row stays visible to them, so the policy lets those through.
+        if (ownerOf(row) === user) item.append(shareButton(row));
+        item.append(button('Edit', () => startEditing(row)), button('Delete', () => act(todos.remove('todos', row))));
+      }
     }
     return item;
   });
@@ -86,6 +103,29 @@ function renderTodos() {
     input.focus();
     input.setSelectionRange(selection[0], selection[1]);
   }
+}
+
+/** Who owns a todo: the server sets owner_id from the token, so an insert not yet confirmed is ours. */
+function ownerOf(row) {
+  return row.id === undefined && row.owner_id === undefined ? user : (row.owner_id ?? null);
+}
+
+/** Who sees a todo, as its owner's policy says: "private", "shared", "shared by bob" or "everyone's". */
+function visibility(row) {
+  const owner = ownerOf(row);
+  const badge = (kind, text) => Object.assign(document.createElement('span'), { className: `visibility ${kind}`, textContent: text });
+  if (owner === null) return badge('everyone', "everyone's");
+  if (owner !== user) return badge('shared', `shared by ${owner}`);
+  return row.shared === true ? badge('shared', 'shared') : badge('private', 'private');
+}
+
+function shareButton(row) {
+  const shared = row.shared === true;
+  const element = button(shared ? 'Unshare' : 'Share', () => act(todos.update('todos', row, { shared: !shared })));
+  element.className = 'share';
+  element.setAttribute('aria-pressed', String(shared));
+  element.title = shared ? 'Make it private: only you will see it' : 'Share it with everyone in your tenant';
+  return element;
 }
 
 function button(label, onClick) {

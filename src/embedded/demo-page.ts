@@ -19,6 +19,11 @@ const STYLE = `<style>
   li.done .title { text-decoration: line-through; color: #7a8191; }
   li.pending { opacity: .6; }
   .editing-by { font-size: .75rem; color: #5b6bd6; }
+  .visibility { font-size: .75rem; border-radius: 1rem; padding: .05rem .5rem; white-space: nowrap; }
+  .visibility.private { background: #eceef2; color: #4a5160; }
+  .visibility.shared { background: #d3f2dc; color: #1d5a30; }
+  .visibility.everyone { background: #fdf0c4; color: #6b5410; }
+  button.share[aria-pressed=true] { background: #d3f2dc; }
   #conflict { border: 2px solid #e58a3c; background: #fff6ee; padding: .8rem 1rem; border-radius: .4rem; }
   #conflict[hidden] { display: none; }
   footer { margin-top: 2rem; font-size: .85rem; color: #5f6675; }
@@ -45,8 +50,9 @@ ${STYLE}
 </div>
 <form id="add"><input id="new-title" type="text" placeholder="What needs doing?" maxlength="200" required><button>Add</button></form>
 <ul id="todos"></ul>
-<footer>Open this page in a second window (or <a id="as-other">as another user</a>, or <a id="other-tenant">as tenant globex</a>):
-  edits, who is here, and conflicts show live. Rows changed in psql show too. The same list in React: <a href="/react">/react</a>.</footer>
+<footer>Your todos are private until you share them with your tenant. Open this page in a second window (or
+  <a id="as-other">as another user</a>, or <a id="other-tenant">as tenant globex</a>): shares, edits, who is here, and conflicts
+  show live. Rows changed in psql show too (one inserted without an owner is everyone's). The same list in React: <a href="/react">/react</a>.</footer>
 <script type="module" src="/demo/demo-app.js"></script>
 </html>
 `;

@@ -1,6 +1,8 @@
 // The embedded demo (`npm start`) in real Chromium: two windows of one tenant see each
 // other's edits and presence live and get a conflict prompt on a 409; a window of another
-// tenant sees none of it. Screenshots go to test-results/screenshots/.
+// tenant sees none of it. A todo is its owner's until shared (the demo table's row policy,
+// DESIGN §10): sharing shows it to the tenant at once, unsharing takes it away.
+// Screenshots go to test-results/screenshots/.
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -63,6 +65,13 @@ async function sql(text: string): Promise<void> {
 }
 
 const todo = (page: Page, title: string) => page.locator('#todos li', { has: page.locator('.title', { hasText: title }) });
+const titles = (page: Page) => page.locator('#todos li .title').allTextContents();
+/** Adds a todo and waits until the server has it (it is ours, so it shows a share button). */
+async function add(page: Page, title: string): Promise<void> {
+  await page.fill('#new-title', title);
+  await page.press('#new-title', 'Enter');
+  await todo(page, title).locator('button.share').waitFor();
+}
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `demo-${name}.png`) });
 
 describe.skipIf(!runnable)('demo in Chromium', () => {
@@ -71,13 +80,15 @@ describe.skipIf(!runnable)('demo in Chromium', () => {
     const bob = await open('acme', 'bob');
     const gina = await open('globex', 'gina');
 
-    await alice.fill('#new-title', 'buy milk');
-    await alice.press('#new-title', 'Enter');
-    await todo(bob, 'buy milk').waitFor();
+    await add(alice, 'buy milk');
+    await todo(alice, 'buy milk').getByRole('button', { name: 'Share', exact: true }).click();
+    await todo(bob, 'buy milk').locator('.visibility', { hasText: 'shared by alice' }).waitFor();
     await bob.locator('#people .person[data-user="alice"]').waitFor();
     await alice.locator('#people .person[data-user="bob"]').waitFor();
 
-    await todo(bob, 'buy milk').getByRole('checkbox').check();
+    // A shared todo is the tenant's to tick and rename; only its owner shares it.
+    expect(await todo(bob, 'buy milk').locator('button.share').count()).toBe(0);
+    await todo(bob, 'buy milk').getByRole('checkbox', { name: 'done' }).check();
     await expect.poll(() => todo(alice, 'buy milk').getAttribute('class')).toContain('done');
 
     // Alice starts editing; Bob sees it, edits and saves first; Alice's save is a 409.
@@ -137,7 +148,7 @@ describe.skipIf(!runnable)('demo in Chromium', () => {
     await todo(alice, 'from psql').getByRole('button', { name: 'Delete' }).click();
     await expect.poll(() => bob.locator('#todos li .title').allTextContents()).toEqual(['buy oat milk']);
 
-    // Offline: Bob's edit shows at once, waits, and is sent when he is back.
+    // Offline: Bob's edit shows at once, waits, and is sent when he is back; then he shares it.
     await bob.context().setOffline(true);
     await bob.fill('#new-title', 'added offline');
     await bob.press('#new-title', 'Enter');
@@ -145,8 +156,69 @@ describe.skipIf(!runnable)('demo in Chromium', () => {
     await expect.poll(() => bob.textContent('#pending')).toBe('1 change not saved yet');
     await shot(bob, 'offline');
     await bob.context().setOffline(false);
-    await todo(alice, 'added offline').waitFor();
     await bob.locator('#pending').waitFor({ state: 'hidden' });
+    await todo(bob, 'added offline').getByRole('button', { name: 'Share', exact: true }).click();
+    await todo(alice, 'added offline').waitFor();
     expect(await alice.locator('#todos li .title').allTextContents()).toEqual(['buy oat milk', 'added offline']);
+  }, 60_000);
+
+  it('a todo shows only to its owner until shared; sharing shows it to the tenant at once, unsharing takes it away; another tenant never sees it', async () => {
+    const peter = await open('initech', 'peter');
+    const milton = await open('initech', 'milton');
+    const gavin = await open('hooli', 'gavin');
+
+    await add(peter, 'staple report');
+    expect(await todo(peter, 'staple report').locator('.visibility').textContent()).toBe('private');
+    // A later change that Milton does see: had the private todo reached him, it would have first.
+    await sql(`insert into todos (org_id, title) values ('initech', 'team lunch')`);
+    await todo(milton, 'team lunch').locator('.visibility', { hasText: "everyone's" }).waitFor();
+    expect(await titles(milton)).toEqual(['team lunch']);
+    await todo(peter, 'team lunch').waitFor();
+    await shot(peter, 'private');
+
+    await todo(peter, 'staple report').getByRole('button', { name: 'Share', exact: true }).click();
+    await todo(milton, 'staple report').locator('.visibility', { hasText: 'shared by peter' }).waitFor();
+    expect(await titles(milton)).toEqual(['team lunch', 'staple report']);
+    expect(await todo(peter, 'staple report').locator('.visibility').textContent()).toBe('shared');
+    expect(await todo(peter, 'staple report').locator('button.share').getAttribute('aria-pressed')).toBe('true');
+    await shot(milton, 'shared-with-me');
+
+    // Milton may tick Peter's shared todo (it stays in his view) but not unshare it: that
+    // would hide the row from its author, which the policy refuses and which changes nothing.
+    expect(await todo(milton, 'staple report').locator('button.share').count()).toBe(0);
+    await todo(milton, 'staple report').getByRole('checkbox', { name: 'done' }).check();
+    await expect.poll(() => todo(peter, 'staple report').getAttribute('class')).toContain('done');
+    const refused = await milton.evaluate(async () => {
+      const { token } = (await (await fetch('/dev/token?tenant=initech&sub=milton')).json()) as { token: string };
+      const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+      const { rows } = (await (await fetch('/v1/tables/todos/rows', { headers })).json()) as { rows: { id: string; title: string; version: string }[] };
+      const row = rows.find((candidate) => candidate.title === 'staple report')!;
+      const body = JSON.stringify({ version: Number(row.version), set: { shared: false } });
+      const response = await fetch(`/v1/tables/todos/rows/${row.id}`, { method: 'PATCH', headers, body });
+      return { status: response.status, body: (await response.json()) as unknown };
+    });
+    expect(refused).toMatchObject({ status: 403, body: { error: 'policy_violation' } });
+
+    // Peter unshares while Milton is editing it: it leaves Milton's list, and his edit with it.
+    await todo(milton, 'staple report').getByRole('button', { name: 'Edit' }).click();
+    await todo(peter, 'staple report').locator('.editing-by', { hasText: 'milton is editing' }).waitFor();
+    await todo(peter, 'staple report').getByRole('button', { name: 'Unshare' }).click();
+    await todo(milton, 'staple report').waitFor({ state: 'detached' });
+    expect(await milton.locator('.title-input').count()).toBe(0);
+    await todo(peter, 'staple report').locator('.editing-by').waitFor({ state: 'detached' });
+    expect(await todo(peter, 'staple report').locator('.visibility').textContent()).toBe('private');
+    await sql(`insert into todos (org_id, title) values ('initech', 'after the unshare'), ('hooli', 'hooli only')`);
+    await todo(milton, 'after the unshare').waitFor();
+    expect(await titles(milton)).toEqual(['team lunch', 'after the unshare']);
+    await shot(milton, 'unshared');
+    // A fresh page reads the table anew (a snapshot): still hidden.
+    await milton.reload();
+    await todo(milton, 'after the unshare').waitFor();
+    expect(await titles(milton)).toEqual(['team lunch', 'after the unshare']);
+    expect(await titles(peter)).toEqual(['staple report', 'team lunch', 'after the unshare']);
+
+    await todo(gavin, 'hooli only').waitFor();
+    expect(await titles(gavin)).toEqual(['hooli only']);
+    await shot(gavin, 'policy-other-tenant');
   }, 60_000);
 });
