@@ -58,7 +58,9 @@ export async function walcastProcess(url, env = {}) {
   const port = await freePort();
   const nodeArgs = process.env.BENCH_WALCAST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, 'dist/cli/main.js', 'serve'], {
-    env: { ...process.env, DATABASE_URL: url, WALCAST_JWT_SECRET: SECRET, WALCAST_PORT: String(port), WALCAST_INSTANCE: 'bench', LOG_LEVEL: 'warn', ...env },
+    // A swarm's clients share a few tokens: the per-user and per-tenant limits are not under test.
+    env: { ...process.env, DATABASE_URL: url, WALCAST_JWT_SECRET: SECRET, WALCAST_PORT: String(port), WALCAST_INSTANCE: 'bench', LOG_LEVEL: 'warn',
+      WALCAST_MAX_CLIENTS: '1000000', WALCAST_MAX_CLIENTS_PER_TENANT: '1000000', WALCAST_MAX_CLIENTS_PER_USER: '1000000', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   child.on('exit', (code, signal) => {

@@ -61,47 +61,67 @@ export function rawStreams(options: RawStreamsOptions): (socket: Socket, fallbac
       if (read.kind !== 'head' || pathOf(read.head) !== options.path) return handOver();
       clearTimeout(timer);
       socket.off('data', onData);
-      serve(socket, read.head);
+      bytes = EMPTY;
+      serve(socket, read.head, options);
     };
     socket.on('data', onData);
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroySocket);
   };
+}
 
-  function serve(socket: Socket, head: RequestHead): void {
-    // What arrives after the head is nobody's: read and dropped, so a close is seen.
-    socket.resume();
-    const incoming = head.headers[HEADER.requestId];
-    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const edge = { ...options.edgeHeaders(head), [HEADER.requestId]: requestId };
-    const started = performance.now();
-    let status = 0;
-    socket.once('close', () => {
-      options.metrics.httpRequests.inc({ route: options.path, method: 'GET', status: String(status) });
-      options.log.info({ requestId, method: 'GET', route: options.path, path: options.path, status, ms: Math.round(performance.now() - started) }, 'request');
-    });
-    const exchange: StreamExchange = {
-      request: head,
-      get gone() {
-        return socket.destroyed;
-      },
-      open(headers) {
-        status = 200;
-        socket.setNoDelay(true);
-        socket.write(`HTTP/1.1 200 OK\r\n${headerLines({ ...edge, ...headers, connection: 'close' })}\r\n`);
-        return socketSink(socket);
-      },
-      onClose: (listener) => void socket.once('close', listener),
-    };
-    options.handle(exchange).catch((error: unknown) => {
-      if (status !== 0) return void socket.destroy();
-      const known = isWalcastError(error) ? error : new WalcastError('INTERNAL', 'internal error');
-      if (!isWalcastError(error) || known.status >= 500) options.log.error({ err: error }, 'request failed');
-      status = known.status;
-      const body = errorBody(known);
-      const fields = { ...edge, ...known.headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), connection: 'close' };
-      socket.end(`HTTP/1.1 ${known.status} ${REASONS[known.status] ?? 'Error'}\r\n${headerLines(fields)}\r\n${body}`);
-    });
-  }
+const EMPTY = Buffer.alloc(0);
+
+/** An error handler that keeps nothing alive but the socket it is called on. */
+function destroySocket(this: Socket): void {
+  this.destroy();
+}
+
+/**
+ * Answers one stream's request from its socket. Nothing here holds the request head once
+ * the handler is done with it: a stream lives for hours, its head (a token in the URL
+ * included) should not (bench density).
+ */
+function serve(socket: Socket, head: RequestHead, options: RawStreamsOptions): void {
+  // What arrives after the head is nobody's: read and dropped, so a close is seen.
+  socket.resume();
+  const incoming = head.headers[HEADER.requestId];
+  const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  const edge = { ...options.edgeHeaders(head), [HEADER.requestId]: requestId };
+  const answer = logWhenClosed(socket, options, requestId);
+  const exchange: StreamExchange = {
+    request: head,
+    get gone() {
+      return socket.destroyed;
+    },
+    open(headers) {
+      answer.status = 200;
+      socket.setNoDelay(true);
+      socket.write(`HTTP/1.1 200 OK\r\n${headerLines({ ...edge, ...headers, connection: 'close' })}\r\n`);
+      return new SocketSink(socket);
+    },
+    // 'close' comes once: `on` spares the wrapper `once` keeps per listener.
+    onClose: (listener) => void socket.on('close', listener),
+  };
+  options.handle(exchange).catch((error: unknown) => {
+    if (answer.status !== 0) return void socket.destroy();
+    const known = isWalcastError(error) ? error : new WalcastError('INTERNAL', 'internal error');
+    if (!isWalcastError(error) || known.status >= 500) options.log.error({ err: error }, 'request failed');
+    answer.status = known.status;
+    const body = errorBody(known);
+    const fields = { ...edge, ...known.headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), connection: 'close' };
+    socket.end(`HTTP/1.1 ${known.status} ${REASONS[known.status] ?? 'Error'}\r\n${headerLines(fields)}\r\n${body}`);
+  });
+}
+
+/** The request's log line and count, when its connection ends; `status` is set on the way. */
+function logWhenClosed(socket: Socket, options: RawStreamsOptions, requestId: string): { status: number } {
+  const answer = { status: 0 };
+  const started = performance.now();
+  socket.on('close', () => {
+    options.metrics.httpRequests.inc({ route: options.path, method: 'GET', status: String(answer.status) });
+    options.log.info({ requestId, method: 'GET', route: options.path, path: options.path, status: answer.status, ms: Math.round(performance.now() - started) }, 'request');
+  });
+  return answer;
 }
 
 function headerLines(headers: Readonly<Record<string, string>>): string {
@@ -110,16 +130,29 @@ function headerLines(headers: Readonly<Record<string, string>>): string {
   return lines;
 }
 
-function socketSink(socket: Socket): Sink {
-  return {
-    write: (chunk) => void socket.write(chunk),
-    get full() {
-      return socket.writableNeedDrain;
-    },
-    onDrain: (listener) => void socket.once('drain', listener),
-    end: () => void socket.end(),
-    destroy: () => void socket.destroy(),
-  };
+/** A stream's bytes straight to its socket: a class, so a stream costs no closures for it. */
+class SocketSink implements Sink {
+  constructor(private readonly socket: Socket) {}
+
+  write(chunk: Buffer | string): void {
+    this.socket.write(chunk);
+  }
+
+  get full(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  onDrain(listener: () => void): void {
+    this.socket.once('drain', listener);
+  }
+
+  end(): void {
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
 }
 
 const REASONS: Readonly<Record<number, string>> = {

@@ -44,7 +44,7 @@ interface TenantRoute {
 export class Routing {
   private readonly tenants = new Map<TenantKey, TenantRoute>();
   /** Where each stream is placed, per table (across its keys), so it can be taken out again. */
-  private readonly placements = new Map<Subscriber, Map<number, Set<Subscriber>[]>>();
+  private readonly placements = new Map<Subscriber, ReadonlyMap<number, Set<Subscriber>[]>>();
   private count = 0;
 
   get size(): number {
@@ -65,7 +65,8 @@ export class Routing {
   add(subscriber: Subscriber): void {
     if (this.placements.has(subscriber)) return;
     this.count++;
-    this.placements.set(subscriber, new Map());
+    // A stream of every table is placed by tenant alone: nothing to remember per table.
+    this.placements.set(subscriber, subscriber.filter.tables === null ? NOT_PLACED : new Map());
     for (const key of subscriber.filter.tenantKeys) {
       let route = this.tenants.get(key);
       if (!route) {
@@ -139,17 +140,19 @@ export class Routing {
       for (const equality of cover) sets.push(...keySets(table, equality));
     }
     for (const set of sets) set.add(subscriber);
-    const placed = this.placements.get(subscriber)!;
+    const placed = this.placements.get(subscriber) as Map<number, Set<Subscriber>[]>;
     placed.set(relid, [...(placed.get(relid) ?? []), ...sets]);
   }
 
   private unplace(subscriber: Subscriber, relid: number): void {
     for (const set of this.placements.get(subscriber)?.get(relid) ?? []) set.delete(subscriber);
-    this.placements.get(subscriber)?.delete(relid);
+    (this.placements.get(subscriber) as Map<number, Set<Subscriber>[]> | undefined)?.delete(relid);
     // Empty sets of keys are left: a key's set is reused by the next stream on it, and
     // the maps are bounded by the keys streams have asked for.
   }
 }
+
+const NOT_PLACED: ReadonlyMap<number, Set<Subscriber>[]> = new Map();
 
 function keySets(table: TableRoute, equality: FilterEquality): Set<Subscriber>[] {
   let index = table.byColumn.get(equality.column);

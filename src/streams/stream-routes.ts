@@ -18,10 +18,11 @@ import type { Metrics } from '../http/metrics.js';
 import type { Logger } from '../log.js';
 import type { Hub } from './hub.js';
 import { formatSse, formatSseRetry } from './sse.js';
-import { Subscriber, type TableFilter } from './subscriber.js';
+import { Subscriber, type CloseReason, type TableFilter } from './subscriber.js';
 import { combineFilters, FILTER_LIMITS, type ClientFilters, type Policies } from '../filters/index.js';
 import type { DatabasePosition } from './database-position.js';
-import { claimTenantKeys } from '../events/tenant-key.js';
+import { LRUCache } from 'lru-cache';
+import { claimTenantKeys, type TenantKey } from '../events/tenant-key.js';
 
 const MAX_TABLES = 100;
 const MAX_WHERE_LENGTH = FILTER_LIMITS.maxLength;
@@ -192,10 +193,33 @@ export type StreamHandler = (exchange: StreamExchange) => Promise<void>;
 export function streamHandler(deps: StreamRouteDeps): StreamHandler {
   /** Open streams per user (`tenant NUL sub`); counted here, released when the stream closes. */
   const perUser = new Map<string, number>();
-  const release = (user: string) => {
-    const left = (perUser.get(user) ?? 1) - 1;
-    if (left > 0) perUser.set(user, left);
-    else perUser.delete(user);
+  // One set of callbacks for every stream, not closures per stream: a stream lives for
+  // hours, and what a closure captures (the request, its token) would live with it (bench density).
+  const streamEvents = {
+    onSent: (count: number) => deps.metrics.eventsSent.add(count),
+    onRebound: (rebound: Subscriber, relid: number) => deps.hub.reroute(rebound, relid),
+    onClose: (closed: Subscriber, reason: CloseReason, error?: unknown) => {
+      const user = userOf(closed.filter.tenant, closed.filter.sub);
+      const left = (perUser.get(user) ?? 1) - 1;
+      if (left > 0) perUser.set(user, left);
+      else perUser.delete(user);
+      deps.hub.remove(closed);
+      if (reason === 'slow' || reason === 'lagged') deps.metrics.slowClientDisconnects.inc();
+      if (reason === 'fault') {
+        deps.metrics.streamFaults.inc();
+        deps.log.error({ err: error, tenant: closed.filter.tenant }, 'a fault ended one stream; the others go on');
+      }
+    },
+  };
+  /** A tenant's keys, shared by its streams rather than a set each. */
+  const tenantKeysOf = new LRUCache<string, ReadonlySet<TenantKey>>({ max: 10_000 });
+  const keysOf = (tenant: string): ReadonlySet<TenantKey> => {
+    let keys = tenantKeysOf.get(tenant);
+    if (!keys) {
+      keys = new Set(claimTenantKeys(tenant));
+      tenantKeysOf.set(tenant, keys);
+    }
+    return keys;
   };
 
   return async function openStream(exchange) {
@@ -220,7 +244,7 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
     if (deps.hub.sizeOf(principal.tenant) >= deps.maxClientsPerTenant) {
       throw new WalcastError('TOO_MANY_STREAMS', `at most ${deps.maxClientsPerTenant} open streams per tenant on an instance`, { headers: { 'retry-after': '10' } });
     }
-    const user = `${principal.tenant}\u0000${principal.sub}`;
+    const user = userOf(principal.tenant, principal.sub);
     if ((perUser.get(user) ?? 0) >= deps.maxClientsPerUser) {
       throw new WalcastError('TOO_MANY_STREAMS', `at most ${deps.maxClientsPerUser} open streams per user on an instance`, { headers: { 'retry-after': '10' } });
     }
@@ -238,29 +262,30 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
     perUser.set(user, (perUser.get(user) ?? 0) + 1);
 
     const subscriber = new Subscriber({
+      ...streamEvents,
       sink,
-      filter: { tenant: principal.tenant, tenantKeys: new Set(claimTenantKeys(principal.tenant)), tables: tables && new Set(tables.keys()), predicates, rooms: new Set(rooms) },
+      filter: {
+        tenant: principal.tenant,
+        sub: principal.sub,
+        tenantKeys: keysOf(principal.tenant),
+        tables: tables && new Set(tables.keys()),
+        predicates: predicates.size === 0 ? NO_PREDICATES : predicates,
+        rooms: rooms.length === 0 ? NO_ROOMS : new Set(rooms),
+      },
       rebind: predicateOf,
-      onRebound: (rebound, relid) => deps.hub.reroute(rebound, relid),
       isNew: position && resume?.kind === 'resume' ? isNewTo(position) : undefined,
       startSeq: resume?.kind === 'resume' ? resume.seq : deps.retention.nextSeq,
       expiresAt: principal.expiresAt,
       maxLagBytes: deps.maxLagBytes,
-      onSent: (count) => deps.metrics.eventsSent.add(count),
-      onClose: (closed, reason, error) => {
-        release(user);
-        deps.hub.remove(closed);
-        if (reason === 'slow' || reason === 'lagged') deps.metrics.slowClientDisconnects.inc();
-        if (reason === 'fault') {
-          deps.metrics.streamFaults.inc();
-          deps.log.error({ err: error, tenant: principal.tenant }, 'a fault ended one stream; the others go on');
-        }
-      },
     });
-    exchange.onClose(() => subscriber.close('client'));
+    exchange.onClose(subscriber.close.bind(subscriber, 'client'));
     for (const room of rooms) {
       subscriber.write(formatSse({ event: SSE_EVENT.presence, data: deps.presenceSync(deps.presenceTenant(principal.tenant), room) }));
     }
     deps.hub.add(subscriber);
   };
 }
+
+const userOf = (tenant: string, sub: string) => `${tenant}\u0000${sub}`;
+const NO_PREDICATES: ReadonlyMap<number, TableFilter> = new Map();
+const NO_ROOMS: ReadonlySet<string> = new Set();

@@ -37,6 +37,8 @@ const MAX_BATCH_BYTES = 64 * 1024;
 
 export interface SubscriberFilter {
   readonly tenant: string;
+  /** The token's subject: streams are counted per user. */
+  readonly sub: string;
   /** claimTenantKeys(tenant): an event reaches the stream when its tenantKey is one of them. */
   readonly tenantKeys: ReadonlySet<TenantKey>;
   /** Relation OIDs (a renamed table stays subscribed); null: every table exposed to the tenant. */
@@ -74,7 +76,8 @@ export class Subscriber {
   /** Frames offered and not yet written (until the hub's end-of-turn flush). */
   private batch: Buffer[] = [];
   private batchBytes = 0;
-  private readonly predicates: Map<number, TableFilter>;
+  /** The filter's predicates until a policy changes one: then a copy of its own. */
+  private predicates: ReadonlyMap<number, TableFilter>;
   /** A table's predicate is being bound again: no event is taken until it is. */
   private rebinding = false;
   /**
@@ -88,7 +91,7 @@ export class Subscriber {
 
   constructor(private readonly options: SubscriberOptions) {
     this.filter = options.filter;
-    this.predicates = new Map(options.filter.predicates);
+    this.predicates = options.filter.predicates;
     this.cursor = options.startSeq;
     this.isNew = options.isNew;
     this.expiresAt = options.expiresAt;
@@ -189,8 +192,10 @@ export class Subscriber {
     this.state = 'replaying';
     this.options.rebind!(relid).then(
       (filter) => {
-        if (filter) this.predicates.set(relid, filter);
-        else this.predicates.delete(relid);
+        const predicates = new Map(this.predicates);
+        if (filter) predicates.set(relid, filter);
+        else predicates.delete(relid);
+        this.predicates = predicates;
         this.options.onRebound?.(this, relid);
         this.rebinding = false;
         this.replay(log);

@@ -23,7 +23,7 @@ function stream(rig: { retention: RetentionLog; hub: Hub }, options: StreamOptio
   const socket = recorder({ throwOnWrite: options.throwOnWrite ?? false });
   const subscriber = new Subscriber({
     sink: socket.sink,
-    filter: { tenant: 'acme', tenantKeys: new Set(claimTenantKeys('acme')), tables: null, predicates: new Map(options.where ? [[TODOS.relationOid, { matches: options.where, cover: undefined }]] : []), rooms: new Set() },
+    filter: { tenant: 'acme', sub: 'alice', tenantKeys: new Set(claimTenantKeys('acme')), tables: null, predicates: new Map(options.where ? [[TODOS.relationOid, { matches: options.where, cover: undefined }]] : []), rooms: new Set() },
     isNew: undefined,
     startSeq: options.fromStart ? rig.retention.firstSeq : rig.retention.nextSeq,
     expiresAt: undefined,

@@ -18,7 +18,7 @@ function listen(rig: PipelineRig, tenant: string) {
   rig.hub.add(
     new Subscriber({
       sink: socket.sink,
-      filter: { tenant, tenantKeys: new Set(claimTenantKeys(tenant)), tables: null, predicates: new Map(), rooms: new Set() },
+      filter: { tenant, sub: 'alice', tenantKeys: new Set(claimTenantKeys(tenant)), tables: null, predicates: new Map(), rooms: new Set() },
       isNew: undefined,
       startSeq: rig.retention.nextSeq,
       expiresAt: undefined,

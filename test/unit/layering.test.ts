@@ -27,7 +27,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   edits: ['events', 'filters', 'sql', 'auth', 'http', 'replication', 'wire', 'errors', 'log'],
   presence: ['auth', 'http', 'wire', 'errors', 'log'],
   doctor: ['sql', 'replication', 'config', 'errors', 'log'],
-  embedded: ['auth', 'http', 'sql', 'errors', 'log'],
+  embedded: ['auth', 'http', 'sql', 'events', 'errors', 'log'],
   typegen: ['events', 'sql', 'replication', 'errors', 'log'],
   lifecycle: ['events', 'streams', 'presence', 'sql', 'http', 'replication', 'config', 'errors', 'log'],
   client: ['wire'],

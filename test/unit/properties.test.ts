@@ -99,7 +99,7 @@ describe('tenant routing', () => {
           const { frames, sink } = recorder();
           const stream = new Subscriber({
             sink,
-            filter: { tenant: spec.tenant, tenantKeys: new Set(claimTenantKeys(spec.tenant)), tables: spec.tables && new Set(spec.tables), predicates: new Map(), rooms: new Set() },
+            filter: { tenant: spec.tenant, sub: 'alice', tenantKeys: new Set(claimTenantKeys(spec.tenant)), tables: spec.tables && new Set(spec.tables), predicates: new Map(), rooms: new Set() },
             isNew: undefined,
             startSeq: log.nextSeq,
             expiresAt: undefined,

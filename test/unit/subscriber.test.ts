@@ -34,7 +34,7 @@ describe('Subscriber under a burst', () => {
     const { writes, sink } = stuckResponse();
     const stream = new Subscriber({
       sink,
-      filter: { tenant: 'acme', tenantKeys: new Set(claimTenantKeys('acme')), tables: null, predicates: new Map(), rooms: new Set() },
+      filter: { tenant: 'acme', sub: 'alice', tenantKeys: new Set(claimTenantKeys('acme')), tables: null, predicates: new Map(), rooms: new Set() },
       isNew: undefined,
       startSeq: log.nextSeq,
       expiresAt: undefined,
