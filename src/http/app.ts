@@ -1,9 +1,9 @@
 // createApp(deps): walcast's HTTP handler. Every dependency comes in as an argument.
 // Streams are served by a plain node:http handler; everything else by express.
-import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, StreamExchange } from './exchange.js';
 import { nodeExchange } from './node-exchange.js';
 import express, { type Request, type Response } from 'express';
+import { requestIdOf } from './request-id.js';
 import type { Logger } from '../log.js';
 import { cors } from './cors.js';
 import { errorHandler, notFound } from './error-handler.js';
@@ -28,8 +28,6 @@ export interface AppDeps {
   readonly corsOrigins: readonly string[];
 }
 
-const REQUEST_ID = /^[A-Za-z0-9_.-]{1,64}$/;
-
 /** A request handler for node:http, or to mount in an express app (`app.use(prefix, handler)`). */
 export type WalcastHandler = (request: HttpRequest, response: HttpResponse, next?: (error?: unknown) => void) => void;
 
@@ -41,8 +39,7 @@ export const STREAM_PATH = '/v1/stream';
  */
 function requestLog(log: Logger, metrics: Metrics, route?: string) {
   return function requestLog(request: HttpRequest, response: HttpResponse, next: () => void): void {
-    const incoming = request.headers[HEADER.requestId];
-    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdOf(request.headers);
     response.setHeader(HEADER.requestId, requestId);
     const started = performance.now();
     response.on('finish', () => {

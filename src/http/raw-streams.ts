@@ -4,9 +4,9 @@
 // stream's own state stay alive — no IncomingMessage, ServerResponse or parser, which
 // node:http keeps for a response's whole life (~7.7 KiB a stream, bench density). Any other
 // connection is handed to node:http with the bytes read so far given back, untouched.
-import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { isWalcastError, WalcastError } from '../errors.js';
+import { requestIdOf } from './request-id.js';
 import type { Logger } from '../log.js';
 import { HEADER } from '../wire/names.js';
 import type { RequestHead, Sink, StreamExchange } from './exchange.js';
@@ -26,8 +26,6 @@ export interface RawStreamsOptions {
   readonly log: Logger;
   readonly metrics: Metrics;
 }
-
-const REQUEST_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** Takes a new connection: a stream's, or node:http's (`fallback`). */
 export function rawStreams(options: RawStreamsOptions): (socket: Socket, fallback: (socket: Socket) => void) => void {
@@ -84,8 +82,7 @@ function destroySocket(this: Socket): void {
 function serve(socket: Socket, head: RequestHead, options: RawStreamsOptions): void {
   // What arrives after the head is nobody's: read and dropped, so a close is seen.
   socket.resume();
-  const incoming = head.headers[HEADER.requestId];
-  const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  const requestId = flat(requestIdOf(head.headers));
   const edge = { ...options.edgeHeaders(head), [HEADER.requestId]: requestId };
   const answer = logWhenClosed(socket, options, requestId);
   const exchange: StreamExchange = {
@@ -99,8 +96,9 @@ function serve(socket: Socket, head: RequestHead, options: RawStreamsOptions): v
       socket.write(`HTTP/1.1 200 OK\r\n${headerLines({ ...edge, ...headers, connection: 'close' })}\r\n`);
       return new SocketSink(socket);
     },
-    // 'close' comes once: `on` spares the wrapper `once` keeps per listener.
-    onClose: (listener) => void socket.on('close', listener),
+    onClose: (listener) => {
+      answer.onClose = listener;
+    },
   };
   options.handle(exchange).catch((error: unknown) => {
     if (answer.status !== 0) return void socket.destroy();
@@ -113,15 +111,32 @@ function serve(socket: Socket, head: RequestHead, options: RawStreamsOptions): v
   });
 }
 
+interface Answer {
+  status: number;
+  /** The stream's own listener: one 'close' listener per socket, not one each. */
+  onClose: (() => void) | undefined;
+}
+
 /** The request's log line and count, when its connection ends; `status` is set on the way. */
-function logWhenClosed(socket: Socket, options: RawStreamsOptions, requestId: string): { status: number } {
-  const answer = { status: 0 };
+function logWhenClosed(socket: Socket, options: RawStreamsOptions, requestId: string): Answer {
+  const answer: Answer = { status: 0, onClose: undefined };
   const started = performance.now();
+  // 'close' comes once: `on` spares the wrapper `once` keeps per listener.
   socket.on('close', () => {
+    answer.onClose?.();
     options.metrics.httpRequests.inc({ route: options.path, method: 'GET', status: String(answer.status) });
     options.log.info({ requestId, method: 'GET', route: options.path, path: options.path, status: answer.status, ms: Math.round(performance.now() - started) }, 'request');
   });
   return answer;
+}
+
+/**
+ * A copy of the text in one piece: a UUID is built of fourteen concatenated pieces, and a
+ * request's header value is a slice of its whole head (its token too); either would be
+ * kept for as long as the stream lives, in its log line.
+ */
+function flat(text: string): string {
+  return Buffer.from(text, 'latin1').toString('latin1');
 }
 
 function headerLines(headers: Readonly<Record<string, string>>): string {

@@ -65,9 +65,13 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
   });
   // Every connection, so that closing can end them (node:http does not know raw streams).
   const sockets = new Set<Socket>();
+  // One listener for all ('close' comes once): no closure, no once-wrapper per connection.
+  function untrack(this: Socket): void {
+    sockets.delete(this);
+  }
   const track = (socket: Socket) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.on('close', untrack);
   };
   let listener: Server | Http2SecureServer | ReturnType<typeof createNetServer>;
   if (!tls && options.streams) {

@@ -41,10 +41,18 @@ interface TenantRoute {
   readonly tables: Map<number, TableRoute>;
 }
 
+/** The sets a stream was added to for one table (under one tenant key; a table has one per key). */
+interface Placement {
+  readonly relid: number;
+  readonly sets: readonly Set<Subscriber>[];
+}
+
+const NOT_PLACED: readonly Placement[] = [];
+
 export class Routing {
   private readonly tenants = new Map<TenantKey, TenantRoute>();
   /** Where each stream is placed, per table (across its keys), so it can be taken out again. */
-  private readonly placements = new Map<Subscriber, ReadonlyMap<number, Set<Subscriber>[]>>();
+  private readonly placements = new Map<Subscriber, readonly Placement[]>();
   private count = 0;
 
   get size(): number {
@@ -65,8 +73,7 @@ export class Routing {
   add(subscriber: Subscriber): void {
     if (this.placements.has(subscriber)) return;
     this.count++;
-    // A stream of every table is placed by tenant alone: nothing to remember per table.
-    this.placements.set(subscriber, subscriber.filter.tables === null ? NOT_PLACED : new Map());
+    this.placements.set(subscriber, NOT_PLACED);
     for (const key of subscriber.filter.tenantKeys) {
       let route = this.tenants.get(key);
       if (!route) {
@@ -83,7 +90,7 @@ export class Routing {
   remove(subscriber: Subscriber): void {
     if (!this.placements.has(subscriber)) return;
     this.count--;
-    for (const relid of [...(this.placements.get(subscriber)?.keys() ?? [])]) this.unplace(subscriber, relid);
+    for (const placement of this.placements.get(subscriber)!) for (const set of placement.sets) set.delete(subscriber);
     this.placements.delete(subscriber);
     for (const key of subscriber.filter.tenantKeys) {
       const route = this.tenants.get(key);
@@ -133,26 +140,21 @@ export class Routing {
       route.tables.set(relid, table);
     }
     const cover = subscriber.filterOf(relid)?.cover;
-    const sets: Set<Subscriber>[] = [];
-    if (cover === undefined) {
-      sets.push(table.everyRow);
-    } else {
-      for (const equality of cover) sets.push(...keySets(table, equality));
-    }
+    const sets = cover === undefined ? [table.everyRow] : cover.flatMap((equality) => keySets(table, equality));
     for (const set of sets) set.add(subscriber);
-    const placed = this.placements.get(subscriber) as Map<number, Set<Subscriber>[]>;
-    placed.set(relid, [...(placed.get(relid) ?? []), ...sets]);
+    // Copied, not pushed: an array grown by push keeps room for 17.
+    this.placements.set(subscriber, [...this.placements.get(subscriber)!, { relid, sets }]);
   }
 
   private unplace(subscriber: Subscriber, relid: number): void {
-    for (const set of this.placements.get(subscriber)?.get(relid) ?? []) set.delete(subscriber);
-    (this.placements.get(subscriber) as Map<number, Set<Subscriber>[]> | undefined)?.delete(relid);
+    const placed = this.placements.get(subscriber);
+    if (!placed) return;
+    for (const placement of placed) if (placement.relid === relid) for (const set of placement.sets) set.delete(subscriber);
+    this.placements.set(subscriber, placed.filter((placement) => placement.relid !== relid));
     // Empty sets of keys are left: a key's set is reused by the next stream on it, and
     // the maps are bounded by the keys streams have asked for.
   }
 }
-
-const NOT_PLACED: ReadonlyMap<number, Set<Subscriber>[]> = new Map();
 
 function keySets(table: TableRoute, equality: FilterEquality): Set<Subscriber>[] {
   let index = table.byColumn.get(equality.column);

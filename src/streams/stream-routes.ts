@@ -22,7 +22,7 @@ import { Subscriber, type CloseReason, type TableFilter } from './subscriber.js'
 import { combineFilters, FILTER_LIMITS, type ClientFilters, type Policies } from '../filters/index.js';
 import type { DatabasePosition } from './database-position.js';
 import { LRUCache } from 'lru-cache';
-import { claimTenantKeys, type TenantKey } from '../events/tenant-key.js';
+import { claimTenantKeys } from '../events/tenant-key.js';
 
 const MAX_TABLES = 100;
 const MAX_WHERE_LENGTH = FILTER_LIMITS.maxLength;
@@ -127,17 +127,12 @@ function requestedWhere(
 async function streamPredicates(
   deps: StreamRouteDeps,
   principal: Principal,
-  where: ReadonlyMap<number, { readonly name: string; readonly texts: string[] }>,
+  where: WhereTexts,
   tables: ReadonlyMap<number, string> | null,
 ): Promise<{ predicates: Map<number, TableFilter>; predicateOf: (relid: number) => Promise<TableFilter | undefined> }> {
-  const predicateOf = async (relid: number): Promise<TableFilter | undefined> => {
-    const policy = await deps.policies.forTable(relid, principal.claims);
-    const own = where.get(relid);
-    const filter = own ? await deps.filters.forTable(relid, own.name, own.texts, principal.claims) : undefined;
-    const parts = [policy, filter].filter((part) => part !== undefined);
-    if (parts.length === 0) return undefined;
-    return parts.length === 1 ? parts[0]! : combineFilters(parts);
-  };
+  // Kept for the stream's life (a policy may change): it holds the claims and the
+  // `where=` texts, not the principal or the request.
+  const predicateOf = tablePredicate.bind(undefined, deps.policies, deps.filters, principal.claims, where.size === 0 ? NO_WHERE : where);
   const relids = new Set([...(tables?.keys() ?? [...deps.catalog.all()].map((exposure) => exposure.relid)), ...where.keys()]);
   const predicates = new Map<number, TableFilter>();
   for (const relid of relids) {
@@ -145,6 +140,19 @@ async function streamPredicates(
     if (predicate) predicates.set(relid, predicate);
   }
   return { predicates, predicateOf };
+}
+
+type WhereTexts = ReadonlyMap<number, { readonly name: string; readonly texts: string[] }>;
+const NO_WHERE: WhereTexts = new Map();
+
+/** One table's predicate for a principal: its row policy AND the stream's `where=` for it. */
+async function tablePredicate(policies: Policies, filters: ClientFilters, claims: Principal['claims'], where: WhereTexts, relid: number): Promise<TableFilter | undefined> {
+  const policy = await policies.forTable(relid, claims);
+  const own = where.get(relid);
+  const filter = own ? await filters.forTable(relid, own.name, own.texts, claims) : undefined;
+  const parts = [policy, filter].filter((part) => part !== undefined);
+  if (parts.length === 0) return undefined;
+  return parts.length === 1 ? parts[0]! : combineFilters(parts);
 }
 
 /** The header is what a browser sends on reconnect, newer than the URL: it wins (DESIGN §4). */
@@ -211,16 +219,9 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
       }
     },
   };
-  /** A tenant's keys, shared by its streams rather than a set each. */
-  const tenantKeysOf = new LRUCache<string, ReadonlySet<TenantKey>>({ max: 10_000 });
-  const keysOf = (tenant: string): ReadonlySet<TenantKey> => {
-    let keys = tenantKeysOf.get(tenant);
-    if (!keys) {
-      keys = new Set(claimTenantKeys(tenant));
-      tenantKeysOf.set(tenant, keys);
-    }
-    return keys;
-  };
+  // Sets equal across streams are shared: a tenant's keys, a `tables=` list.
+  const keysOf = interned((tenant: string) => new Set(claimTenantKeys(tenant)));
+  const tableSetOf = interned((relids: string) => new Set(relids.split(',').map(Number)));
 
   return async function openStream(exchange) {
     const { request } = exchange;
@@ -268,7 +269,7 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
         tenant: principal.tenant,
         sub: principal.sub,
         tenantKeys: keysOf(principal.tenant),
-        tables: tables && new Set(tables.keys()),
+        tables: tables && tableSetOf([...tables.keys()].sort((a, b) => a - b).join(',')),
         predicates: predicates.size === 0 ? NO_PREDICATES : predicates,
         rooms: rooms.length === 0 ? NO_ROOMS : new Set(rooms),
       },
@@ -284,6 +285,12 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
     }
     deps.hub.add(subscriber);
   };
+}
+
+/** `make`, remembered for the last thousand keys asked. */
+function interned<T extends {}>(make: (key: string) => T): (key: string) => T {
+  const cache = new LRUCache<string, T>({ max: 1_000, memoMethod: make });
+  return (key) => cache.memo(key);
 }
 
 const userOf = (tenant: string, sub: string) => `${tenant}\u0000${sub}`;
