@@ -35,9 +35,10 @@ COPY --from=build /app/dist ./dist
 # The image's `node` user, by number: Kubernetes' runAsNonRoot can only verify a numeric user.
 USER 1000:1000
 EXPOSE 8080
-# Liveness without curl (the slim image has none): /healthz answers while the process serves HTTP.
+# Liveness without curl (the slim image has none): /healthz answers while the process serves
+# HTTP; over HTTPS when WALCAST_TLS_CERT is set (the certificate names a host, not 127.0.0.1).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.WALCAST_PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "const tls = Boolean(process.env.WALCAST_TLS_CERT); require(tls ? 'node:https' : 'node:http').get({ host: '127.0.0.1', port: process.env.WALCAST_PORT || 8080, path: '/healthz', rejectUnauthorized: false, timeout: 2000 }, (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1)).on('timeout', () => process.exit(1))"]
 # Exec form, no shell or entrypoint script in between: node is PID 1 and receives SIGTERM
 # itself (walcast drains its streams and exits 0; as PID 1 a signal without a handler would
 # be ignored, and walcast has one).

@@ -17,8 +17,8 @@ const KUBERNETES = path.resolve('deploy/kubernetes');
 const inCi = process.env['CI'] === 'true';
 const DOCKER_COMPOSE = '/usr/bin/docker-compose';
 const NGINX = process.env['WALCAST_NGINX'] ?? '/usr/sbin/nginx';
-/** walcast exits at most this long after SIGTERM (the hard stop in src/cli/main.ts). */
-const WALCAST_DRAIN_SECONDS = 10;
+/** walcast exits at most this long after SIGTERM (the hard stop in src/cli/main.ts; docs/operators.md "Stopping"). */
+const WALCAST_DRAIN_SECONDS = 25;
 
 // The manifests are read as plain data: these are the few shapes the checks look into.
 interface Probe {
