@@ -1,7 +1,7 @@
 # walcast's image: build with dev dependencies, ship runtime dependencies only, run as non-root.
 #   docker build -t walcast .
 #   docker run -e DATABASE_URL=postgres://… -e WALCAST_JWT_SECRET=… -p 8080:8080 walcast
-# Node 24 is the LTS line ("Krypton", supported until April 2028); 26 reports no LTS
+# Node 24 is in long-term support ("Krypton", until April 2028); 26 reports no LTS
 # codename yet (docs/operators-deploy.md). Debian 13 (trixie) is the current Debian stable.
 ARG NODE_IMAGE=node:24-trixie-slim
 
