@@ -5,7 +5,7 @@
 // instance resume on the other one through the proxy with no gap and no duplicate.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,8 @@ const NGINX = process.env['WALCAST_NGINX'] ?? '/usr/sbin/nginx';
 const CADDY = process.env['WALCAST_CADDY'] ?? '/usr/bin/caddy';
 // CI installs both (.ci/run); elsewhere a missing one is skipped rather than failed.
 const inCi = process.env['CI'] === 'true';
+const withNginx = existsSync(NGINX) || inCi;
+const withCaddy = existsSync(CADDY) || inCi;
 const DEPLOY = path.resolve('deploy');
 /** nginx's default proxy_read_timeout and send_timeout; Caddy has none on proxied responses. */
 const PROXY_DEFAULT_TIMEOUT_MS = 60_000;
@@ -96,7 +98,7 @@ function launch(name: string, command: string, args: string[], env: Record<strin
 /** deploy/nginx/walcast.conf as shipped, but listening on free local ports in front of a and b. */
 async function startNginx(): Promise<Proxy> {
   const dir = path.join(root, 'nginx');
-  await run('mkdir', ['-p', dir]);
+  await mkdir(dir, { recursive: true });
   const [plainPort, tlsPort, redirectPort] = [await freePort(), await freePort(), await freePort()];
   let site = await readFile(path.join(DEPLOY, 'nginx/walcast.conf'), 'utf8');
   site = replaceOnce(site, 'server walcast-1:8080', `server 127.0.0.1:${a.port}`);
@@ -138,7 +140,7 @@ http {
 /** deploy/caddy/Caddyfile as shipped, its site and upstreams given through its variables. */
 async function startCaddy(): Promise<Proxy> {
   const dir = path.join(root, 'caddy');
-  await run('mkdir', ['-p', dir]);
+  await mkdir(dir, { recursive: true });
   const [plainPort, tlsPort, httpPort] = [await freePort(), await freePort(), await freePort()];
   const shipped = await readFile(path.join(DEPLOY, 'caddy/Caddyfile'), 'utf8');
   // Local-only additions to the shipped global options: no admin endpoint, no system trust
@@ -200,7 +202,7 @@ async function streamHeaders(proxy: Proxy, table: string): Promise<http.Incoming
 }
 
 beforeAll(async () => {
-  if (!existsSync(NGINX) && !existsSync(CADDY) && !inCi) return;
+  if (!withNginx && !withCaddy) return;
   root = await mkdtemp(path.join(tmpdir(), 'walcast-proxy-'));
   await chmod(root, 0o755);
   await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
@@ -214,8 +216,8 @@ beforeAll(async () => {
   a = await startInstance('proxy_a');
   b = await startInstance('proxy_b');
   token = await signToken(TEST_SECRET, { tenant: 'acme', sub: 'proxy-user', ttlSeconds: 3600, tenantClaim: configFor('proxy_a').tenantClaim });
-  if (existsSync(NGINX) || inCi) proxies.push(await startNginx());
-  if (existsSync(CADDY) || inCi) proxies.push(await startCaddy());
+  if (withNginx) proxies.push(await startNginx());
+  if (withCaddy) proxies.push(await startCaddy());
 });
 
 afterAll(async () => {
@@ -226,7 +228,7 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-describe.skipIf(!existsSync(NGINX) && !existsSync(CADDY) && !inCi)('deploy/ proxy configurations in front of two walcast instances', () => {
+describe.skipIf(!withNginx && !withCaddy)('deploy/ proxy configurations in front of two walcast instances', () => {
   // Opened first, read last: nothing is written to `quiet` until the proxies' default
   // timeouts have passed, and walcast's keepalive is 5 minutes here, so nothing at all
   // crosses these connections meanwhile.
