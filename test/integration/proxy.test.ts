@@ -343,8 +343,9 @@ describe.skipIf(!withNginx && !withCaddy)('deploy/ proxy configurations in front
     // Had a resumed stream been sent an event twice, the duplicate would come before this.
     await insert('items', 'after the move');
     for (const [name, streams] of clients) for (const stream of streams) expect(titleOf(await stream.next()), name).toBe('after the move');
-    // Every stream is on b now, including those that started there.
-    expect(await openStreams(b)).toBeGreaterThanOrEqual(proxies.length * 5);
+    // Every one of these streams is on b now, those that started there and those that moved
+    // (the quiet streams may still be waiting out their retry: they are not counted on).
+    expect(await openStreams(b)).toBeGreaterThanOrEqual(proxies.length * 4);
     for (const streams of clients.values()) for (const stream of streams) stream.close();
   }, 30_000);
 });
