@@ -2,8 +2,9 @@
 // share one leader: each asks for a Web Lock named after the user; the holder leads and
 // hands every message on over a BroadcastChannel of the same name; when it goes away the
 // browser gives the lock to the next tab, which takes over (StreamLeader says how, with
-// no gap). Where Web Locks or BroadcastChannel are missing (Node, old browsers) or the
-// token names no user, the tab leads alone.
+// no gap). Outside a page (Node, which has Web Locks and BroadcastChannel since 22, but
+// whose clients in one process are not tabs), where either is missing (old browsers), or
+// when the token names no user, the client leads alone.
 import type { BackoffOptions } from './backoff.js';
 import { identityKey, type Identity } from './claims.js';
 import type { FromLeader, ToLeader } from './feed-messages.js';
@@ -33,6 +34,7 @@ interface LockManager {
 }
 
 function lockManager(): LockManager | undefined {
+  if (typeof (globalThis as { document?: unknown }).document !== 'object') return undefined;
   const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
   return typeof locks?.request === 'function' ? locks : undefined;
 }
