@@ -57,6 +57,9 @@ const Env = z
     message: 'needs WALCAST_JWT_AUDIENCE or WALCAST_JWT_ISSUER (or both): a shared key set must not let other applications\' tokens in',
   });
 
+/** Every variable walcast reads (docs/operators.md's table lists each). */
+export const SETTING_NAMES: readonly string[] = Object.keys(Env.shape);
+
 export type Mode = 'embedded' | 'external';
 
 export interface Config {
