@@ -9,7 +9,7 @@
 // writing (issue 20: ≤ 1.15×).
 // Usage: npm run build && npm run bench -- decode
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pgLogical from 'pg-logical-replication';
 import { loadConfig } from '../dist/config/config.js';
@@ -36,6 +36,15 @@ function burstTable() {
     create: `create table burst (id bigserial primary key, org_id text not null${extra.map((column) => `, ${column.name} ${column.type}`).join('')})`,
     insert: (count) => `insert into burst (org_id${extra.map((column) => `, ${column.name}`).join('')}) select 'tenant-' || (g % 10)${extra.map((column) => `, ${column.value}`).join('')} from generate_series(1, ${count}) g`,
   };
+}
+
+/** Jiffies the machine's cores spent busy and in all, from /proc/stat. */
+function machineCpu() {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const values = fields.map(Number);
+  const idle = values[3] + values[4];
+  const total = values.reduce((sum, value) => sum + value, 0);
+  return { busy: total - idle, total };
 }
 
 /** Seconds until walcast retains `rows` events, polling its metrics; and when /readyz first said streaming. */
@@ -91,20 +100,27 @@ try {
   if (LIVE) {
     // As deployed: walcast in its own process, one stream per tenant in a swarm process
     // reading every event; done when walcast has written the last one to its stream.
-    const walcast = await walcastProcess(url, { WALCAST_RETAIN_EVENTS: String(ROWS * 2), WALCAST_RETAIN_BYTES: String(2 ** 31), WALCAST_RETAIN_WAL_BYTES: String(2 ** 40) });
+    // Its default retention window: what an instance keeps in production.
+    const walcast = await walcastProcess(url);
     const clients = await swarm({ base: walcast.base, tokens: await tokens(TENANTS), streams: TENANTS.length, query: 'tables=burst' });
     try {
+      const machineBefore = machineCpu();
+      const walcastBefore = walcast.cpuSeconds();
       const started = performance.now();
       await writeBurst();
       const written = performance.now();
       while ((await walcast.metric('walcast_events_sent_total')) < ROWS) await new Promise((resolve) => setTimeout(resolve, 10));
       const done = performance.now();
+      const machineAfter = machineCpu();
+      const walcastCpuSeconds = Math.round((walcast.cpuSeconds() - walcastBefore) * 100) / 100;
+      // How busy the machine's cores were over the run: near 1, the gap is CPU it does not have.
+      const machineBusy = Math.round(((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)) * 100) / 100;
       const { events } = await clients.report();
       const writeSeconds = (written - started) / 1000;
       const lastEventSeconds = (done - started) / 1000;
-      const result = { bench: 'decode-live', rows: ROWS, columns: COLUMNS ?? 5, transactions: ROWS / PER_TXN, writeSeconds: Math.round(writeSeconds * 100) / 100, lastEventSeconds: Math.round(lastEventSeconds * 100) / 100, ratio: Math.round((lastEventSeconds / writeSeconds) * 100) / 100, clientsReceived: events };
+      const result = { bench: 'decode-live', rows: ROWS, columns: COLUMNS ?? 5, transactions: ROWS / PER_TXN, writeSeconds: Math.round(writeSeconds * 100) / 100, lastEventSeconds: Math.round(lastEventSeconds * 100) / 100, ratio: Math.round((lastEventSeconds / writeSeconds) * 100) / 100, clientsReceived: events, walcastCpuSeconds, machineBusy };
       console.log(JSON.stringify(result));
-      console.log(`decode-live: ${ROWS} rows written in ${result.writeSeconds} s, walcast's last event sent at ${result.lastEventSeconds} s: ${result.ratio}× the write (clients received ${events})`);
+      console.log(`decode-live: ${ROWS} rows written in ${result.writeSeconds} s, walcast's last event sent at ${result.lastEventSeconds} s: ${result.ratio}× the write (clients received ${events}); walcast used ${walcastCpuSeconds} s of CPU, the machine's cores were ${Math.round(machineBusy * 100)}% busy`);
     } finally {
       await clients.stop();
       await walcast.stop();

@@ -24,7 +24,6 @@ async function run(subscribers) {
     const { default: pg } = await import('pg');
     const writer = new pg.Client({ connectionString: db.url });
     await writer.connect();
-    await clients.report(); // the connect phase is not measured
     // What the streams cost with no event (keepalives, timers), over as long: not the events'.
     const idleBefore = walcast.cpuSeconds();
     await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));

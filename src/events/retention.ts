@@ -24,6 +24,11 @@ export interface RetainedEvent {
   readonly at: number;
   /** Bytes of every event appended before it: distances in bytes between cursors. */
   readonly offset: number;
+  /**
+   * The bytes streams send for it, encoded by the first stream to take it and shared by
+   * all (streams/sse encodeEvent): a field, not a WeakMap, which costs the collector per entry.
+   */
+  frame?: Buffer | undefined;
 }
 
 /** Where a client resuming after `lastEventId` starts reading. */
@@ -120,6 +125,7 @@ export class RetentionLog {
       bytes: sizeOf(event),
       at: this.now(),
       offset: this.appendedBytes,
+      frame: undefined,
     };
     this.appendedBytes += retained.bytes;
     this.entries.push(retained);

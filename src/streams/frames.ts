@@ -6,7 +6,7 @@
 import { updateSeenAs, valueAfter, valueBefore } from '../events/change-event.js';
 import type { ChangeEvent, RowImage, WalcastEvent } from '../events/event.js';
 import type { RowPredicate, RowText } from '../filters/index.js';
-import { encodeEvent, formatSse } from './sse.js';
+import { sseBytes } from './sse.js';
 
 export type Verdict = 'send' | 'skip' | 'as-insert' | 'as-delete';
 
@@ -61,10 +61,11 @@ export function judge(event: WalcastEvent, predicate: RowPredicate): Verdict {
 
 const variants = new WeakMap<ChangeEvent, { insert?: Buffer; delete?: Buffer }>();
 
-export function frameFor(event: WalcastEvent, verdict: Exclude<Verdict, 'skip'>): Buffer {
-  if (verdict === 'send' || event.type !== 'change') return encodeEvent(event);
+/** The bytes a stream gets for an event it takes: `shared` (everyone's), or an update seen as an insert or delete. */
+export function frameFor(event: WalcastEvent, verdict: Exclude<Verdict, 'skip'>, shared: Buffer): Buffer {
+  if (verdict === 'send' || event.type !== 'change') return shared;
   const op = verdict === 'as-insert' ? 'insert' : 'delete';
   let cached = variants.get(event);
   if (!cached) variants.set(event, (cached = {}));
-  return (cached[op] ??= Buffer.from(formatSse({ id: event.id, event: event.type, data: updateSeenAs(event, op) }), 'utf8'));
+  return (cached[op] ??= sseBytes({ id: event.id, event: event.type, data: updateSeenAs(event, op) }));
 }

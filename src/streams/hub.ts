@@ -88,8 +88,11 @@ export function createHub(options: HubOptions): Hub {
     reroute: (subscriber, relid) => routing.reroute(subscriber, relid),
     publish(events) {
       for (const retained of events) {
-        const frame = encodeEvent(retained.event);
+        // Encoded when a stream may take it: an event nobody follows (catching up with no
+        // streams, a tenant with none open) is never framed.
+        let frame: Buffer | undefined;
         routing.forEachCandidate(retained.event, (subscriber) => {
+          frame ??= encodeEvent(retained);
           if (subscriber.offer(retained, frame, options.retention)) offered.push(subscriber);
         });
       }

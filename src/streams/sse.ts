@@ -1,6 +1,7 @@
 // The Server-Sent Events wire format (https://html.spec.whatwg.org/multipage/server-sent-events.html).
 import { WalcastError } from '../errors.js';
 import type { WalcastEvent } from '../events/event.js';
+import type { RetainedEvent } from '../events/retention.js';
 
 export interface SseMessage {
   readonly id?: string;
@@ -12,11 +13,34 @@ export interface SseMessage {
 const FIELD_BREAKER = /[\r\n\0]/;
 
 export function formatSse(message: SseMessage): string {
-  let frame = '';
-  if (message.id !== undefined) frame += `id: ${checkedField('id', message.id)}\n`;
-  if (message.event !== undefined) frame += `event: ${checkedField('event', message.event)}\n`;
+  let frame = fieldsOf(message);
   for (const line of message.data.split(/\r\n|\r|\n/)) frame += `data: ${line}\n`;
   return `${frame}\n`;
+}
+
+function fieldsOf(message: SseMessage): string {
+  let fields = '';
+  if (message.id !== undefined) fields += `id: ${checkedField('id', message.id)}\n`;
+  if (message.event !== undefined) fields += `event: ${checkedField('event', message.event)}\n`;
+  return fields;
+}
+
+/**
+ * formatSse's bytes. Data of one line (every event's JSON, unless a json column's text
+ * has a line break) is encoded straight into the buffer: no frame string is built and
+ * flattened first (bench decode, 30 columns).
+ */
+export function sseBytes(message: SseMessage): Buffer {
+  const { data } = message;
+  if (data.includes('\n') || data.includes('\r')) return Buffer.from(formatSse(message), 'utf8');
+  const head = `${fieldsOf(message)}data: `;
+  const headBytes = Buffer.byteLength(head);
+  const bytes = Buffer.allocUnsafe(headBytes + Buffer.byteLength(data) + 2);
+  bytes.write(head, 0);
+  const end = headBytes + bytes.write(data, headBytes);
+  bytes[end] = 0x0a;
+  bytes[end + 1] = 0x0a;
+  return bytes;
 }
 
 function checkedField(name: string, value: string): string {
@@ -32,14 +56,11 @@ export function formatSseRetry(milliseconds: number): string {
   return `retry: ${Math.trunc(milliseconds)}\n\n`;
 }
 
-const frames = new WeakMap<WalcastEvent, Buffer>();
-
 /** The bytes of an event, built once and shared by every stream that sends it. */
-export function encodeEvent(event: WalcastEvent): Buffer {
-  let frame = frames.get(event);
-  if (!frame) {
-    frame = Buffer.from(formatSse({ id: event.id, event: event.type, data: event.json }), 'utf8');
-    frames.set(event, frame);
-  }
-  return frame;
+export function encodeEvent(retained: RetainedEvent): Buffer {
+  return (retained.frame ??= eventBytes(retained.event));
+}
+
+export function eventBytes(event: WalcastEvent): Buffer {
+  return sseBytes({ id: event.id, event: event.type, data: event.json });
 }

@@ -117,7 +117,7 @@ export class Subscriber {
     const filter = this.predicates.get(event.relid);
     if (!filter) return shared;
     const verdict = judge(event, filter.matches);
-    return verdict === 'skip' ? null : frameFor(event, verdict);
+    return verdict === 'skip' ? null : frameFor(event, verdict, shared);
   }
 
   /** Sends from the cursor while the socket takes it; live once at the log's head. */
@@ -136,7 +136,7 @@ export class Subscriber {
         return this.waitForDrain(log);
       }
       const retained = log.at(this.cursor++)!;
-      const frame = this.frameOf(retained.event, encodeEvent(retained.event));
+      const frame = this.frameOf(retained.event, encodeEvent(retained));
       if (!frame) continue;
       this.options.sink.write(frame);
       sent++;

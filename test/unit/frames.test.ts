@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeEvent, WalcastEvent } from '../../src/events/event.js';
 import type { RowPredicate, RowText } from '../../src/filters/index.js';
-import { encodeEvent, formatSse } from '../../src/streams/sse.js';
+import { eventBytes, formatSse } from '../../src/streams/sse.js';
 import { frameFor, judge } from '../../src/streams/frames.js';
 import { fixtureRig, loadFixture, payloadOf, type Scenario } from '../support/fixtures.js';
 
@@ -38,7 +38,7 @@ describe('a filtered stream', () => {
     const filter = equals('title', 'typed');
     expect(judge(retitled, filter)).toBe('as-delete');
     const payload = payloadOf(retitled);
-    const frame = frameFor(retitled, 'as-delete');
+    const frame = frameFor(retitled, 'as-delete', eventBytes(retitled));
     expect(frame.toString('utf8').startsWith(`id: ${retitled.id}\nevent: change\n`)).toBe(true);
     const data = dataOf(frame);
     const deleted = JSON.parse(data) as Record<string, unknown>;
@@ -52,28 +52,29 @@ describe('a filtered stream', () => {
     const filter = equals('title', 'retitled');
     expect(judge(retitled, filter)).toBe('as-insert');
     const payload = payloadOf(retitled);
-    const inserted = JSON.parse(dataOf(frameFor(retitled, 'as-insert'))) as Record<string, unknown>;
+    const inserted = JSON.parse(dataOf(frameFor(retitled, 'as-insert', eventBytes(retitled)))) as Record<string, unknown>;
     expect(Object.keys(inserted)).toEqual(['id', 'table', 'op', 'tenant', 'key', 'row', 'xid', 'lsn', 'committedAt']);
     expect(inserted).toEqual({ ...payload, op: 'insert', old: undefined, changed: undefined, unchanged: undefined, row: payload['row'] });
   });
 
   it('gets the event itself, byte for byte, when the row stays in; nothing when it stays out', () => {
     expect(judge(retitled, equals('org_id', 'acme'))).toBe('send');
-    expect(frameFor(retitled, 'send')).toBe(encodeEvent(retitled));
+    const shared = eventBytes(retitled);
+    expect(frameFor(retitled, 'send', shared)).toBe(shared);
     expect(judge(retitled, equals('org_id', 'globex'))).toBe('skip');
   });
 
   it('shares one frame per variant among every stream that judges the same', () => {
-    expect(frameFor(retitled, 'as-delete')).toBe(frameFor(retitled, 'as-delete'));
-    expect(frameFor(retitled, 'as-insert')).toBe(frameFor(retitled, 'as-insert'));
-    expect(frameFor(retitled, 'as-insert')).not.toBe(frameFor(retitled, 'as-delete'));
+    expect(frameFor(retitled, 'as-delete', eventBytes(retitled))).toBe(frameFor(retitled, 'as-delete', eventBytes(retitled)));
+    expect(frameFor(retitled, 'as-insert', eventBytes(retitled))).toBe(frameFor(retitled, 'as-insert', eventBytes(retitled)));
+    expect(frameFor(retitled, 'as-insert', eventBytes(retitled))).not.toBe(frameFor(retitled, 'as-delete', eventBytes(retitled)));
   });
 
   it('without the old row (DEFAULT identity), passes an update on unless it now fails the filter', () => {
     expect(judge(renamed, equals('title', 'renamed'))).toBe('send');
     // It may have been in before: a client removing a row it never had loses nothing.
     expect(judge(renamed, equals('title', 'first'))).toBe('as-delete');
-    expect(JSON.parse(dataOf(frameFor(renamed, 'as-delete')))).toEqual({
+    expect(JSON.parse(dataOf(frameFor(renamed, 'as-delete', eventBytes(renamed))))).toEqual({
       ...payloadOf(renamed),
       op: 'delete',
       row: undefined,
@@ -102,6 +103,8 @@ describe('a filtered stream', () => {
     await rig.run();
     const truncate: WalcastEvent = rig.published[0]![0]!;
     expect(judge(truncate, () => false)).toBe('send');
-    expect(frameFor(truncate, 'send').toString('utf8')).toBe(formatSse({ id: truncate.id, event: 'truncate', data: truncate.json }));
+    expect(eventBytes(truncate).toString('utf8')).toBe(formatSse({ id: truncate.id, event: 'truncate', data: truncate.json }));
+    const shared = eventBytes(truncate);
+    expect(frameFor(truncate, 'send', shared)).toBe(shared);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatSse, formatSseComment, formatSseRetry } from '../../src/streams/sse.js';
+import { formatSse, formatSseComment, formatSseRetry, sseBytes } from '../../src/streams/sse.js';
 
 describe('SSE wire format', () => {
   it('writes id, event and data fields and ends with a blank line', () => {
@@ -14,6 +14,19 @@ describe('SSE wire format', () => {
     expect(() => formatSse({ id: '1\nevent: evil', data: '' })).toThrow();
     expect(() => formatSse({ event: 'x\r', data: '' })).toThrow();
     expect(() => formatSse({ id: 'a\0', data: '' })).toThrow();
+  });
+
+  it('encodes the same bytes straight, whatever the data holds', () => {
+    for (const message of [
+      { id: '0/16B3748-0', event: 'change', data: '{"row":{"title":"naïve — ✓ 𝄞"}}' },
+      { event: 'presence', data: '{"a":"b"}' },
+      { id: '1', data: '{"json":"line\none"}' },
+      { data: 'a\r\nb\rc\n' },
+      { data: '' },
+    ]) {
+      expect(sseBytes(message).equals(Buffer.from(formatSse(message), 'utf8'))).toBe(true);
+    }
+    expect(() => sseBytes({ id: '1\nevent: evil', data: '{}' })).toThrow();
   });
 
   it('keeps comments and retry hints on one line', () => {
