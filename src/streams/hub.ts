@@ -34,6 +34,8 @@ export interface HubOptions {
   readonly keepaliveMs?: number;
 }
 
+const TICK_MS = 1000;
+
 export function createHub(options: HubOptions): Hub {
   const routing = new Routing();
   const all = () => [...routing.streamsOf()];
@@ -62,21 +64,23 @@ export function createHub(options: HubOptions): Hub {
   }
 
   // One timer for every stream: keepalive comments and token expiry (DESIGN §3, §5).
-  let lastKeepalive = options.now();
+  // Keepalives are spread over their interval, a slice of the streams each tick: 10,000
+  // comments written in one turn would hold up every event behind them (bench policies).
+  const slots = Math.max(1, Math.round((options.keepaliveMs ?? SSE_KEEPALIVE_MS) / TICK_MS));
+  let ticks = 0;
   const tick = setInterval(() => {
     const now = options.now();
-    const keepalive = now - lastKeepalive >= (options.keepaliveMs ?? SSE_KEEPALIVE_MS);
-    if (keepalive) lastKeepalive = now;
+    const slot = ticks++ % slots;
     for (const subscriber of all()) {
       subscriber.checkLag(options.retention);
       if (subscriber.expiresAt !== undefined && now >= subscriber.expiresAt) {
         subscriber.write(formatSse({ event: SSE_EVENT.authExpired, data: JSON.stringify({ reason: 'token expired' }) }));
         subscriber.close('expired');
-      } else if (keepalive) {
+      } else if (subscriber.serial % slots === slot) {
         subscriber.write(formatSseComment('keepalive'));
       }
     }
-  }, 1000);
+  }, TICK_MS);
   tick.unref();
 
   return {

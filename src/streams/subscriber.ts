@@ -69,7 +69,11 @@ export interface SubscriberOptions {
   readonly onClose: (subscriber: Subscriber, reason: CloseReason, error?: unknown) => void;
 }
 
+let opened = 0;
+
 export class Subscriber {
+  /** The order streams were opened in (the hub spreads their keepalives by it). */
+  readonly serial = opened++;
   private state: 'replaying' | 'live' | 'closed' = 'replaying';
   private cursor: number;
   private waitingForDrain = false;
