@@ -2,57 +2,28 @@
 // of one user share one stream (one tab holds it; the others get its events over
 // BroadcastChannel), and when the holder closes another takes over with no gap and no
 // duplicate; the React demo page updates live. Screenshots go to test-results/screenshots/.
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, waitForOutput, type Run } from '../support/cli.js';
+import { chromiumRunnable as runnable, SCREENSHOTS, startBrowserDemo, type BrowserDemo } from '../support/browser-demo.js';
 import { eventually, metric } from '../support/wait.js';
 
-const CHROMIUM = process.env['WALCAST_CHROMIUM'] ?? '/usr/bin/chromium';
-const SCREENSHOTS = path.resolve('test-results/screenshots');
-const runnable = existsSync(CHROMIUM) || process.env['CI'] === 'true';
 const TABS = 10;
 
-let dataRoot: string;
-let walcast: Run;
+let demo: BrowserDemo;
 let base: string;
-let psqlUrl: string;
-let browser: Browser;
 
 beforeAll(async () => {
   if (!runnable) return;
-  dataRoot = await mkdtemp(path.join(tmpdir(), 'walcast-tabs-'));
-  await chmod(dataRoot, 0o755);
-  walcast = runCli(['serve'], { WALCAST_DATA_DIR: path.join(dataRoot, '.walcast'), WALCAST_PORT: '0', WALCAST_INSTANCE: 'tabs' });
-  const [, demoUrl] = (await waitForOutput(walcast, /demo page: +(\S+)/)) as unknown as [string, string];
-  [, psqlUrl] = (await waitForOutput(walcast, /psql: +psql (\S+)/)) as unknown as [string, string];
-  base = demoUrl.replace(/\/$/, '');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  await mkdir(SCREENSHOTS, { recursive: true });
+  demo = await startBrowserDemo('tabs');
+  base = demo.demoUrl.replace(/\/$/, '');
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  if (walcast) {
-    walcast.child.kill('SIGINT');
-    await walcast.exited;
-  }
-  if (dataRoot) await rm(dataRoot, { recursive: true, force: true });
+  await demo?.close();
 });
 
-async function sql(text: string): Promise<void> {
-  const db = new pg.Client({ connectionString: psqlUrl });
-  await db.connect();
-  try {
-    await db.query(text);
-  } finally {
-    await db.end();
-  }
-}
+const sql = (text: string) => demo.sql(text);
 
 const openStreams = () => metric(base, 'walcast_clients');
 
@@ -89,7 +60,7 @@ const titles = (page: Page) => page.locator('#todos li .title').allTextContents(
 
 describe.skipIf(!runnable)('front ends in Chromium', () => {
   it('ten tabs of one user live on one stream; when the holder closes another takes over, and a row inserted meanwhile arrives in every tab exactly once', async () => {
-    const context = await browser.newContext({ viewport: { width: 760, height: 560 } });
+    const context = await demo.browser.newContext({ viewport: { width: 760, height: 560 } });
     const streamsBy = new Map<Page, number>();
     const tabs: Page[] = [];
     for (let index = 0; index < TABS; index++) {
@@ -136,7 +107,7 @@ describe.skipIf(!runnable)('front ends in Chromium', () => {
   }, 120_000);
 
   it('a React page (walcast/react) updates live when a row is inserted with SQL, and edits through the subscription', async () => {
-    const context = await browser.newContext({ viewport: { width: 760, height: 560 } });
+    const context = await demo.browser.newContext({ viewport: { width: 760, height: 560 } });
     const page = await context.newPage();
     page.on('pageerror', (error) => {
       throw error;
@@ -149,15 +120,7 @@ describe.skipIf(!runnable)('front ends in Chromium', () => {
     await row.waitFor();
     expect(await page.locator('#todos li .title').allTextContents()).toEqual(['inserted with SQL']);
     await row.getByRole('checkbox').check();
-    await until('the edit is committed', async () => {
-      const db = new pg.Client({ connectionString: psqlUrl });
-      await db.connect();
-      try {
-        return (await db.query(`select done from todos where title = 'inserted with SQL'`)).rows[0]?.done === true;
-      } finally {
-        await db.end();
-      }
-    });
+    await until('the edit is committed', async () => (await sql(`select done from todos where title = 'inserted with SQL'`))[0]?.['done'] === true);
     await sql(`update todos set title = 'renamed in psql' where title = 'inserted with SQL'`);
     await page.locator('#todos li .title', { hasText: 'renamed in psql' }).waitFor();
     await expect.poll(() => page.locator('#todos li').first().getAttribute('class')).toBe('done');

@@ -3,48 +3,26 @@
 // tenant sees none of it. A todo is its owner's until shared (the demo table's row policy,
 // DESIGN §10): sharing shows it to the tenant at once, unsharing takes it away.
 // Screenshots go to test-results/screenshots/.
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, waitForOutput, type Run } from '../support/cli.js';
+import { chromiumRunnable as runnable, SCREENSHOTS, startBrowserDemo, type BrowserDemo } from '../support/browser-demo.js';
 
-const CHROMIUM = process.env['WALCAST_CHROMIUM'] ?? '/usr/bin/chromium';
-const SCREENSHOTS = path.resolve('test-results/screenshots');
-// CI installs Chromium (.ci/run); elsewhere the test says it was skipped rather than fail.
-const runnable = existsSync(CHROMIUM) || process.env['CI'] === 'true';
-
-let dataRoot: string;
-let walcast: Run;
+let demo: BrowserDemo;
 let demoUrl: string;
-let psqlUrl: string;
-let browser: Browser;
 
 beforeAll(async () => {
   if (!runnable) return;
-  dataRoot = await mkdtemp(path.join(tmpdir(), 'walcast-demo-'));
-  await chmod(dataRoot, 0o755);
-  walcast = runCli(['serve'], { WALCAST_DATA_DIR: path.join(dataRoot, '.walcast'), WALCAST_PORT: '0', WALCAST_INSTANCE: 'demo' });
-  [, demoUrl] = (await waitForOutput(walcast, /demo page: +(\S+)/)) as unknown as [string, string];
-  [, psqlUrl] = (await waitForOutput(walcast, /psql: +psql (\S+)/)) as unknown as [string, string];
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  await mkdir(SCREENSHOTS, { recursive: true });
-});
+  demo = await startBrowserDemo('demo');
+  demoUrl = demo.demoUrl;
+}, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  if (walcast) {
-    walcast.child.kill('SIGINT');
-    await walcast.exited;
-  }
-  if (dataRoot) await rm(dataRoot, { recursive: true, force: true });
+  await demo?.close();
 });
 
 async function open(tenant: string, user: string): Promise<Page> {
-  const page = await (await browser.newContext({ viewport: { width: 760, height: 560 } })).newPage();
+  const page = await (await demo.browser.newContext({ viewport: { width: 760, height: 560 } })).newPage();
   page.on('pageerror', (error) => {
     throw error;
   });
@@ -54,15 +32,7 @@ async function open(tenant: string, user: string): Promise<Page> {
 }
 
 /** The app's own writes, as psql would make them. */
-async function sql(text: string): Promise<void> {
-  const db = new pg.Client({ connectionString: psqlUrl });
-  await db.connect();
-  try {
-    await db.query(text);
-  } finally {
-    await db.end();
-  }
-}
+const sql = (text: string) => demo.sql(text);
 
 const todo = (page: Page, title: string) => page.locator('#todos li', { has: page.locator('.title', { hasText: title }) });
 const titles = (page: Page) => page.locator('#todos li .title').allTextContents();
@@ -220,7 +190,7 @@ describe.skipIf(!runnable)('demo in Chromium', () => {
     expect(await titles(peter)).toEqual(['staple report', 'team lunch', 'after the unshare']);
 
     // The React page (walcast/react) shows the same and shares the same way.
-    const react = await (await browser.newContext({ viewport: { width: 760, height: 560 } })).newPage();
+    const react = await (await demo.browser.newContext({ viewport: { width: 760, height: 560 } })).newPage();
     react.on('pageerror', (error) => {
       throw error;
     });

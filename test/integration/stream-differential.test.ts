@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FilterNode } from '../../src/filters/index.js';
 import { migrate } from '../../src/sql/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { nodeArb, rowArb, type InputRow } from '../support/filter-arbitraries.js';
+import { nodeArb, operationArb, rowArb, type InputRow, type Operation } from '../support/filter-arbitraries.js';
 import { COLUMN_SPECS, SCHEMA_SQL } from '../support/filter-columns.js';
 import { filterTexts } from '../support/filter-text.js';
 import { SseClient } from '../support/sse.js';
@@ -34,14 +34,6 @@ afterAll(async () => {
   await walcast?.close();
   await db?.drop();
 });
-
-type Operation = { op: 'insert'; row: InputRow } | { op: 'update'; at: number; row: InputRow } | { op: 'delete'; at: number };
-
-const operationArb = fc.oneof(
-  { weight: 3, arbitrary: rowArb.map((row): Operation => ({ op: 'insert', row })) },
-  { weight: 4, arbitrary: fc.tuple(fc.nat(), rowArb).map(([at, row]): Operation => ({ op: 'update', at, row })) },
-  { weight: 1, arbitrary: fc.nat().map((at): Operation => ({ op: 'delete', at })) },
-);
 
 // The filters draw their values from the rows the history writes, so they select some.
 const caseArb = fc

@@ -68,3 +68,12 @@ export function claimsArb(rows: readonly InputRow[]): fc.Arbitrary<Claims> {
   const claim = fc.oneof({ weight: 3, arbitrary: scalar }, { weight: 2, arbitrary: fc.array(fc.oneof({ weight: 5, arbitrary: scalar }, { weight: 1, arbitrary: fc.constant({ a: 1 }) }), { maxLength: 5 }) });
   return fc.record({ sub: scalar, c1: claim, c2: claim }, { requiredKeys: [] });
 }
+
+/** One step of a row history: `at` picks a row written before (modulo how many there are). */
+export type Operation = { op: 'insert'; row: InputRow } | { op: 'update'; at: number; row: InputRow } | { op: 'delete'; at: number };
+
+export const operationArb = fc.oneof(
+  { weight: 3, arbitrary: rowArb.map((row): Operation => ({ op: 'insert', row })) },
+  { weight: 4, arbitrary: fc.tuple(fc.nat(), rowArb).map(([at, row]): Operation => ({ op: 'update', at, row })) },
+  { weight: 1, arbitrary: fc.nat().map((at): Operation => ({ op: 'delete', at })) },
+);
