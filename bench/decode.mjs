@@ -72,7 +72,7 @@ async function baseline(url, end) {
     const service = new pgLogical.LogicalReplicationService({ connectionString: url }, { acknowledge: { auto: false, timeoutSeconds: 0 } });
     const plugin = new pgLogical.PgoutputPlugin({ protoVersion: 1, publicationNames: ['walcast'] });
     await new Promise((resolve, reject) => {
-      service.on('data', (lsn, message) => {
+      service.on('data', (_lsn, message) => {
         if (message.tag === 'commit' && message.commitEndLsn && compare(message.commitEndLsn, end) >= 0) resolve();
       });
       service.subscribe(plugin, 'bench_baseline').catch(reject);

@@ -58,7 +58,8 @@ export function formatSseRetry(milliseconds: number): string {
 
 /** The bytes of an event, built once and shared by every stream that sends it. */
 export function encodeEvent(retained: RetainedEvent): Buffer {
-  return (retained.frame ??= eventBytes(retained.event));
+  if (retained.frame === undefined) retained.frame = eventBytes(retained.event);
+  return retained.frame;
 }
 
 export function eventBytes(event: WalcastEvent): Buffer {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Claims, FilterNode } from '../../src/filters/index.js';
 import { migrate } from '../../src/sql/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { claimsArb, nodeArb, operationArb, rowArb, type InputRow, type Operation } from '../support/filter-arbitraries.js';
+import { claimsArb, nodeArb, operationArb, rowArb } from '../support/filter-arbitraries.js';
 import { COLUMN_SPECS, SCHEMA_SQL } from '../support/filter-columns.js';
 import { itemText } from '../support/filter-text.js';
 import { SseClient } from '../support/sse.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FilterNode } from '../../src/filters/index.js';
 import { migrate } from '../../src/sql/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { nodeArb, operationArb, rowArb, type InputRow, type Operation } from '../support/filter-arbitraries.js';
+import { nodeArb, operationArb, rowArb, type InputRow } from '../support/filter-arbitraries.js';
 import { COLUMN_SPECS, SCHEMA_SQL } from '../support/filter-columns.js';
 import { filterTexts } from '../support/filter-text.js';
 import { SseClient } from '../support/sse.js';
