@@ -31,10 +31,15 @@ function burstTable() {
       insert: (count) => `insert into burst (org_id, n, note) select 'tenant-' || (g % 10), g, 'row ' || g from generate_series(1, ${count}) g`,
     };
   }
-  const extra = Array.from({ length: COLUMNS - 2 }, (_, i) => ({ name: `c${i}`, type: i % 2 === 0 ? 'int' : 'text', value: i % 2 === 0 ? `g + ${i}` : `'v' || g` }));
+  const extra = Array.from({ length: COLUMNS - 2 }, (_, i) => ({
+    name: `c${i}`,
+    type: i % 2 === 0 ? 'int' : 'text',
+    value: i % 2 === 0 ? `g + ${i}` : `'v' || g`,
+  }));
   return {
     create: `create table burst (id bigserial primary key, org_id text not null${extra.map((column) => `, ${column.name} ${column.type}`).join('')})`,
-    insert: (count) => `insert into burst (org_id${extra.map((column) => `, ${column.name}`).join('')}) select 'tenant-' || (g % 10)${extra.map((column) => `, ${column.value}`).join('')} from generate_series(1, ${count}) g`,
+    insert: (count) =>
+      `insert into burst (org_id${extra.map((column) => `, ${column.name}`).join('')}) select 'tenant-' || (g % 10)${extra.map((column) => `, ${column.value}`).join('')} from generate_series(1, ${count}) g`,
   };
 }
 
@@ -66,8 +71,28 @@ async function baseline(url, end) {
   const started = performance.now();
   if (PG_RECVLOGICAL) {
     const { hostname, port } = new URL(url);
-    await run(PG_RECVLOGICAL, ['-h', hostname, '-p', port, '-U', 'postgres', '-d', 'postgres', '--slot', 'bench_baseline', '--start',
-      '-o', 'proto_version=1', '-o', 'publication_names=walcast', '-E', end, '-f', '/dev/null', '--no-loop']);
+    await run(PG_RECVLOGICAL, [
+      '-h',
+      hostname,
+      '-p',
+      port,
+      '-U',
+      'postgres',
+      '-d',
+      'postgres',
+      '--slot',
+      'bench_baseline',
+      '--start',
+      '-o',
+      'proto_version=1',
+      '-o',
+      'publication_names=walcast',
+      '-E',
+      end,
+      '-f',
+      '/dev/null',
+      '--no-loop',
+    ]);
   } else {
     const service = new pgLogical.LogicalReplicationService({ connectionString: url }, { acknowledge: { auto: false, timeoutSeconds: 0 } });
     const plugin = new pgLogical.PgoutputPlugin({ protoVersion: 1, publicationNames: ['walcast'] });
@@ -83,7 +108,10 @@ async function baseline(url, end) {
 }
 
 function compare(a, b) {
-  const n = (lsn) => { const [hi, lo] = lsn.split('/'); return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`); };
+  const n = (lsn) => {
+    const [hi, lo] = lsn.split('/');
+    return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
+  };
   return n(a) < n(b) ? -1 : n(a) > n(b) ? 1 : 0;
 }
 
@@ -92,8 +120,16 @@ try {
   const url = db.url;
   const table = burstTable();
   await db.sql(`${table.create}; select walcast.expose('burst', tenant_column => 'org_id');`);
-  const config = loadConfig({ DATABASE_URL: url, WALCAST_JWT_SECRET: SECRET, WALCAST_PORT: '0', WALCAST_INSTANCE: 'bench', LOG_LEVEL: 'warn',
-    WALCAST_RETAIN_EVENTS: String(ROWS * 2), WALCAST_RETAIN_BYTES: String(2 ** 31), WALCAST_RETAIN_WAL_BYTES: String(2 ** 40) });
+  const config = loadConfig({
+    DATABASE_URL: url,
+    WALCAST_JWT_SECRET: SECRET,
+    WALCAST_PORT: '0',
+    WALCAST_INSTANCE: 'bench',
+    LOG_LEVEL: 'warn',
+    WALCAST_RETAIN_EVENTS: String(ROWS * 2),
+    WALCAST_RETAIN_BYTES: String(2 ** 31),
+    WALCAST_RETAIN_WAL_BYTES: String(2 ** 40),
+  });
   const writeBurst = async () => {
     for (let i = 0; i < ROWS / PER_TXN; i++) await db.sql(table.insert(PER_TXN));
   };
@@ -118,9 +154,22 @@ try {
       const { events } = await clients.report();
       const writeSeconds = (written - started) / 1000;
       const lastEventSeconds = (done - started) / 1000;
-      const result = { bench: 'decode-live', rows: ROWS, columns: COLUMNS ?? 5, transactions: ROWS / PER_TXN, writeSeconds: Math.round(writeSeconds * 100) / 100, lastEventSeconds: Math.round(lastEventSeconds * 100) / 100, ratio: Math.round((lastEventSeconds / writeSeconds) * 100) / 100, clientsReceived: events, walcastCpuSeconds, machineBusy };
+      const result = {
+        bench: 'decode-live',
+        rows: ROWS,
+        columns: COLUMNS ?? 5,
+        transactions: ROWS / PER_TXN,
+        writeSeconds: Math.round(writeSeconds * 100) / 100,
+        lastEventSeconds: Math.round(lastEventSeconds * 100) / 100,
+        ratio: Math.round((lastEventSeconds / writeSeconds) * 100) / 100,
+        clientsReceived: events,
+        walcastCpuSeconds,
+        machineBusy,
+      };
       console.log(JSON.stringify(result));
-      console.log(`decode-live: ${ROWS} rows written in ${result.writeSeconds} s, walcast's last event sent at ${result.lastEventSeconds} s: ${result.ratio}× the write (clients received ${events}); walcast used ${walcastCpuSeconds} s of CPU, the machine's cores were ${Math.round(machineBusy * 100)}% busy`);
+      console.log(
+        `decode-live: ${ROWS} rows written in ${result.writeSeconds} s, walcast's last event sent at ${result.lastEventSeconds} s: ${result.ratio}× the write (clients received ${events}); walcast used ${walcastCpuSeconds} s of CPU, the machine's cores were ${Math.round(machineBusy * 100)}% busy`,
+      );
     } finally {
       await clients.stop();
       await walcast.stop();
@@ -158,7 +207,9 @@ try {
       ratioOnceStreaming: Math.round((streamingRate / baselineRate) * 100) / 100,
     };
     console.log(JSON.stringify(result));
-    console.log(`decode: ${result.columns} columns, walcast ${walcastRate} rows/s from start (${streamingRate} once streaming), baseline ${baselineRate} rows/s (${result.baseline}): ratio ${result.ratio} (${result.ratioOnceStreaming})`);
+    console.log(
+      `decode: ${result.columns} columns, walcast ${walcastRate} rows/s from start (${streamingRate} once streaming), baseline ${baselineRate} rows/s (${result.baseline}): ratio ${result.ratio} (${result.ratioOnceStreaming})`,
+    );
   }
 } finally {
   await db.close();

@@ -45,11 +45,26 @@ try {
   } while (report.events < STREAMS && Date.now() - started < 30_000);
   const connect = stats(clients.opened.connectMs);
   const delivery = stats(report.latenciesMs);
-  const perStreamKiB = Math.round(((after - before) * 1024) / STREAMS * 10) / 10;
-  const marginalKiB = Math.round(((after - middle) * 1024) / (STREAMS / 2) * 10) / 10;
-  const result = { bench: 'density', streams: clients.opened.opened, openOnServer: open, rssBeforeMiB: Math.round(before), rssMiddleMiB: Math.round(middle), rssAfterMiB: Math.round(after), rssPerStreamKiB: perStreamKiB, rssPerStreamMarginalKiB: marginalKiB, connectToFirstByteMs: connect, deliveredTo: report.events, commitToEventMs: delivery, disconnected: report.closed };
+  const perStreamKiB = Math.round((((after - before) * 1024) / STREAMS) * 10) / 10;
+  const marginalKiB = Math.round((((after - middle) * 1024) / (STREAMS / 2)) * 10) / 10;
+  const result = {
+    bench: 'density',
+    streams: clients.opened.opened,
+    openOnServer: open,
+    rssBeforeMiB: Math.round(before),
+    rssMiddleMiB: Math.round(middle),
+    rssAfterMiB: Math.round(after),
+    rssPerStreamKiB: perStreamKiB,
+    rssPerStreamMarginalKiB: marginalKiB,
+    connectToFirstByteMs: connect,
+    deliveredTo: report.events,
+    commitToEventMs: delivery,
+    disconnected: report.closed,
+  };
   console.log(JSON.stringify(result));
-  console.log(`density: ${open} streams, ${perStreamKiB} KiB RSS each (${marginalKiB} KiB for each of the second ${STREAMS / 2}), connect → first byte p99 ${connect.p99} ms, one event per tenant reached ${report.events} streams (p99 ${delivery.p99} ms)`);
+  console.log(
+    `density: ${open} streams, ${perStreamKiB} KiB RSS each (${marginalKiB} KiB for each of the second ${STREAMS / 2}), connect → first byte p99 ${connect.p99} ms, one event per tenant reached ${report.events} streams (p99 ${delivery.p99} ms)`,
+  );
 } finally {
   await clients?.stop();
   await walcast?.stop();

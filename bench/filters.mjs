@@ -64,7 +64,9 @@ try {
   }
   console.log(JSON.stringify({ bench: 'filters', rows: ROWS, rounds: ROUNDS, queries: engine.queries, filters: results }));
   const rates = Object.entries(results).map(([name, result]) => `${name} ${(result.evaluationsPerSecond / 1e6).toFixed(1)}M/s`);
-  console.log(`filters: predicate evaluations on typical rows: ${rates.join(', ')}; prepare cold ${results.policy.prepareColdMs} ms, warm ${results.policy.prepareWarmMs} ms (${engine.queries} queries for ${Object.keys(FILTERS).length * 101} prepares)`);
+  console.log(
+    `filters: predicate evaluations on typical rows: ${rates.join(', ')}; prepare cold ${results.policy.prepareColdMs} ms, warm ${results.policy.prepareWarmMs} ms (${engine.queries} queries for ${Object.keys(FILTERS).length * 101} prepares)`,
+  );
 } finally {
   await pool.end();
   await db.close();

@@ -35,8 +35,13 @@ try {
   const deliveredSeconds = (performance.now() - started) / 1000;
   clearInterval(sampling);
   // The slot is held at the oldest retained event (this transaction's invalidates), no further back.
-  const slot = (await db.sql(`select pg_wal_lsn_diff($1::pg_lsn, confirmed_flush_lsn)::int8 as behind
-                               from pg_replication_slots where slot_name = 'walcast_bench'`, [end])).rows[0];
+  const slot = (
+    await db.sql(
+      `select pg_wal_lsn_diff($1::pg_lsn, confirmed_flush_lsn)::int8 as behind
+                               from pg_replication_slots where slot_name = 'walcast_bench'`,
+      [end],
+    )
+  ).rows[0];
   const result = {
     bench: 'huge-transaction',
     rows: ROWS,
@@ -50,7 +55,9 @@ try {
     slotBehindEndBytes: Number(slot.behind),
   };
   console.log(JSON.stringify(result));
-  console.log(`huge-transaction: UPDATE of ${ROWS} rows committed in ${result.updateCommitSeconds} s; every client had its invalidate ${result.invalidateReceivedSeconds} s after the UPDATE began; walcast peak RSS ${result.walcastPeakRssMiB} MiB, alive ${result.walcastAlive}, slot ${result.slotBehindEndBytes} bytes behind the end of the transaction`);
+  console.log(
+    `huge-transaction: UPDATE of ${ROWS} rows committed in ${result.updateCommitSeconds} s; every client had its invalidate ${result.invalidateReceivedSeconds} s after the UPDATE began; walcast peak RSS ${result.walcastPeakRssMiB} MiB, alive ${result.walcastAlive}, slot ${result.slotBehindEndBytes} bytes behind the end of the transaction`,
+  );
 } finally {
   await clients?.stop();
   await walcast?.stop();

@@ -72,11 +72,13 @@ async function measureShape(db, shape, identity) {
     await db.query('create unique index bench_identity_tenant_key on bench_identity (org_id, id)');
     await db.query('alter table bench_identity replica identity using index bench_identity_tenant_key');
   }
-  const size = (await db.query(
-    // A whole-row value has its TOASTed values inlined: the row as FULL identity logs it.
-    `select count(*) as columns, (select avg(pg_column_size(b.*))::int from bench_identity b) as row_bytes
+  const size = (
+    await db.query(
+      // A whole-row value has its TOASTed values inlined: the row as FULL identity logs it.
+      `select count(*) as columns, (select avg(pg_column_size(b.*))::int from bench_identity b) as row_bytes
        from pg_attribute where attrelid = 'bench_identity'::regclass and attnum > 0 and not attisdropped`,
-  )).rows[0];
+    )
+  ).rows[0];
   await db.query('checkpoint');
   const update = await walBytes(db, () => inBatches(db, shape.rows, 'update bench_identity set n = n + 1 where id between $1 and $2'));
   const del = await walBytes(db, () => inBatches(db, shape.rows, 'delete from bench_identity where id between $1 and $2'));
@@ -115,7 +117,9 @@ const summary = SHAPES.map(({ name }) => {
   const base = at(name, 'logical', 'default');
   const full = at(name, 'logical', 'full');
   const index = at(name, 'logical', 'index');
-  return `${name} ${base.updateBytesPerRow}/${full.updateBytesPerRow}/${index.updateBytesPerRow} B per update, ` +
-    `${base.deleteBytesPerRow}/${full.deleteBytesPerRow}/${index.deleteBytesPerRow} B per delete`;
+  return (
+    `${name} ${base.updateBytesPerRow}/${full.updateBytesPerRow}/${index.updateBytesPerRow} B per update, ` +
+    `${base.deleteBytesPerRow}/${full.deleteBytesPerRow}/${index.deleteBytesPerRow} B per delete`
+  );
 });
 console.log(`identity-wal (PostgreSQL ${version}, identity DEFAULT/FULL/(tenant, id) index): ${summary.join('; ')}`);

@@ -27,18 +27,41 @@ try {
   await db.sql(`select walcast.expose('pgbench_history', tenant_column => 'bid')`);
   walcast = await walcastProcess(db.url);
   const tenants = Array.from({ length: SCALE }, (_, i) => String(i + 1));
-  clients = await swarm({ base: walcast.base, tokens: await tokens(tenants), streams: SUBSCRIBERS, query: 'tables=pgbench_history', processes: Number(process.env.BENCH_SWARMS ?? 1) });
+  clients = await swarm({
+    base: walcast.base,
+    tokens: await tokens(tenants),
+    streams: SUBSCRIBERS,
+    query: 'tables=pgbench_history',
+    processes: Number(process.env.BENCH_SWARMS ?? 1),
+  });
   const lags = [];
-  const sampling = setInterval(() => void walcast.metric('walcast_replication_lag_bytes').then((lag) => lags.push(lag), (error) => console.error('metrics:', error.cause?.code ?? error.message)), 500);
+  const sampling = setInterval(
+    () =>
+      void walcast.metric('walcast_replication_lag_bytes').then(
+        (lag) => lags.push(lag),
+        (error) => console.error('metrics:', error.cause?.code ?? error.message),
+      ),
+    500,
+  );
   const { stdout } = await run(PGBENCH, ['-n', '-c', '8', '-j', '2', '-T', String(SECONDS), db.url]);
   clearInterval(sampling);
   await new Promise((resolve) => setTimeout(resolve, 2000));
   const tps = Number(/tps = ([\d.]+)/.exec(stdout)?.[1] ?? NaN);
   const { latenciesMs, events, closed } = await clients.report();
   const latency = stats(latenciesMs);
-  const result = { bench: 'keepup', pgbenchTps: Math.round(tps), subscribers: SUBSCRIBERS, deliveries: events, disconnected: closed, maxLagBytes: Math.max(...lags), commitToEventMs: latency };
+  const result = {
+    bench: 'keepup',
+    pgbenchTps: Math.round(tps),
+    subscribers: SUBSCRIBERS,
+    deliveries: events,
+    disconnected: closed,
+    maxLagBytes: Math.max(...lags),
+    commitToEventMs: latency,
+  };
   console.log(JSON.stringify(result));
-  console.log(`keepup: pgbench ${Math.round(tps)} tps with ${SUBSCRIBERS} subscribers: commit → event p50 ${latency.p50} ms, p99 ${latency.p99} ms, max ${latency.max} ms; max lag ${Math.max(...lags)} bytes; ${closed} disconnected`);
+  console.log(
+    `keepup: pgbench ${Math.round(tps)} tps with ${SUBSCRIBERS} subscribers: commit → event p50 ${latency.p50} ms, p99 ${latency.p99} ms, max ${latency.max} ms; max lag ${Math.max(...lags)} bytes; ${closed} disconnected`,
+  );
 } finally {
   await clients?.stop();
   await walcast?.stop();

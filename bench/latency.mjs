@@ -19,31 +19,48 @@ try {
   walcast = await walcastProcess(db.url);
   clients = await swarm({ base: walcast.base, tokens: await tokens(TENANTS), streams: SUBSCRIBERS, query: 'tables=ticks' });
   const { default: pg } = await import('pg');
-  const writers = await Promise.all(Array.from({ length: 4 }, async () => {
-    const client = new pg.Client({ connectionString: db.url });
-    await client.connect();
-    return client;
-  }));
+  const writers = await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      return client;
+    }),
+  );
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const cpuBefore = walcast.cpuSeconds();
   const deadline = Date.now() + SECONDS * 1000;
   let sent = 0;
-  await Promise.all(writers.map(async (client, w) => {
-    while (Date.now() < deadline) {
-      const due = Date.now() + (1000 * writers.length) / RATE;
-      await client.query('insert into ticks (org_id, n, note) values ($1, $2, $3)', [TENANTS[(sent + w) % TENANTS.length], sent++, 'tick']);
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - Date.now())));
-    }
-    await client.end();
-  }));
+  await Promise.all(
+    writers.map(async (client, w) => {
+      while (Date.now() < deadline) {
+        const due = Date.now() + (1000 * writers.length) / RATE;
+        await client.query('insert into ticks (org_id, n, note) values ($1, $2, $3)', [TENANTS[(sent + w) % TENANTS.length], sent++, 'tick']);
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - Date.now())));
+      }
+      await client.end();
+    }),
+  );
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const cpu = walcast.cpuSeconds() - cpuBefore;
   const { latenciesMs, events, closed } = await clients.report();
   const latency = stats(latenciesMs);
-  const cpuPerDeliveryUs = Math.round((cpu * 1e6) / Math.max(1, events) * 10) / 10;
-  const result = { bench: 'latency', subscribers: SUBSCRIBERS, tenants: TENANTS.length, commitsPerSecond: RATE, transactions: sent, deliveries: events, disconnected: closed, commitToEventMs: latency, walcastCpuSeconds: Math.round(cpu * 100) / 100, cpuPerDeliveryUs };
+  const cpuPerDeliveryUs = Math.round(((cpu * 1e6) / Math.max(1, events)) * 10) / 10;
+  const result = {
+    bench: 'latency',
+    subscribers: SUBSCRIBERS,
+    tenants: TENANTS.length,
+    commitsPerSecond: RATE,
+    transactions: sent,
+    deliveries: events,
+    disconnected: closed,
+    commitToEventMs: latency,
+    walcastCpuSeconds: Math.round(cpu * 100) / 100,
+    cpuPerDeliveryUs,
+  };
   console.log(JSON.stringify(result));
-  console.log(`latency: ${SUBSCRIBERS} subscribers, ${RATE} commits/s, ${sent} commits → ${events} deliveries: p50 ${latency.p50} ms, p99 ${latency.p99} ms, max ${latency.max} ms; ${cpuPerDeliveryUs} µs walcast CPU per delivery`);
+  console.log(
+    `latency: ${SUBSCRIBERS} subscribers, ${RATE} commits/s, ${sent} commits → ${events} deliveries: p50 ${latency.p50} ms, p99 ${latency.p99} ms, max ${latency.max} ms; ${cpuPerDeliveryUs} µs walcast CPU per delivery`,
+  );
 } finally {
   await clients?.stop();
   await walcast?.stop();

@@ -65,7 +65,13 @@ async function run(subscribers) {
 const results = [];
 for (const size of SIZES) results.push(await run(size));
 const [small, large] = [results[0], results.at(-1)];
-const result = { bench: 'policies', ratePerSecond: RATE, seconds: SECONDS, runs: results, cpuPerEventRatio: Math.round((large.cpuMsPerEvent / small.cpuMsPerEvent) * 100) / 100 };
+const result = {
+  bench: 'policies',
+  ratePerSecond: RATE,
+  seconds: SECONDS,
+  runs: results,
+  cpuPerEventRatio: Math.round((large.cpuMsPerEvent / small.cpuMsPerEvent) * 100) / 100,
+};
 console.log(JSON.stringify(result));
 console.log(
   `policies: ${results.map((r) => `${r.subscribers} subscribers: p50 ${r.commitToEventMs.p50} ms, p99 ${r.commitToEventMs.p99} ms, ${r.cpuMsPerEvent} ms CPU/event`).join('; ')}; CPU per event ${result.cpuPerEventRatio}× from ${small.subscribers} to ${large.subscribers}`,

@@ -21,13 +21,21 @@ try {
   await db.sql(`create table orders (id bigserial primary key, org_id text not null, n int not null);
                 select walcast.expose('orders', tenant_column => 'org_id');`);
   const start = async (name) => {
-    const instance = await walcastProcess(db.url, { WALCAST_INSTANCE: name, WALCAST_SLOT_ORPHAN_AFTER: String(ORPHAN_AFTER_SECONDS), WALCAST_MAX_CLIENTS_PER_TENANT: String(CLIENTS) });
+    const instance = await walcastProcess(db.url, {
+      WALCAST_INSTANCE: name,
+      WALCAST_SLOT_ORPHAN_AFTER: String(ORPHAN_AFTER_SECONDS),
+      WALCAST_MAX_CLIENTS_PER_TENANT: String(CLIENTS),
+    });
     balancer.add(instance.port);
     return instance;
   };
   fleet = [await start('pod_a'), await start('pod_b'), await start('pod_c')];
   clients = await swarm({ base: balancer.url, tokens: await tokens(TENANTS), streams: CLIENTS, query: 'tables=orders', resume: true });
-  const retained = async () => Number((await db.sql(`select coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)), 0)::int8::text as bytes from pg_replication_slots`)).rows[0].bytes);
+  const retained = async () =>
+    Number(
+      (await db.sql(`select coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)), 0)::int8::text as bytes from pg_replication_slots`)).rows[0]
+        .bytes,
+    );
 
   let written = 0;
   let writing = true;
@@ -54,7 +62,10 @@ try {
   writing = false;
   await writer;
   // Every client's share of the rows (a tenant's, per client), once delivered.
-  const expected = Array.from({ length: CLIENTS }, (_, i) => TENANTS[i % TENANTS.length]).reduce((sum, tenant) => sum + Math.ceil((written - TENANTS.indexOf(tenant)) / TENANTS.length), 0);
+  const expected = Array.from({ length: CLIENTS }, (_, i) => TENANTS[i % TENANTS.length]).reduce(
+    (sum, tenant) => sum + Math.ceil((written - TENANTS.indexOf(tenant)) / TENANTS.length),
+    0,
+  );
   let report;
   for (const deadline = Date.now() + 60_000; ; ) {
     report = await clients.report();
@@ -84,7 +95,9 @@ try {
     slotsAfter: slots,
   };
   console.log(JSON.stringify(result));
-  console.log(`rollout: ${CLIENTS} clients over 3 replaced instances: ${report.movesMs.length} moves, p50 ${moves.p50} ms, p99 ${moves.p99} ms; resets ${report.resets}, duplicates ${report.duplicates}, lost ${result.lost}; WAL retained ${walBefore} → ${walAfter} bytes; slots after: ${slots.join(', ')}`);
+  console.log(
+    `rollout: ${CLIENTS} clients over 3 replaced instances: ${report.movesMs.length} moves, p50 ${moves.p50} ms, p99 ${moves.p99} ms; resets ${report.resets}, duplicates ${report.duplicates}, lost ${result.lost}; WAL retained ${walBefore} → ${walAfter} bytes; slots after: ${slots.join(', ')}`,
+  );
 } finally {
   await clients?.stop();
   for (const instance of fleet) await instance.stop();

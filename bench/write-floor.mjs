@@ -9,7 +9,9 @@ import { stats } from './lib/harness.mjs';
 
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 10_000);
 const ROUNDS = 100;
-const FRAME = Buffer.from(`id: 0/1A2B3C4-0\nevent: change\ndata: ${JSON.stringify({ table: 'ticks', op: 'insert', row: { id: 1, org_id: 'tenant-0', n: 1, note: 'tick' } })}\n\n`);
+const FRAME = Buffer.from(
+  `id: 0/1A2B3C4-0\nevent: change\ndata: ${JSON.stringify({ table: 'ticks', op: 'insert', row: { id: 1, org_id: 'tenant-0', n: 1, note: 'tick' } })}\n\n`,
+);
 
 if (process.argv[2] === 'readers') {
   // Opens the connections and reads everything, 50 at a time as the swarm does.
@@ -17,10 +19,16 @@ if (process.argv[2] === 'readers') {
   const port = Number(process.argv[3]);
   let open = 0;
   for (let i = 0; i < STREAMS; i += 50) {
-    await Promise.all(Array.from({ length: Math.min(50, STREAMS - i) }, () => new Promise((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => resolve(++open));
-      socket.on('data', () => undefined);
-    })));
+    await Promise.all(
+      Array.from(
+        { length: Math.min(50, STREAMS - i) },
+        () =>
+          new Promise((resolve) => {
+            const socket = connect(port, '127.0.0.1', () => resolve(++open));
+            socket.on('data', () => undefined);
+          }),
+      ),
+    );
   }
   process.send('open');
 } else {
@@ -49,7 +57,9 @@ if (process.argv[2] === 'readers') {
   const cpuPerWriteUs = Math.round(((cpu.user + cpu.system) / writes) * 10) / 10;
   const loop = stats(roundMs);
   console.log(JSON.stringify({ bench: 'write-floor', streams: STREAMS, writes, frameBytes: FRAME.length, cpuPerWriteUs, loopMsPerCommit: loop }));
-  console.log(`write-floor: ${STREAMS} sockets, ${writes} writes of ${FRAME.length} B: ${cpuPerWriteUs} µs CPU per write, one commit's ${STREAMS / 10} writes take p50 ${loop.p50} ms, p99 ${loop.p99} ms`);
+  console.log(
+    `write-floor: ${STREAMS} sockets, ${writes} writes of ${FRAME.length} B: ${cpuPerWriteUs} µs CPU per write, one commit's ${STREAMS / 10} writes take p50 ${loop.p50} ms, p99 ${loop.p99} ms`,
+  );
   readers.kill();
   for (const socket of sockets) socket.destroy();
   server.close();

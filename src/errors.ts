@@ -50,11 +50,7 @@ export class WalcastError extends Error {
   /** Extra response headers (`Retry-After`). */
   readonly headers: Readonly<Record<string, string>>;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    options?: { cause?: unknown; details?: Record<string, unknown>; headers?: Record<string, string> },
-  ) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown>; headers?: Record<string, string> }) {
     super(message, options);
     this.code = code;
     this.status = ERROR_CODES[code];

@@ -190,7 +190,7 @@ async function assemble(options: WalcastOptions): Promise<{ walcast: Walcast; st
 
   const maintenance = startMaintenance(
     [
-      { name: 're-read the tenant columns\' kinds when exposures change (presence)', everyMs: 1_000, run: refreshPresenceKind },
+      { name: "re-read the tenant columns' kinds when exposures change (presence)", everyMs: 1_000, run: refreshPresenceKind },
       {
         name: 'expire retained events and presence',
         everyMs: 1_000,
@@ -202,7 +202,7 @@ async function assemble(options: WalcastOptions): Promise<{ walcast: Walcast; st
       ...(standby ? [] : [{ name: 'forget expired idempotency keys', everyMs: 10 * 60_000, run: () => forgetExpiredKeys(pool) }]),
       {
         // A standby cannot write walcast.instances: its instances neither announce nor reap.
-        name: 'announce this instance, drop departed instances\' slots',
+        name: "announce this instance, drop departed instances' slots",
         everyMs: FLEET_INTERVAL_MS,
         run: async () => {
           if (!standby) {
@@ -273,7 +273,15 @@ async function assemble(options: WalcastOptions): Promise<{ walcast: Walcast; st
     stream,
     routers: [
       ...(options.extraRouters ?? []),
-      editRoutes({ verifyToken, catalog, pool: pools.writes, describeTable: describe, policies, limiter: createRateLimiter(config.editRatePerMinute, 'edits'), readOnly: standby }),
+      editRoutes({
+        verifyToken,
+        catalog,
+        pool: pools.writes,
+        describeTable: describe,
+        policies,
+        limiter: createRateLimiter(config.editRatePerMinute, 'edits'),
+        readOnly: standby,
+      }),
       presenceRoutes({
         verifyToken,
         ttlMs: config.presenceTtlSeconds * 1000,

@@ -59,8 +59,18 @@ export async function walcastProcess(url, env = {}) {
   const nodeArgs = process.env.BENCH_WALCAST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, 'dist/cli/main.js', 'serve'], {
     // A swarm's clients share a few tokens: the per-user and per-tenant limits are not under test.
-    env: { ...process.env, DATABASE_URL: url, WALCAST_JWT_SECRET: SECRET, WALCAST_PORT: String(port), WALCAST_INSTANCE: 'bench', LOG_LEVEL: 'warn',
-      WALCAST_MAX_CLIENTS: '1000000', WALCAST_MAX_CLIENTS_PER_TENANT: '1000000', WALCAST_MAX_CLIENTS_PER_USER: '1000000', ...env },
+    env: {
+      ...process.env,
+      DATABASE_URL: url,
+      WALCAST_JWT_SECRET: SECRET,
+      WALCAST_PORT: String(port),
+      WALCAST_INSTANCE: 'bench',
+      LOG_LEVEL: 'warn',
+      WALCAST_MAX_CLIENTS: '1000000',
+      WALCAST_MAX_CLIENTS_PER_TENANT: '1000000',
+      WALCAST_MAX_CLIENTS_PER_USER: '1000000',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   child.on('exit', (code, signal) => {
@@ -68,7 +78,13 @@ export async function walcastProcess(url, env = {}) {
   });
   const base = `http://127.0.0.1:${port}`;
   for (const deadline = Date.now() + 30_000; ; ) {
-    if ((await fetch(`${base}/readyz`).then((r) => r.status, () => 0)) === 200) break;
+    if (
+      (await fetch(`${base}/readyz`).then(
+        (r) => r.status,
+        () => 0,
+      )) === 200
+    )
+      break;
     if (Date.now() > deadline) throw new Error('walcast not ready');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -93,7 +109,16 @@ export async function walcastProcess(url, env = {}) {
 
 /** One token per user (`sub`) of one tenant, with extra claims. */
 export function userTokens(tenant, subs, claims = {}) {
-  return Promise.all(subs.map((sub) => new SignJWT({ tenant_id: tenant, ...claims }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(SECRET))));
+  return Promise.all(
+    subs.map((sub) =>
+      new SignJWT({ tenant_id: tenant, ...claims })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject(sub)
+        .setIssuedAt()
+        .setExpirationTime('1h')
+        .sign(new TextEncoder().encode(SECRET)),
+    ),
+  );
 }
 
 export function tokens(tenants) {
@@ -102,8 +127,9 @@ export function tokens(tenants) {
 
 /** A swarm of SSE clients over `processes` processes of its own (default 1), merged. */
 export async function swarm({ processes = 1, streams, ...options }) {
-  const parts = await Promise.all(Array.from({ length: processes }, (_, i) =>
-    swarmProcess({ ...options, streams: Math.floor(streams / processes) + (i < streams % processes ? 1 : 0) })));
+  const parts = await Promise.all(
+    Array.from({ length: processes }, (_, i) => swarmProcess({ ...options, streams: Math.floor(streams / processes) + (i < streams % processes ? 1 : 0) })),
+  );
   const sum = (reports, field) => reports.reduce((total, report) => total + report[field], 0);
   const merge = (reports) => ({
     latenciesMs: reports.flatMap((report) => report.latenciesMs),

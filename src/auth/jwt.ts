@@ -82,7 +82,8 @@ export function createTokenVerifier(options: VerifierOptions): VerifyToken {
       if (error instanceof WalcastError) throw error;
       if (error instanceof errors.JWTExpired) throw new WalcastError('TOKEN_EXPIRED', 'the token has expired');
       if (error instanceof errors.JWTClaimValidationFailed) {
-        if (error.reason === 'missing' && error.claim === 'exp') throw new WalcastError('INVALID_TOKEN', 'the token has no "exp" claim: only tokens that expire are accepted');
+        if (error.reason === 'missing' && error.claim === 'exp')
+          throw new WalcastError('INVALID_TOKEN', 'the token has no "exp" claim: only tokens that expire are accepted');
         throw new WalcastError('INVALID_TOKEN', `the token's "${error.claim}" claim is not accepted here`);
       }
       throw new WalcastError('INVALID_TOKEN', 'the token is not valid (bad signature, format or claims)');

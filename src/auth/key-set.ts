@@ -37,7 +37,11 @@ export function keysUnavailable(cause?: unknown): WalcastError {
 
 async function fetchKeySet(url: URL, timeoutMs: number): Promise<ReturnType<typeof createLocalJWKSet>> {
   // The timeout covers the body too: an endpoint that answers headers and then stalls fails.
-  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual', headers: { accept: 'application/json, application/jwk-set+json' } });
+  const response = await fetch(url, {
+    signal: AbortSignal.timeout(timeoutMs),
+    redirect: 'manual',
+    headers: { accept: 'application/json, application/jwk-set+json' },
+  });
   if (response.status !== 200) throw new Error(`the JWKS endpoint answered ${response.status}`);
   const text = await response.text();
   if (text.length > MAX_JWKS_BYTES) throw new Error('the JWKS is too large');

@@ -14,7 +14,13 @@ export interface ErrorData {
 
 export type ToLeader =
   /** What a tab needs now, and where each of its interests has got to. */
-  | { readonly type: 'state'; readonly tab: string; readonly interests: readonly Interest[]; readonly rooms: readonly string[]; readonly seen: Readonly<Record<InterestKey, Position>> }
+  | {
+      readonly type: 'state';
+      readonly tab: string;
+      readonly interests: readonly Interest[];
+      readonly rooms: readonly string[];
+      readonly seen: Readonly<Record<InterestKey, Position>>;
+    }
   /** A snapshot read after stream `generation` opened: a resume point while no event has come. */
   | { readonly type: 'loaded'; readonly tab: string; readonly key: InterestKey; readonly cursor: Position; readonly generation: number }
   | { readonly type: 'bye'; readonly tab: string };
@@ -28,5 +34,12 @@ export type FromLeader =
    */
   | { readonly type: 'open'; readonly generation: number; readonly keys: readonly InterestKey[]; readonly from: Position | undefined; readonly to?: string }
   /** With `to`: only for that tab (who is in a room it joins, as the stream's `sync` said when it opened). */
-  | { readonly type: 'message'; readonly keys: readonly InterestKey[]; readonly event: string; readonly id: string | undefined; readonly data: string; readonly to?: string }
+  | {
+      readonly type: 'message';
+      readonly keys: readonly InterestKey[];
+      readonly event: string;
+      readonly id: string | undefined;
+      readonly data: string;
+      readonly to?: string;
+    }
   | { readonly type: 'status'; readonly keys: readonly InterestKey[]; readonly status: StreamStatus; readonly error: ErrorData | undefined };

@@ -125,7 +125,14 @@ export class Outbox {
   add(edit: Omit<Edit, 'idempotencyKey' | 'state' | 'key' | 'settle' | 'serverErrors'> & { key?: RowKey }): Promise<Row | undefined> {
     return new Promise((resolve, reject) => {
       const idempotencyKey = newIdempotencyKey();
-      this.#edits.push({ ...edit, idempotencyKey, key: edit.key ?? `${PLACEHOLDER}${idempotencyKey}`, state: 'sending', serverErrors: 0, settle: { resolve, reject } });
+      this.#edits.push({
+        ...edit,
+        idempotencyKey,
+        key: edit.key ?? `${PLACEHOLDER}${idempotencyKey}`,
+        state: 'sending',
+        serverErrors: 0,
+        settle: { resolve, reject },
+      });
       this.save();
       this.deps.changed(edit.table);
       void this.drain();
@@ -227,7 +234,7 @@ export class Outbox {
     const current = identityOf(await this.deps.http.tokens.current(), this.deps.tenantClaim);
     const owner = this.#identity;
     if (owner && (!current || identityKey(current) !== identityKey(owner))) {
-      throw new WalcastClientError(0, 'signed_out', 'the token now names another user: this user\'s pending edits are not sent with it');
+      throw new WalcastClientError(0, 'signed_out', "the token now names another user: this user's pending edits are not sent with it");
     }
   }
 
@@ -312,7 +319,9 @@ export class Outbox {
     if (!persist || !this.#identity) return;
     this.#storageKey = `${storagePrefixOf(this.#identity)}${persist.key}`;
     const stored = readSaved(persist.storage.getItem(this.#storageKey));
-    this.#edits.unshift(...stored.map((saved): Edit => ({ ...saved, state: 'waiting', serverErrors: 0, settle: { resolve: () => undefined, reject: () => undefined } })));
+    this.#edits.unshift(
+      ...stored.map((saved): Edit => ({ ...saved, state: 'waiting', serverErrors: 0, settle: { resolve: () => undefined, reject: () => undefined } })),
+    );
     this.save();
     for (const table of new Set(stored.map((saved) => saved.table))) this.deps.changed(table);
   }

@@ -44,8 +44,7 @@ interface HeldStream {
 /** Refusals that concern the stream's tables or filters, not the user. */
 const blamesTables = (error: WalcastClientError | undefined) => error !== undefined && (error.status === 400 || error.status === 404);
 
-const errorData = (error: WalcastClientError | undefined): ErrorData | undefined =>
-  error && { status: error.status, code: error.code, message: error.message };
+const errorData = (error: WalcastClientError | undefined): ErrorData | undefined => error && { status: error.status, code: error.code, message: error.message };
 
 export class StreamLeader {
   readonly #tabs = new Map<string, TabState>();
@@ -151,7 +150,10 @@ export class StreamLeader {
     if (this.#phase !== 'running') return;
     const tabs = [...this.#tabs.values()];
     const interests = tabs.flatMap((tab) => tab.interests).filter((interest) => !this.#refused.has(interestKey(interest)));
-    const plans = planStreams(interests, tabs.flatMap((tab) => tab.rooms));
+    const plans = planStreams(
+      interests,
+      tabs.flatMap((tab) => tab.rooms),
+    );
     const carried = new Set([...this.#streams.values()].flatMap((held) => held.plan.keys));
     const wanted = new Set(plans.map((plan) => plan.signature));
     for (const [signature, held] of this.#streams) {

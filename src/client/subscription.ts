@@ -283,7 +283,7 @@ export class Subscription<T extends TableRows = AnyTables, N extends keyof T & s
     const key = this.#viewKeys.get(row) ?? copy.keyOf(row);
     const versionColumn = copy.versionColumn;
     const current = this.#outbox.view(copy).get(key);
-    const expectedVersion = versionColumn === null ? undefined : row[versionColumn] ?? current?.[versionColumn];
+    const expectedVersion = versionColumn === null ? undefined : (row[versionColumn] ?? current?.[versionColumn]);
     return { name, key, expectedVersion };
   }
 
@@ -320,7 +320,11 @@ export class Subscription<T extends TableRows = AnyTables, N extends keyof T & s
         let page: string | undefined;
         let copy: TableCopy | undefined;
         do {
-          const answer = await sendJson<Snapshot>(this.context.http, { method: 'GET', path: this.snapshotPath(state.interest, limit, page, !window), signal: this.#abort.signal });
+          const answer = await sendJson<Snapshot>(this.context.http, {
+            method: 'GET',
+            path: this.snapshotPath(state.interest, limit, page, !window),
+            signal: this.#abort.signal,
+          });
           if (!current()) return;
           if (!page && limit !== undefined && !window && answer.next == null && answer.rows.length >= limit) {
             limit = undefined;
@@ -336,7 +340,7 @@ export class Subscription<T extends TableRows = AnyTables, N extends keyof T & s
           copy.addPage(answer.rows);
           if (!window) this.changed(table);
           // A window is one page: the first rows in key order.
-          page = window ? undefined : answer.next ?? undefined;
+          page = window ? undefined : (answer.next ?? undefined);
         } while (page !== undefined || !copy);
         copy.finish();
         state.copy = copy;

@@ -39,8 +39,7 @@ function lockManager(): LockManager | undefined {
   return typeof locks?.request === 'function' ? locks : undefined;
 }
 
-const isToLeader = (message: ToLeader | FromLeader): message is ToLeader =>
-  message.type === 'state' || message.type === 'loaded' || message.type === 'bye';
+const isToLeader = (message: ToLeader | FromLeader): message is ToLeader => message.type === 'state' || message.type === 'loaded' || message.type === 'bye';
 
 export function linkTab(options: LinkOptions): TabLink {
   const locks = lockManager();

@@ -65,7 +65,10 @@ export class TableCopy {
   /** A full window's last key: rows after it are outside (the server has more). */
   private boundary: Row | undefined;
 
-  constructor(meta: SnapshotMeta, private readonly window?: WindowOptions) {
+  constructor(
+    meta: SnapshotMeta,
+    private readonly window?: WindowOptions,
+  ) {
     this.table = meta.table;
     this.keyColumns = meta.keyColumns;
     this.versionColumn = meta.versionColumn;

@@ -4,9 +4,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { WalcastError } from '../errors.js';
 
-const identifier = z
-  .string()
-  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case Postgres identifier ([a-z_][a-z0-9_]*, at most 63 characters)');
+const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case Postgres identifier ([a-z_][a-z0-9_]*, at most 63 characters)');
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -17,7 +15,10 @@ const Env = z
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
       .optional(),
     WALCAST_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-    WALCAST_HOST: z.string().regex(/^[0-9A-Za-z.:-]{1,253}$/, 'must be an address to listen on, like 127.0.0.1, 0.0.0.0 or ::').optional(),
+    WALCAST_HOST: z
+      .string()
+      .regex(/^[0-9A-Za-z.:-]{1,253}$/, 'must be an address to listen on, like 127.0.0.1, 0.0.0.0 or ::')
+      .optional(),
     WALCAST_JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 key)').optional(),
     WALCAST_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
     WALCAST_JWT_AUDIENCE: z.string().min(1).optional(),
@@ -54,7 +55,7 @@ const Env = z
   // audience or issuer to check, another application's tokens would be accepted here.
   .refine((env) => !env.WALCAST_JWKS_URL || env.WALCAST_JWT_AUDIENCE || env.WALCAST_JWT_ISSUER, {
     path: ['WALCAST_JWKS_URL'],
-    message: 'needs WALCAST_JWT_AUDIENCE or WALCAST_JWT_ISSUER (or both): a shared key set must not let other applications\' tokens in',
+    message: "needs WALCAST_JWT_AUDIENCE or WALCAST_JWT_ISSUER (or both): a shared key set must not let other applications' tokens in",
   });
 
 /** Every variable walcast reads (docs/operators.md's table lists each). */
@@ -141,7 +142,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   }
   const e = parsed.data;
   if ((e.WALCAST_TLS_CERT === undefined) !== (e.WALCAST_TLS_KEY === undefined)) {
-    throw new WalcastError('INVALID_CONFIG', 'invalid configuration: WALCAST_TLS_CERT and WALCAST_TLS_KEY go together (PEM files of the certificate and its key)');
+    throw new WalcastError(
+      'INVALID_CONFIG',
+      'invalid configuration: WALCAST_TLS_CERT and WALCAST_TLS_KEY go together (PEM files of the certificate and its key)',
+    );
   }
   const instance = e.WALCAST_INSTANCE ?? hostname();
   return Object.freeze({

@@ -39,7 +39,12 @@ async function serverSettings(db: Queryable): Promise<Finding[]> {
   findings.push(
     walLevel === 'logical'
       ? { severity: 'ok', check: 'wal_level', detail: 'logical' }
-      : { severity: 'fail', check: 'wal_level', detail: `is ${walLevel}; logical decoding needs logical`, fix: 'ALTER SYSTEM SET wal_level = logical;  -- then restart Postgres' },
+      : {
+          severity: 'fail',
+          check: 'wal_level',
+          detail: `is ${walLevel}; logical decoding needs logical`,
+          fix: 'ALTER SYSTEM SET wal_level = logical;  -- then restart Postgres',
+        },
   );
   if (Number(setting.get('server_version_num')) < 150000) {
     findings.push({ severity: 'fail', check: 'server version', detail: `${setting.get('server_version_num')}: walcast supports PostgreSQL 15 and later` });
@@ -53,13 +58,23 @@ async function serverSettings(db: Queryable): Promise<Finding[]> {
   findings.push(
     usedSlots < maxSlots
       ? { severity: 'ok', check: 'replication slots', detail: `${usedSlots} of ${maxSlots} in use` }
-      : { severity: 'fail', check: 'replication slots', detail: `all ${maxSlots} in use: a new instance cannot create its slot`, fix: `ALTER SYSTEM SET max_replication_slots = ${maxSlots + 10};  -- then restart Postgres` },
+      : {
+          severity: 'fail',
+          check: 'replication slots',
+          detail: `all ${maxSlots} in use: a new instance cannot create its slot`,
+          fix: `ALTER SYSTEM SET max_replication_slots = ${maxSlots + 10};  -- then restart Postgres`,
+        },
   );
   const usedSenders = senders.rows[0]!.used;
   findings.push(
     usedSenders < maxSenders
       ? { severity: 'ok', check: 'WAL senders', detail: `${usedSenders} of ${maxSenders} in use` }
-      : { severity: 'fail', check: 'WAL senders', detail: `all ${maxSenders} in use: an instance cannot connect`, fix: `ALTER SYSTEM SET max_wal_senders = ${maxSenders + 10};  -- then restart Postgres` },
+      : {
+          severity: 'fail',
+          check: 'WAL senders',
+          detail: `all ${maxSenders} in use: an instance cannot connect`,
+          fix: `ALTER SYSTEM SET max_wal_senders = ${maxSenders + 10};  -- then restart Postgres`,
+        },
   );
   if (setting.get('max_slot_wal_keep_size') === '-1') {
     findings.push({
@@ -77,7 +92,12 @@ async function installation(db: Queryable, { name: publication, sql: publication
   const schema = await db.query(`select 1 from pg_namespace where nspname = 'walcast'`);
   const installed = schema.rowCount !== 0;
   if (!installed) {
-    findings.push({ severity: 'fail', check: 'walcast schema', detail: 'not installed', fix: 'walcast migrate   # as the database owner; or psql -v ON_ERROR_STOP=1 -f each sql/NNN_*.sql in order' });
+    findings.push({
+      severity: 'fail',
+      check: 'walcast schema',
+      detail: 'not installed',
+      fix: 'walcast migrate   # as the database owner; or psql -v ON_ERROR_STOP=1 -f each sql/NNN_*.sql in order',
+    });
   } else {
     const applied = await appliedScripts(db);
     const pending = (await shippedScripts()).filter((script) => !applied.has(script));
@@ -96,9 +116,18 @@ async function installation(db: Queryable, { name: publication, sql: publication
   );
   const row = pub.rows[0];
   if (!row) {
-    findings.push({ severity: 'fail', check: 'publication', detail: `${publication} does not exist`, fix: `SELECT walcast.ensure_publication(${lit(publication)});` });
+    findings.push({
+      severity: 'fail',
+      check: 'publication',
+      detail: `${publication} does not exist`,
+      fix: `SELECT walcast.ensure_publication(${lit(publication)});`,
+    });
   } else {
-    findings.push({ severity: 'ok', check: 'publication', detail: `${publication} exists${row.puballtables ? ' (FOR ALL TABLES: only exposed tables are streamed)' : ''}` });
+    findings.push({
+      severity: 'ok',
+      check: 'publication',
+      detail: `${publication} exists${row.puballtables ? ' (FOR ALL TABLES: only exposed tables are streamed)' : ''}`,
+    });
     if (installed && !row.carries_config) {
       findings.push({
         severity: 'fail',
@@ -117,7 +146,9 @@ async function installation(db: Queryable, { name: publication, sql: publication
     }
   }
   if (installed) {
-    const triggers = await db.query<{ count: number }>(`select count(*)::int as count from pg_event_trigger where evtname in ('walcast_sql_drop', 'walcast_alter_table') and evtenabled <> 'D'`);
+    const triggers = await db.query<{ count: number }>(
+      `select count(*)::int as count from pg_event_trigger where evtname in ('walcast_sql_drop', 'walcast_alter_table') and evtenabled <> 'D'`,
+    );
     if (triggers.rows[0]!.count < 2) {
       findings.push({
         severity: 'warn',
@@ -158,7 +189,12 @@ async function exposedTables(db: Queryable, { name: publication, sql: publicatio
   for (const table of rows) {
     const problems: Finding[] = [];
     if (!table.published) {
-      problems.push({ severity: 'fail', check: `table ${table.name}`, detail: `exposed but not in publication ${publication}: no events`, fix: `ALTER PUBLICATION ${publicationSql} ADD TABLE ${table.name};` });
+      problems.push({
+        severity: 'fail',
+        check: `table ${table.name}`,
+        detail: `exposed but not in publication ${publication}: no events`,
+        fix: `ALTER PUBLICATION ${publicationSql} ADD TABLE ${table.name};`,
+      });
     }
     if (table.version && !table.has_trigger) {
       problems.push({
@@ -181,7 +217,7 @@ async function exposedTables(db: Queryable, { name: publication, sql: publicatio
         problems.push({
           severity: 'fail',
           check: `table ${leaf.leaf}`,
-          detail: 'has no usable replica identity: the app\'s UPDATE and DELETE fail on a published table',
+          detail: "has no usable replica identity: the app's UPDATE and DELETE fail on a published table",
           fix: `ALTER TABLE ${leaf.leaf} REPLICA IDENTITY FULL;`,
         });
       } else if (table.tenant && !leaf.columns.includes(table.tenant)) {
@@ -193,7 +229,17 @@ async function exposedTables(db: Queryable, { name: publication, sql: publicatio
         });
       }
     }
-    findings.push(...(problems.length > 0 ? problems : [{ severity: 'ok' as const, check: `table ${table.name}`, detail: `exposed${table.tenant ? `, tenant column ${table.tenant}` : ', every tenant reads it'}` }]));
+    findings.push(
+      ...(problems.length > 0
+        ? problems
+        : [
+            {
+              severity: 'ok' as const,
+              check: `table ${table.name}`,
+              detail: `exposed${table.tenant ? `, tenant column ${table.tenant}` : ', every tenant reads it'}`,
+            },
+          ]),
+    );
   }
 
   const listed = await db.query<{ name: string }>(
@@ -255,14 +301,12 @@ async function trust(db: Queryable, installed: boolean, publication: string): Pr
   }
 
   if (!installed) return findings;
-  const servers = await db.query<{ role: string }>(
-    `select r.rolname as role from walcast.server_roles s join pg_roles r on r.oid = s.role order by 1`,
-  );
+  const servers = await db.query<{ role: string }>(`select r.rolname as role from walcast.server_roles s join pg_roles r on r.oid = s.role order by 1`);
   for (const { role } of servers.rows) {
-    const missing = await db.query<{ privilege: string; object: string }>(
-      'select privilege, object from walcast.missing_privileges($1, $2)',
-      [role, publication],
-    );
+    const missing = await db.query<{ privilege: string; object: string }>('select privilege, object from walcast.missing_privileges($1, $2)', [
+      role,
+      publication,
+    ]);
     if (missing.rows.length === 0) {
       findings.push({ severity: 'ok', check: `server role ${role}`, detail: 'has every privilege walcast serve needs' });
       continue;
@@ -293,7 +337,16 @@ async function slots(db: Queryable, orphanAfterSeconds: number): Promise<Finding
   const instance = version.rows[0]!.instances
     ? `left join walcast.instances i on i.slot_name = s.slot_name`
     : `left join (select null::name as slot_name, null::text as instance, null::timestamptz as seen_at) i on false`;
-  const { rows } = await db.query<{ slot_name: string; active: boolean; wal_status: string | null; lag: string | null; retained: string | null; inactive_since: string | null; instance: string | null; unseen: number | null }>(
+  const { rows } = await db.query<{
+    slot_name: string;
+    active: boolean;
+    wal_status: string | null;
+    lag: string | null;
+    retained: string | null;
+    inactive_since: string | null;
+    instance: string | null;
+    unseen: number | null;
+  }>(
     `select s.slot_name, s.active, s.wal_status, ${inactiveSince} as inactive_since, i.instance,
             extract(epoch from now() - i.seen_at)::float8 as unseen,
             pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::int8::text as lag,
@@ -307,7 +360,12 @@ async function slots(db: Queryable, orphanAfterSeconds: number): Promise<Finding
     const retained = Number(slot.retained ?? 0);
     const detail = `lag ${Number(slot.lag ?? 0)} bytes, retains ${(retained / MEBIBYTE).toFixed(1)} MiB of WAL`;
     if (slot.wal_status === 'lost') {
-      return { severity: 'fail', check: `slot ${slot.slot_name}`, detail: `invalidated (WAL removed): its instance recreates it and sends reset`, fix: `SELECT pg_drop_replication_slot(${lit(slot.slot_name)});  -- if no instance uses it any more` };
+      return {
+        severity: 'fail',
+        check: `slot ${slot.slot_name}`,
+        detail: `invalidated (WAL removed): its instance recreates it and sends reset`,
+        fix: `SELECT pg_drop_replication_slot(${lit(slot.slot_name)});  -- if no instance uses it any more`,
+      };
     }
     if (!slot.active && slot.instance !== null && slot.unseen !== null && slot.unseen <= orphanAfterSeconds + 60) {
       return {
@@ -321,7 +379,9 @@ async function slots(db: Queryable, orphanAfterSeconds: number): Promise<Finding
         severity: 'fail',
         check: `slot ${slot.slot_name}`,
         detail: `orphaned: no instance streams it${slot.inactive_since ? ` (since ${slot.inactive_since})` : ''}${
-          slot.instance === null ? ', and no instance records it, so walcast never drops it' : `, instance ${slot.instance} last seen ${Math.round(slot.unseen ?? 0)} s ago`
+          slot.instance === null
+            ? ', and no instance records it, so walcast never drops it'
+            : `, instance ${slot.instance} last seen ${Math.round(slot.unseen ?? 0)} s ago`
         }, pinning WAL: ${detail}`,
         fix: `SELECT pg_drop_replication_slot(${lit(slot.slot_name)});  -- if its instance is gone for good`,
       };
@@ -358,6 +418,11 @@ export function formatFindings(findings: readonly Finding[]): string {
   });
   const failures = findings.filter((finding) => finding.severity === 'fail').length;
   const warnings = findings.filter((finding) => finding.severity === 'warn').length;
-  lines.push('', failures === 0 ? `no problems found${warnings ? ` (${warnings} warning${warnings > 1 ? 's' : ''})` : ''}` : `${failures} problem${failures > 1 ? 's' : ''} found`);
+  lines.push(
+    '',
+    failures === 0
+      ? `no problems found${warnings ? ` (${warnings} warning${warnings > 1 ? 's' : ''})` : ''}`
+      : `${failures} problem${failures > 1 ? 's' : ''} found`,
+  );
   return `${lines.join('\n')}\n`;
 }

@@ -53,7 +53,10 @@ interface Target {
 }
 
 /** smallint and integer: the largest value of each (the smallest is one further from zero). */
-const NARROW_INTEGER_MAX = new Map([[21, 32_767], [23, 2_147_483_647]]);
+const NARROW_INTEGER_MAX = new Map([
+  [21, 32_767],
+  [23, 2_147_483_647],
+]);
 
 /**
  * The caller's tenant as a value of the table's tenant column. Fails closed: an exposure
@@ -64,7 +67,10 @@ function tenantScope(exposure: Exposure, table: TableDescription, tenant: string
   if (exposure.tenantColumn === null) return null;
   const column = table.columns.find((candidate) => candidate.name === exposure.tenantColumn);
   if (!column) {
-    throw new WalcastError('FORBIDDEN', 'this table\'s tenant column cannot be found (renamed, hidden or not visible to walcast): it takes no edits until it is exposed again');
+    throw new WalcastError(
+      'FORBIDDEN',
+      "this table's tenant column cannot be found (renamed, hidden or not visible to walcast): it takes no edits until it is exposed again",
+    );
   }
   // Only integer and uuid kinds can refuse a claim, and they need no type name (citext compares as text here: edit-sql's check is the same for both).
   const oid = column.type.kind === 'scalar' ? column.type.oid : 0;
@@ -89,7 +95,8 @@ async function targetOf(deps: EditRouteDeps, request: Request, principal: Princi
   // Without writable_columns: every visible column but the tenant, the version and the key
   // (changing a key is a move the DBA allows by naming its columns).
   const fromToken = new Set(Object.keys(exposure.setOnInsert ?? {}));
-  const writable = exposure.writableColumns ??
+  const writable =
+    exposure.writableColumns ??
     table.columns.map((column) => column.name).filter((name) => name !== exposure.versionColumn && !table.keyColumns.includes(name));
   return {
     exposure,
@@ -109,7 +116,8 @@ function valuesFromToken(target: Target, principal: Principal): SetOnInsert {
   const columns = [...target.table.columns, ...target.table.hiddenColumns];
   for (const [name, source] of Object.entries(target.exposure.setOnInsert ?? {})) {
     const column = columns.find((candidate) => candidate.name === name);
-    if (!column) throw new WalcastError('FORBIDDEN', 'this table\'s inserts take a column from your token that it no longer has: exposed again, it takes inserts again');
+    if (!column)
+      throw new WalcastError('FORBIDDEN', "this table's inserts take a column from your token that it no longer has: exposed again, it takes inserts again");
     const claim = source === '$sub' ? principal.sub : principal.claims[source.slice('$claim.'.length)];
     if (typeof claim !== 'string' && typeof claim !== 'number' && typeof claim !== 'boolean') {
       throw new WalcastError('FORBIDDEN', `inserts into this table take ${source} from your token, which has none`);
@@ -129,7 +137,8 @@ function writableSet(target: Target, values: Record<string, unknown>): Map<strin
       throw new WalcastError('FORBIDDEN', `${name} is the tenant column: it is set from your token`, { details: { column: name } });
     }
     if (target.fromToken.has(name)) throw new WalcastError('FORBIDDEN', `${name} is set from your token`, { details: { column: name } });
-    if (!target.writable.has(name)) throw new WalcastError('FORBIDDEN', `${name.slice(0, 100)} is not a writable column`, { details: { column: name.slice(0, 100) } });
+    if (!target.writable.has(name))
+      throw new WalcastError('FORBIDDEN', `${name.slice(0, 100)} is not a writable column`, { details: { column: name.slice(0, 100) } });
   }
   return new Map(Object.entries(values));
 }
@@ -150,7 +159,7 @@ function versionColumnOf(target: Target): VisibleColumn {
   const column = name === null ? undefined : target.table.columns.find((candidate) => candidate.name === name);
   if (!column) throw new WalcastError('FORBIDDEN', 'edits by key need a version column (walcast.expose(…, version_column => …))');
   if (target.table.keyColumns.some((key) => !target.table.columns.some((column) => column.name === key))) {
-    throw new WalcastError('FORBIDDEN', 'this table\'s key has a hidden column: its rows cannot be edited by key');
+    throw new WalcastError('FORBIDDEN', "this table's key has a hidden column: its rows cannot be edited by key");
   }
   return column;
 }
@@ -243,13 +252,13 @@ export function editRoutes(deps: EditRouteDeps): Router {
         const written = result.rows[0];
         // WITH CHECK: a row written that the caller's own policy would hide is not written.
         if (written && target.scope.policy && kind !== 'delete' && written[target.table.columns.length] !== 't') {
-          throw new WalcastError('POLICY_VIOLATION', 'the row as written would be hidden from you by the table\'s row policy: nothing was changed');
+          throw new WalcastError('POLICY_VIOLATION', "the row as written would be hidden from you by the table's row policy: nothing was changed");
         }
         if (written) {
           outcome = succeeded(written.slice(0, target.table.columns.length));
         } else if (kind === 'insert') {
           // insertSql's tenant check held the row back: the tenant would not be stored as it is.
-          throw new WalcastError('FORBIDDEN', 'your tenant (from the token) cannot be stored in this table\'s tenant column as it is');
+          throw new WalcastError('FORBIDDEN', "your tenant (from the token) cannot be stored in this table's tenant column as it is");
         } else {
           const current = await client.query<(string | null)[]>({ ...currentRowSql(target.scope, key), rowMode: 'array', types: RAW_TEXT });
           if (!current.rows[0]) throw new WalcastError('ROW_NOT_FOUND', 'no such row in your tenant');
@@ -259,19 +268,26 @@ export function editRoutes(deps: EditRouteDeps): Router {
         }
       } catch (error) {
         await client.query('rollback to savepoint edit');
-        const known = error instanceof WalcastError
-          ? error
-          : await validationError(error, client, { sqlName: target.table.sqlName, visible: new Set(target.table.columns.map((column) => column.name)) }, [...provided.keys(), ...target.table.keyColumns], async (name) => {
-              const column = target.table.columns.find((candidate) => candidate.name === name)!;
-              const value = provided.has(name) ? provided.get(name) : key[target.table.keyColumns.indexOf(name)];
-              await client.query('savepoint probe');
-              const values: unknown[] = [];
-              const expression = valueParam(column, value, (v) => (values.push(v), `$${values.length}`));
-              return client.query(`select ${expression}`, values).then(
-                async () => (await client.query('release savepoint probe'), false),
-                async () => (await client.query('rollback to savepoint probe'), true),
+        const known =
+          error instanceof WalcastError
+            ? error
+            : await validationError(
+                error,
+                client,
+                { sqlName: target.table.sqlName, visible: new Set(target.table.columns.map((column) => column.name)) },
+                [...provided.keys(), ...target.table.keyColumns],
+                async (name) => {
+                  const column = target.table.columns.find((candidate) => candidate.name === name)!;
+                  const value = provided.has(name) ? provided.get(name) : key[target.table.keyColumns.indexOf(name)];
+                  await client.query('savepoint probe');
+                  const values: unknown[] = [];
+                  const expression = valueParam(column, value, (v) => (values.push(v), `$${values.length}`));
+                  return client.query(`select ${expression}`, values).then(
+                    async () => (await client.query('release savepoint probe'), false),
+                    async () => (await client.query('rollback to savepoint probe'), true),
+                  );
+                },
               );
-            });
         if (!known || known.status >= 500) throw error;
         outcome = errorResponse(known);
       }

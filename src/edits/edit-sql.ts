@@ -128,7 +128,12 @@ export function insertSql(scope: Scope, set: ReadonlyMap<string, unknown>, fromT
   return { text: `insert into ${scope.table.sqlName} as t ${columns}${rows} returning ${returning(scope, param)}`, values };
 }
 
-export function updateSql(scope: Scope, key: readonly string[], version: { readonly column: VisibleColumn; readonly value: string }, set: ReadonlyMap<string, unknown>): Sql {
+export function updateSql(
+  scope: Scope,
+  key: readonly string[],
+  version: { readonly column: VisibleColumn; readonly value: string },
+  set: ReadonlyMap<string, unknown>,
+): Sql {
   const { values, param } = builder();
   const assignments = [...set].map(([name, value]) => `${ident(name)} = ${valueParam(columnOf(scope.table, name), value, param)}`);
   // An empty `set` still moves the version (the trigger bumps it): a touch.

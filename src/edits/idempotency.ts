@@ -8,7 +8,11 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { WalcastError } from '../errors.js';
 
-export const IdempotencyKey = z.string().min(1).max(200).regex(/^[\u0021-\u007e]+$/, 'must be printable ASCII without spaces');
+export const IdempotencyKey = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[\u0021-\u007e]+$/, 'must be printable ASCII without spaces');
 
 /** What was sent back the first time. */
 export interface StoredResponse {
@@ -28,14 +32,12 @@ export function requestHash(parts: readonly unknown[]): string {
  * earlier request with this key, or undefined when this request is the first.
  */
 export async function claimKey(client: pg.ClientBase, tenant: string, key: string, hash: string): Promise<StoredResponse | undefined> {
-  await client.query(
-    `delete from walcast.idempotency_keys where tenant = $1 and key = $2 and created_at < now() - interval '${KEY_LIFETIME}'`,
-    [tenant, key],
-  );
-  const claimed = await client.query(
-    `insert into walcast.idempotency_keys (tenant, key, request_hash) values ($1, $2, $3) on conflict do nothing`,
-    [tenant, key, hash],
-  );
+  await client.query(`delete from walcast.idempotency_keys where tenant = $1 and key = $2 and created_at < now() - interval '${KEY_LIFETIME}'`, [tenant, key]);
+  const claimed = await client.query(`insert into walcast.idempotency_keys (tenant, key, request_hash) values ($1, $2, $3) on conflict do nothing`, [
+    tenant,
+    key,
+    hash,
+  ]);
   if (claimed.rowCount === 1) return undefined;
   const { rows } = await client.query<{ request_hash: string; status: number; headers: Record<string, string>; body: string }>(
     `select request_hash, status, headers, body from walcast.idempotency_keys where tenant = $1 and key = $2`,
@@ -49,10 +51,13 @@ export async function claimKey(client: pg.ClientBase, tenant: string, key: strin
 }
 
 export async function storeResponse(client: pg.ClientBase, tenant: string, key: string, response: StoredResponse): Promise<void> {
-  await client.query(
-    `update walcast.idempotency_keys set status = $3, headers = $4, body = $5 where tenant = $1 and key = $2`,
-    [tenant, key, response.status, JSON.stringify(response.headers), response.body],
-  );
+  await client.query(`update walcast.idempotency_keys set status = $3, headers = $4, body = $5 where tenant = $1 and key = $2`, [
+    tenant,
+    key,
+    response.status,
+    JSON.stringify(response.headers),
+    response.body,
+  ]);
 }
 
 export async function forgetExpiredKeys(db: Pick<pg.Pool, 'query'>): Promise<void> {

@@ -57,8 +57,12 @@ function renderTodos() {
   // moves into the new list (moving it blurs it), and gets its focus and selection back.
   const input = editing?.input;
   const selection = input && document.activeElement === input ? [input.selectionStart, input.selectionEnd] : undefined;
-  const editors = new Map(todos.members('todos').filter((member) => member.state.editing != null && member.connection !== me.connection)
-    .map((member) => [String(member.state.editing), member.user]));
+  const editors = new Map(
+    todos
+      .members('todos')
+      .filter((member) => member.state.editing != null && member.connection !== me.connection)
+      .map((member) => [String(member.state.editing), member.user]),
+  );
   const rows = todos.rows('todos');
   // Unshared by its owner (or deleted) while being edited here: it is gone, and so is the edit.
   if (editing && !rows.some((row) => row.id === editing.row.id)) {
@@ -79,7 +83,11 @@ function renderTodos() {
     if (editing && editing.row.id === row.id) {
       const save = button('Save', () => saveTitle());
       save.className = 'save';
-      item.append(editing.input, save, button('Cancel', () => stopEditing()));
+      item.append(
+        editing.input,
+        save,
+        button('Cancel', () => stopEditing()),
+      );
     } else {
       const title = document.createElement('span');
       title.className = 'title';
@@ -93,7 +101,10 @@ function renderTodos() {
         // its author, which the policy refuses (403). A shared todo is everyone's to tick,
         // rename or delete: the row stays visible to them, so the policy lets those through.
         if (ownerOf(row) === user) item.append(shareButton(row));
-        item.append(button('Edit', () => startEditing(row)), button('Delete', () => act(todos.remove('todos', row))));
+        item.append(
+          button('Edit', () => startEditing(row)),
+          button('Delete', () => act(todos.remove('todos', row))),
+        );
       }
     }
     return item;
@@ -167,7 +178,9 @@ function askAboutConflict(current, mine) {
   $('conflict-theirs').textContent = String(current.title);
   $('conflict-mine').textContent = mine;
   $('conflict').hidden = false;
-  $('keep-theirs').onclick = () => { $('conflict').hidden = true; };
+  $('keep-theirs').onclick = () => {
+    $('conflict').hidden = true;
+  };
   $('use-mine').onclick = () => {
     $('conflict').hidden = true;
     act(todos.update('todos', current, { title: mine }));

@@ -58,11 +58,9 @@ async function embeddedBinDir(): Promise<string> {
     if (typeof binaries.postgres !== 'string') throw new TypeError('no postgres binary path');
     return path.dirname(binaries.postgres);
   } catch (error) {
-    throw new WalcastError(
-      'INVALID_CONFIG',
-      `embedded Postgres is not available for ${process.platform}-${process.arch} (${packageName}); set DATABASE_URL`,
-      { cause: error },
-    );
+    throw new WalcastError('INVALID_CONFIG', `embedded Postgres is not available for ${process.platform}-${process.arch} (${packageName}); set DATABASE_URL`, {
+      cause: error,
+    });
   }
 }
 

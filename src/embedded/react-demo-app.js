@@ -41,26 +41,68 @@ function App() {
     if (title.trim()) act(todos.insert('todos', { title: title.trim() }));
     setTitle('');
   };
-  return h('main', null,
-    h('header', null,
+  return h(
+    'main',
+    null,
+    h(
+      'header',
+      null,
       h('h1', null, 'Shared todos (React)'),
       h('span', null, 'tenant ', h('b', null, tenant), ', you are ', h('b', null, user)),
-      h('span', { id: 'status', className: `badge ${status}` }, status)),
-    h('div', { id: 'people', 'aria-label': 'here now' },
-      here.map((member) => h('span', { key: member.connection, className: 'person', 'data-user': member.user }, member.user))),
+      h('span', { id: 'status', className: `badge ${status}` }, status),
+    ),
+    h(
+      'div',
+      { id: 'people', 'aria-label': 'here now' },
+      here.map((member) => h('span', { key: member.connection, className: 'person', 'data-user': member.user }, member.user)),
+    ),
     problem && h('p', { id: 'problem', role: 'alert' }, problem),
-    h('form', { id: 'add', onSubmit: add },
-      h('input', { id: 'new-title', type: 'text', value: title, placeholder: 'What needs doing?', maxLength: 200, onChange: (event) => setTitle(event.target.value) }),
-      h('button', { type: 'submit' }, 'Add')),
-    h('ul', { id: 'todos' }, rows.map((row) => h('li', { key: String(row.id ?? row.title), className: row.done ? 'done' : '' },
-      h('input', { type: 'checkbox', 'aria-label': 'done', checked: row.done === true, onChange: (event) => act(todos.update('todos', row, { done: event.target.checked })) }),
-      h('span', { className: 'title' }, String(row.title)),
-      h(Visibility, { row }),
-      // Only the owner may share or unshare (anyone else's unshare is a 403 policy_violation).
-      row.id !== undefined && ownerOf(row) === user &&
-        h('button', { type: 'button', className: 'share', 'aria-pressed': row.shared === true, onClick: () => act(todos.update('todos', row, { shared: row.shared !== true })) },
-          row.shared === true ? 'Unshare' : 'Share'),
-      row.id !== undefined && h('button', { type: 'button', onClick: () => act(todos.remove('todos', row)) }, 'Delete')))));
+    h(
+      'form',
+      { id: 'add', onSubmit: add },
+      h('input', {
+        id: 'new-title',
+        type: 'text',
+        value: title,
+        placeholder: 'What needs doing?',
+        maxLength: 200,
+        onChange: (event) => setTitle(event.target.value),
+      }),
+      h('button', { type: 'submit' }, 'Add'),
+    ),
+    h(
+      'ul',
+      { id: 'todos' },
+      rows.map((row) =>
+        h(
+          'li',
+          { key: String(row.id ?? row.title), className: row.done ? 'done' : '' },
+          h('input', {
+            type: 'checkbox',
+            'aria-label': 'done',
+            checked: row.done === true,
+            onChange: (event) => act(todos.update('todos', row, { done: event.target.checked })),
+          }),
+          h('span', { className: 'title' }, String(row.title)),
+          h(Visibility, { row }),
+          // Only the owner may share or unshare (anyone else's unshare is a 403 policy_violation).
+          row.id !== undefined &&
+            ownerOf(row) === user &&
+            h(
+              'button',
+              {
+                type: 'button',
+                className: 'share',
+                'aria-pressed': row.shared === true,
+                onClick: () => act(todos.update('todos', row, { shared: row.shared !== true })),
+              },
+              row.shared === true ? 'Unshare' : 'Share',
+            ),
+          row.id !== undefined && h('button', { type: 'button', onClick: () => act(todos.remove('todos', row)) }, 'Delete'),
+        ),
+      ),
+    ),
+  );
 }
 
 createRoot(document.getElementById('root')).render(h(StrictMode, null, h(App)));

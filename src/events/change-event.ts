@@ -125,7 +125,8 @@ export function changeEvents(change: RowChange, shape: TableShape, txn: Transact
       const old = change.old ? decodeRow(shape, change.old, null).row : undefined;
       if (before && oldTenant !== undefined && oldTenant !== tenant) {
         const events = [toEvent({ op: 'delete', tenant: oldTenant, key: keyOf(shape, before), old }, id, { shape, txn, new: null, old: change.old, before })];
-        if (tenant !== undefined) events.push(toEvent({ op: 'insert', tenant, key: keyOf(shape, change.new), row }, id, { shape, txn, new: change.new, old: null, before: null }));
+        if (tenant !== undefined)
+          events.push(toEvent({ op: 'insert', tenant, key: keyOf(shape, change.new), row }, id, { shape, txn, new: change.new, old: null, before: null }));
         return events;
       }
       if (tenant === undefined) return [];

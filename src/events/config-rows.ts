@@ -8,9 +8,7 @@ import { Exposure, type ConfigChange } from './exposure.js';
 
 const EXPOSURE_COLUMN = 'exposure';
 
-export type ConfigRow =
-  | { readonly ok: true; readonly changes: readonly ConfigChange[] }
-  | { readonly ok: false; readonly problem: string };
+export type ConfigRow = { readonly ok: true; readonly changes: readonly ConfigChange[] } | { readonly ok: false; readonly problem: string };
 
 function exposureIn(value: TupleValue | undefined): Exposure | string {
   if (typeof value !== 'string') return 'the row carries no exposure';
@@ -30,12 +28,22 @@ export function configChangesOf(change: RowChange): ConfigRow {
   const oldValue = change.tag === 'insert' ? undefined : change.old?.[index];
   const before = oldValue === undefined ? undefined : exposureIn(oldValue);
   if (change.tag === 'delete') {
-    return typeof before === 'object' ? { ok: true, changes: [{ op: 'conceal', relid: before.relid }] } : { ok: false, problem: before ?? 'a delete without its old row' };
+    return typeof before === 'object'
+      ? { ok: true, changes: [{ op: 'conceal', relid: before.relid }] }
+      : { ok: false, problem: before ?? 'a delete without its old row' };
   }
   const newValue = change.new[index];
   // An unchanged TOASTed value is the old one (the identity is FULL, so the old row has it).
   const after = exposureIn(newValue === UNCHANGED_TOAST ? oldValue : newValue);
   if (typeof after === 'string') return { ok: false, problem: after };
   const moved = typeof before === 'object' && before.relid !== after.relid;
-  return { ok: true, changes: moved ? [{ op: 'conceal', relid: before.relid }, { op: 'expose', exposure: after }] : [{ op: 'expose', exposure: after }] };
+  return {
+    ok: true,
+    changes: moved
+      ? [
+          { op: 'conceal', relid: before.relid },
+          { op: 'expose', exposure: after },
+        ]
+      : [{ op: 'expose', exposure: after }],
+  };
 }

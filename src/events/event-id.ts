@@ -26,10 +26,7 @@ export interface ParsedEventId {
 export function parseEventId(text: string): ParsedEventId {
   const match = EVENT_ID.exec(text);
   if (!match) {
-    throw new WalcastError(
-      'INVALID_EVENT_ID',
-      'event ID must look like 00000000016B3748-000003 (16 upper-case hex digits, a dash, 6 hex digits)',
-    );
+    throw new WalcastError('INVALID_EVENT_ID', 'event ID must look like 00000000016B3748-000003 (16 upper-case hex digits, a dash, 6 hex digits)');
   }
   return { commitLsn: lsnFromBigInt(BigInt(`0x${match[1]}`)), position: Number.parseInt(match[2]!, 16) };
 }

@@ -119,7 +119,8 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
     const types = lookup.prepareTypes(relation.columns.map((column) => column.typeOid));
     return types?.then(
       () => undefined,
-      (error: unknown) => log.error({ err: error, table: `${relation.schema}.${relation.name}` }, 'catalog lookup failed; values of unknown types are sent as text'),
+      (error: unknown) =>
+        log.error({ err: error, table: `${relation.schema}.${relation.name}` }, 'catalog lookup failed; values of unknown types are sent as text'),
     );
   }
 
@@ -131,7 +132,11 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
     const invalidations = new Invalidations();
     for (const event of txn.events) {
       const reason = event.type === 'invalidate' ? (event.reason ?? 'undecodable_change') : 'transaction_too_large';
-      invalidations.add({ relid: event.relid, table: event.table }, event.tenant === null || event.tenantKey === null ? null : { text: event.tenant, key: event.tenantKey }, reason);
+      invalidations.add(
+        { relid: event.relid, table: event.table },
+        event.tenant === null || event.tenantKey === null ? null : { text: event.tenant, key: event.tenantKey },
+        reason,
+      );
     }
     txn.events = [];
     log.info({ xid: txn.context.xid, limit: deps.maxTxnChanges }, 'transaction exceeds WALCAST_MAX_TXN_CHANGES; sending invalidate events');
@@ -162,7 +167,11 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
     try {
       if (txn.invalidations) {
         for (const tenant of changeTenants(change, shape)) {
-          txn.invalidations.add(shape, tenant === null ? null : { text: tenant, key: tenantKey(shape.tenantKind, tenant) ?? UNROUTABLE }, 'transaction_too_large');
+          txn.invalidations.add(
+            shape,
+            tenant === null ? null : { text: tenant, key: tenantKey(shape.tenantKind, tenant) ?? UNROUTABLE },
+            'transaction_too_large',
+          );
         }
       } else {
         txn.events.push(...changeEvents(change, shape, txn.context, position));

@@ -32,9 +32,7 @@ export const Exposure = z.object({
 export type Exposure = z.infer<typeof Exposure>;
 
 /** A change of configuration, as a row of walcast.exposed_tables brings it. */
-export type ConfigChange =
-  | { readonly op: 'expose'; readonly exposure: Exposure }
-  | { readonly op: 'conceal'; readonly relid: number };
+export type ConfigChange = { readonly op: 'expose'; readonly exposure: Exposure } | { readonly op: 'conceal'; readonly relid: number };
 
 /**
  * A tenant column that no longer exists (dropped without the DDL event triggers that
@@ -50,7 +48,11 @@ export class ExposureCatalog {
   version = 0;
 
   /** `configRelid`: walcast.exposed_tables, whose rows in the stream are these exposures. */
-  constructor(readonly publication: string, exposures: Iterable<Exposure> = [], readonly configRelid?: number) {
+  constructor(
+    readonly publication: string,
+    exposures: Iterable<Exposure> = [],
+    readonly configRelid?: number,
+  ) {
     for (const exposure of exposures) {
       if (exposure.publication === publication) this.exposures.set(exposure.relid, exposure);
     }

@@ -18,9 +18,7 @@ export interface SnapshotCursor {
   readonly xip: readonly bigint[];
 }
 
-export type ResumePosition =
-  | { readonly kind: 'event'; readonly id: EventId }
-  | { readonly kind: 'snapshot'; readonly cursor: SnapshotCursor };
+export type ResumePosition = { readonly kind: 'event'; readonly id: EventId } | { readonly kind: 'snapshot'; readonly cursor: SnapshotCursor };
 
 const hex = (value: bigint) => value.toString(16).toUpperCase();
 

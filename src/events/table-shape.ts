@@ -37,9 +37,7 @@ function tenantKindOfType(type: ColumnType): TenantKind {
 export function shapeOf(relation: Relation, exposure: Exposure, typeOf: (oid: number) => ColumnType): TableShape {
   const names = relation.columns.map((column) => column.name);
   const hidden = new Set(exposure.hiddenColumns);
-  const keyNames = exposure.primaryKey.length > 0
-    ? exposure.primaryKey
-    : relation.columns.filter((column) => column.isIdentity).map((column) => column.name);
+  const keyNames = exposure.primaryKey.length > 0 ? exposure.primaryKey : relation.columns.filter((column) => column.isIdentity).map((column) => column.name);
   // A hidden column never leaves the server, not even as part of a key.
   const keyIndexes = keyNames.map((name) => names.indexOf(name)).filter((index) => index >= 0 && !hidden.has(names[index]!));
   const tenantIndex = exposure.tenantColumn === null ? -1 : names.indexOf(exposure.tenantColumn);
@@ -58,4 +56,3 @@ export function shapeOf(relation: Relation, exposure: Exposure, typeOf: (oid: nu
     tenantKind: tenantIndex < 0 ? 'text' : tenantKindOfType(typeOf(relation.columns[tenantIndex]!.typeOid)),
   };
 }
-

@@ -31,9 +31,7 @@ const OID = {
  * or an array (of any dimension) of one. Resolved from pg_type (sql/type-store.ts), since
  * pgoutput names a domain or an array of enums by an OID only the catalog explains.
  */
-export type ColumnType =
-  | { readonly kind: 'scalar'; readonly oid: number; readonly name?: string }
-  | { readonly kind: 'array'; readonly elementOid: number };
+export type ColumnType = { readonly kind: 'scalar'; readonly oid: number; readonly name?: string } | { readonly kind: 'array'; readonly elementOid: number };
 
 const json = (text: string) => text as JsonText;
 const quoted = (text: string) => JSON.stringify(text) as JsonText;

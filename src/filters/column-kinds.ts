@@ -88,7 +88,18 @@ export function kindOf(column: FilterColumn): ValueKind {
   return COLLATABLE.has(column.type.oid) && !column.deterministic ? 'opaque' : kind;
 }
 
-const ORDERED: ReadonlySet<ValueKind> = new Set<ValueKind>(['integer', 'numeric', 'float', 'bool', 'date', 'timestamp', 'timestamptz', 'time', 'uuid', 'bytea']);
+const ORDERED: ReadonlySet<ValueKind> = new Set<ValueKind>([
+  'integer',
+  'numeric',
+  'float',
+  'bool',
+  'date',
+  'timestamp',
+  'timestamptz',
+  'time',
+  'uuid',
+  'bytea',
+]);
 
 export function isOrdered(kind: ValueKind): boolean {
   return ORDERED.has(kind);

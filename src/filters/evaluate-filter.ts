@@ -101,7 +101,8 @@ function compileNode(node: ResolvedNode): Test {
       const keys = new Set<string>();
       let otherwise = FALSE;
       for (const value of values) {
-        if (value === null) otherwise = NULL; // no match, and one item unknown: unknown
+        if (value === null)
+          otherwise = NULL; // no match, and one item unknown: unknown
         else keys.add(keyOf(value));
       }
       return (row) => {

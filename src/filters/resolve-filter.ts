@@ -71,7 +71,11 @@ function walkOperands(node: CheckedNode, visit: (operand: Operand | Reference, t
 }
 
 /** Dedupes requests by (type, text) and canonicalizes them in one call. */
-async function canonicalTexts(canonicalize: Canonicalize, wanted: readonly CanonicalRequest[], firstRefusal: boolean): Promise<Map<string, CanonicalResult | undefined>> {
+async function canonicalTexts(
+  canonicalize: Canonicalize,
+  wanted: readonly CanonicalRequest[],
+  firstRefusal: boolean,
+): Promise<Map<string, CanonicalResult | undefined>> {
   const unique = new Map<string, CanonicalRequest>();
   for (const request of wanted) unique.set(requestKey(request), request);
   const requests = [...unique.values()];
@@ -110,7 +114,11 @@ export async function prepareFilter(checked: CheckedFilter, canonicalize: Canoni
     const name = target.column.name;
     length += result.text.length;
     if (length > FILTER_LIMITS.maxCanonicalLength) {
-      throw new WalcastError('INVALID_PARAMETER', `${checked.label}: the values are longer than ${FILTER_LIMITS.maxCanonicalLength} characters once Postgres reads them`, { details: { column: name } });
+      throw new WalcastError(
+        'INVALID_PARAMETER',
+        `${checked.label}: the values are longer than ${FILTER_LIMITS.maxCanonicalLength} characters once Postgres reads them`,
+        { details: { column: name } },
+      );
     }
     literals.set(operand, result.text);
   }

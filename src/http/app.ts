@@ -46,10 +46,7 @@ function requestLog(log: Logger, metrics: Metrics, route?: string) {
       const label = route ?? ((request as Request).route as { path?: string } | undefined)?.path ?? 'unmatched';
       const method = request.method ?? '';
       metrics.httpRequests.inc({ route: label, method, status: String(response.statusCode) });
-      log.info(
-        { requestId, method, route: label, path: pathOf(request), status: response.statusCode, ms: Math.round(performance.now() - started) },
-        'request',
-      );
+      log.info({ requestId, method, route: label, path: pathOf(request), status: response.statusCode, ms: Math.round(performance.now() - started) }, 'request');
     });
     next();
   };

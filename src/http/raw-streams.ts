@@ -106,7 +106,13 @@ function serve(socket: Socket, head: RequestHead, options: RawStreamsOptions): v
     if (!isWalcastError(error) || known.status >= 500) options.log.error({ err: error }, 'request failed');
     answer.status = known.status;
     const body = errorBody(known);
-    const fields = { ...edge, ...known.headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), connection: 'close' };
+    const fields = {
+      ...edge,
+      ...known.headers,
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      connection: 'close',
+    };
     socket.end(`HTTP/1.1 ${known.status} ${REASONS[known.status] ?? 'Error'}\r\n${headerLines(fields)}\r\n${body}`);
   });
 }
@@ -125,7 +131,10 @@ function logWhenClosed(socket: Socket, options: RawStreamsOptions, requestId: st
   socket.on('close', () => {
     answer.onClose?.();
     options.metrics.httpRequests.inc({ route: options.path, method: 'GET', status: String(answer.status) });
-    options.log.info({ requestId, method: 'GET', route: options.path, path: options.path, status: answer.status, ms: Math.round(performance.now() - started) }, 'request');
+    options.log.info(
+      { requestId, method: 'GET', route: options.path, path: options.path, status: answer.status, ms: Math.round(performance.now() - started) },
+      'request',
+    );
   });
   return answer;
 }

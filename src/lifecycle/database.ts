@@ -32,7 +32,9 @@ export function setupProblem(setup: ServerSetup, shipped: readonly string[], pub
     }
   }
   if (lacking.length > 0) {
-    const named = lacking.slice(0, NAMED_AT_MOST).map((missing) => (missing.privilege === 'REPLICATION' ? 'REPLICATION' : `${missing.privilege} on ${missing.object}`));
+    const named = lacking
+      .slice(0, NAMED_AT_MOST)
+      .map((missing) => (missing.privilege === 'REPLICATION' ? 'REPLICATION' : `${missing.privilege} on ${missing.object}`));
     const more = lacking.length > NAMED_AT_MOST ? ` and ${lacking.length - NAMED_AT_MOST} more` : '';
     const replication = lacking.some((missing) => missing.privilege === 'REPLICATION');
     const grants = lacking.some((missing) => missing.privilege !== 'REPLICATION');

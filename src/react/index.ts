@@ -53,7 +53,10 @@ export function useSubscription<T extends TableRows = AnyTables, N extends keyof
 const qualified = (table: string) => (table.includes('.') ? table : `public.${table}`);
 
 /** The table's rows as `subscription.rows(table)` shows them, kept current. */
-export function useRows<T extends TableRows, N extends keyof T & string, M extends NameOf<T, N>>(subscription: Subscription<T, N>, table: M): readonly RowOf<T, M>[] {
+export function useRows<T extends TableRows, N extends keyof T & string, M extends NameOf<T, N>>(
+  subscription: Subscription<T, N>,
+  table: M,
+): readonly RowOf<T, M>[] {
   const subscribe = useCallback(
     (notify: () => void) => subscription.on('rows', (changed) => (changed === qualified(table) ? notify() : undefined)),
     [subscription, table],

@@ -86,17 +86,7 @@ export interface TypeMessage {
   readonly tag: 'type';
 }
 
-export type PgoutputMessage =
-  | Begin
-  | Commit
-  | Relation
-  | Insert
-  | Update
-  | Delete
-  | Truncate
-  | LogicalMessage
-  | Origin
-  | TypeMessage;
+export type PgoutputMessage = Begin | Commit | Relation | Insert | Update | Delete | Truncate | LogicalMessage | Origin | TypeMessage;
 
 export type RowChange = Insert | Update | Delete;
 

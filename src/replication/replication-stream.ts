@@ -281,10 +281,10 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
     // stop() may have come while we waited: never open a connection after it.
     if (stopped()) return;
     const decoder = new PgoutputDecoder();
-    const current = new LogicalReplicationService(
-      { connectionString: options.connectionString, options: TEXT_FORMAT_OPTIONS } as pg.ClientConfig,
-      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } },
-    );
+    const current = new LogicalReplicationService({ connectionString: options.connectionString, options: TEXT_FORMAT_OPTIONS } as pg.ClientConfig, {
+      acknowledge: { auto: false, timeoutSeconds: 0 },
+      flowControl: { enabled: false },
+    });
     service = current;
     current.on('data', (lsn: string, message: Decoded) => {
       if (service === current) onData(lsn, message);
@@ -310,10 +310,7 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
         }
       },
       start: (client: pg.Client, slot: string, lsn: string) =>
-        client.query(
-          `START_REPLICATION SLOT "${slot}" LOGICAL ${lsn} ` +
-            `(proto_version '1', publication_names '"${publication}"', messages 'true')`,
-        ),
+        client.query(`START_REPLICATION SLOT "${slot}" LOGICAL ${lsn} ` + `(proto_version '1', publication_names '"${publication}"', messages 'true')`),
     };
     // Starting at what we already processed (not the slot's older confirmed position)
     // makes the server skip transactions we have; it never goes below confirmed_flush_lsn.

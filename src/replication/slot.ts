@@ -88,10 +88,7 @@ export async function recreateSlot(connectionString: string, slotName: string): 
   const client = new pg.Client({ connectionString });
   await client.connect();
   try {
-    await client.query(
-      `select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active`,
-      [slotName],
-    );
+    await client.query(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active`, [slotName]);
   } finally {
     await client.end();
   }

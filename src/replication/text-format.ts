@@ -12,4 +12,6 @@ export const TEXT_FORMAT: Readonly<Record<string, string>> = {
 };
 
 /** The same settings as startup options of a connection (`-c name=value …`). */
-export const TEXT_FORMAT_OPTIONS = Object.entries(TEXT_FORMAT).map(([name, value]) => `-c ${name}=${value}`).join(' ');
+export const TEXT_FORMAT_OPTIONS = Object.entries(TEXT_FORMAT)
+  .map(([name, value]) => `-c ${name}=${value}`)
+  .join(' ');

@@ -15,7 +15,6 @@ const SNAPSHOT_ID = /^[0-9A-F]{8}-[0-9A-F]{8}-[0-9]{1,10}$/;
 
 type Row = (string | null)[];
 
-
 export interface SnapshotRequest {
   readonly query: Sql;
   readonly limit: number | undefined;
@@ -56,7 +55,10 @@ async function connect(pool: pg.Pool, connectionString: string, own: boolean): P
   if (!own) {
     const client = await pool.connect().catch((error: unknown) => {
       // Every read connection is busy for longer than the pool waits (lifecycle/connections).
-      throw new WalcastError('SERVER_BUSY', 'every snapshot connection of this instance is busy; retry shortly', { cause: error, headers: { 'retry-after': '5' } });
+      throw new WalcastError('SERVER_BUSY', 'every snapshot connection of this instance is busy; retry shortly', {
+        cause: error,
+        headers: { 'retry-after': '5' },
+      });
     });
     return { client, release: async (error) => client.release(error) };
   }
@@ -105,8 +107,7 @@ export async function openSnapshot(pool: pg.Pool, connectionString: string, requ
       snapshotId = row.exported ?? undefined;
     }
     await client.query({ text: `declare walcast_snapshot no scroll cursor for ${request.query.text}`, values: request.query.values });
-    const fetch = async (count: number) =>
-      (await client.query<Row>({ text: `fetch ${count} from walcast_snapshot`, rowMode: 'array', types: RAW_TEXT })).rows;
+    const fetch = async (count: number) => (await client.query<Row>({ text: `fetch ${count} from walcast_snapshot`, rowMode: 'array', types: RAW_TEXT })).rows;
     const first = await fetch(BATCH_ROWS);
     let more = false;
     return {

@@ -77,7 +77,11 @@ function writable(response: Response, stallMs: number): Promise<void> {
 function tenantScope(tenantColumn: string | null, table: TableDescription, claim: string) {
   if (tenantColumn === null) return null;
   const column = table.columns.find((candidate) => candidate.name === tenantColumn);
-  if (!column) throw new WalcastError('FORBIDDEN', 'this table\'s tenant column cannot be found (renamed, hidden or not visible to walcast): it cannot be read until it is exposed again');
+  if (!column)
+    throw new WalcastError(
+      'FORBIDDEN',
+      "this table's tenant column cannot be found (renamed, hidden or not visible to walcast): it cannot be read until it is exposed again",
+    );
   const kind = column.type.kind === 'scalar' ? tenantKindOf(column.type.oid, column.type.name) : 'text';
   if (tenantKey(kind, claim) === undefined) {
     throw new WalcastError('FORBIDDEN', `your tenant (from the token) is not a value of this table's tenant column (${column.sqlType.slice(0, 100)})`);
@@ -157,9 +161,17 @@ export function snapshotRoutes(deps: SnapshotRouteDeps): Router {
         if (response.destroyed) return;
       }
       const snapshot = page?.snapshot ?? read.snapshotId;
-      const next = pageable && read.more() && snapshot
-        ? formatPageToken({ snapshot, cursor: read.cursor, relid, tenant: principal.tenant, where: whereTexts, after: keyIndexes.map((index) => last[index] ?? '') })
-        : null;
+      const next =
+        pageable && read.more() && snapshot
+          ? formatPageToken({
+              snapshot,
+              cursor: read.cursor,
+              relid,
+              tenant: principal.tenant,
+              where: whereTexts,
+              after: keyIndexes.map((index) => last[index] ?? ''),
+            })
+          : null;
       if (next && place) {
         place.hold(snapshot!, read.detach());
         held = true;

@@ -24,12 +24,7 @@ export interface TableDescription {
   readonly keyColumns: readonly string[];
 }
 
-export async function describeTable(
-  db: Pick<pg.Pool, 'query'>,
-  types: TypeStore,
-  catalog: ExposureCatalog,
-  relid: number,
-): Promise<TableDescription> {
+export async function describeTable(db: Pick<pg.Pool, 'query'>, types: TypeStore, catalog: ExposureCatalog, relid: number): Promise<TableDescription> {
   const table = await db.query<{ schema: string; name: string; key: string[] }>(
     `select n.nspname as schema, c.relname as name, walcast.key_columns(c.oid) as key
        from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = $1`,

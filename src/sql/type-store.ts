@@ -52,9 +52,7 @@ export class TypeStore {
     while (next.length > 0) {
       const result = await this.db.query<TypeRow>(LOOKUP, [next]);
       for (const row of result.rows) rows.set(row.oid, row);
-      next = [...new Set(result.rows.flatMap((row) => [row.typbasetype, row.typelem]))].filter(
-        (oid) => oid !== 0 && !rows.has(oid),
-      );
+      next = [...new Set(result.rows.flatMap((row) => [row.typbasetype, row.typelem]))].filter((oid) => oid !== 0 && !rows.has(oid));
     }
     for (const oid of wanted) this.known.set(oid, columnTypeOf(oid, rows));
   }

@@ -14,9 +14,10 @@ export async function uninstall(connectionString: string, options: { readonly dr
                                            where n.nspname = 'walcast' and p.proname = 'uninstall'`);
     if (installed.rowCount === 0) {
       const schema = await client.query(`select 1 from pg_namespace where nspname = 'walcast'`);
-      throw new WalcastError('DATABASE_SETUP', schema.rowCount === 0
-        ? 'walcast is not installed in this database'
-        : 'this walcast schema predates walcast.uninstall(): run walcast migrate first');
+      throw new WalcastError(
+        'DATABASE_SETUP',
+        schema.rowCount === 0 ? 'walcast is not installed in this database' : 'this walcast schema predates walcast.uninstall(): run walcast migrate first',
+      );
     }
     await client.query('begin');
     const { rows } = await client.query<{ step: string }>('select walcast.uninstall($1) as step', [options.dropVersionColumns]);

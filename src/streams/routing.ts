@@ -150,7 +150,10 @@ export class Routing {
     const placed = this.placements.get(subscriber);
     if (!placed) return;
     for (const placement of placed) if (placement.relid === relid) for (const set of placement.sets) set.delete(subscriber);
-    this.placements.set(subscriber, placed.filter((placement) => placement.relid !== relid));
+    this.placements.set(
+      subscriber,
+      placed.filter((placement) => placement.relid !== relid),
+    );
     // Empty sets of keys are left: a key's set is reused by the next stream on it, and
     // the maps are bounded by the keys streams have asked for.
   }

@@ -67,7 +67,8 @@ function requestedRooms(list: string | undefined): string[] {
   const rooms = [...new Set(list.split(','))];
   if (rooms.length > MAX_ROOMS) throw new WalcastError('INVALID_PARAMETER', `at most ${MAX_ROOMS} rooms per stream`);
   for (const room of rooms) {
-    if (!ROOM_NAME.test(room)) throw new WalcastError('INVALID_PARAMETER', `rooms: ${JSON.stringify(room.slice(0, 100))} is not a room name (1 to 100 printable characters, no commas)`);
+    if (!ROOM_NAME.test(room))
+      throw new WalcastError('INVALID_PARAMETER', `rooms: ${JSON.stringify(room.slice(0, 100))} is not a room name (1 to 100 printable characters, no commas)`);
   }
   return rooms;
 }
@@ -86,7 +87,8 @@ function tableWheres(request: RequestHead): Map<string, string[]> {
   for (const [name, value] of Object.entries(queryOf(request))) {
     if (!name.startsWith(TABLE_WHERE_PREFIX) || value === undefined) continue;
     const texts = [value].flat();
-    if (texts.some((text) => text.length > MAX_WHERE_LENGTH)) throw new WalcastError('INVALID_PARAMETER', `${name.slice(0, 120)}: at most ${MAX_WHERE_LENGTH} characters`);
+    if (texts.some((text) => text.length > MAX_WHERE_LENGTH))
+      throw new WalcastError('INVALID_PARAMETER', `${name.slice(0, 120)}: at most ${MAX_WHERE_LENGTH} characters`);
     byTable.set(name.slice(TABLE_WHERE_PREFIX.length), texts);
   }
   if (byTable.size > MAX_TABLES) throw new WalcastError('INVALID_PARAMETER', `at most ${MAX_TABLES} where.<table> filters per stream`);
@@ -146,7 +148,13 @@ type WhereTexts = ReadonlyMap<number, { readonly name: string; readonly texts: s
 const NO_WHERE: WhereTexts = new Map();
 
 /** One table's predicate for a principal: its row policy AND the stream's `where=` for it. */
-async function tablePredicate(policies: Policies, filters: ClientFilters, claims: Principal['claims'], where: WhereTexts, relid: number): Promise<TableFilter | undefined> {
+async function tablePredicate(
+  policies: Policies,
+  filters: ClientFilters,
+  claims: Principal['claims'],
+  where: WhereTexts,
+  relid: number,
+): Promise<TableFilter | undefined> {
   const policy = await policies.forTable(relid, claims);
   const own = where.get(relid);
   const filter = own ? await filters.forTable(relid, own.name, own.texts, claims) : undefined;
@@ -240,14 +248,20 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
     if (!deps.accepting()) return retryLater(exchange, SSE_RETRY_MS);
     // Refused rather than degrading everyone's streams; an EventSource does not retry these.
     if (deps.hub.size() >= deps.maxClients) {
-      throw new WalcastError('SERVER_BUSY', 'this instance holds as many streams as it may; connect to another or retry later', { headers: { 'retry-after': '10' } });
+      throw new WalcastError('SERVER_BUSY', 'this instance holds as many streams as it may; connect to another or retry later', {
+        headers: { 'retry-after': '10' },
+      });
     }
     if (deps.hub.sizeOf(principal.tenant) >= deps.maxClientsPerTenant) {
-      throw new WalcastError('TOO_MANY_STREAMS', `at most ${deps.maxClientsPerTenant} open streams per tenant on an instance`, { headers: { 'retry-after': '10' } });
+      throw new WalcastError('TOO_MANY_STREAMS', `at most ${deps.maxClientsPerTenant} open streams per tenant on an instance`, {
+        headers: { 'retry-after': '10' },
+      });
     }
     const user = userOf(principal.tenant, principal.sub);
     if ((perUser.get(user) ?? 0) >= deps.maxClientsPerUser) {
-      throw new WalcastError('TOO_MANY_STREAMS', `at most ${deps.maxClientsPerUser} open streams per user on an instance`, { headers: { 'retry-after': '10' } });
+      throw new WalcastError('TOO_MANY_STREAMS', `at most ${deps.maxClientsPerUser} open streams per user on an instance`, {
+        headers: { 'retry-after': '10' },
+      });
     }
     const resume = position === undefined ? undefined : fromElsewhere ? ({ kind: 'reset' } as const) : deps.retention.resumeFrom(position);
 
@@ -255,7 +269,7 @@ export function streamHandler(deps: StreamRouteDeps): StreamHandler {
     sink.write(formatSseRetry(SSE_RETRY_MS));
     if (resume?.kind === 'reset') {
       const reason = fromElsewhere
-        ? 'the requested position is past this database\'s WAL (a restored or another database); refetch your snapshot'
+        ? "the requested position is past this database's WAL (a restored or another database); refetch your snapshot"
         : 'the requested position is no longer retained; refetch your snapshot';
       sink.write(formatSse({ event: SSE_EVENT.reset, data: JSON.stringify({ reason }) }));
     }

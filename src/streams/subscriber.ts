@@ -204,9 +204,10 @@ export class Subscriber {
         this.rebinding = false;
         this.replay(log);
       },
-      (error: unknown) => this.guard(() => {
-        throw error;
-      }),
+      (error: unknown) =>
+        this.guard(() => {
+          throw error;
+        }),
     );
   }
 

@@ -60,9 +60,7 @@ function valueType(oid: number, types: ReadonlyMap<number, TypeRow>, dimensions:
 
 /** Tables exposed in `publication`; `only` narrows them to the names given (`todos`, `schema.table`). */
 export async function readShapes(db: Queryable, publication: string, only: readonly string[] = []): Promise<TableShape[]> {
-  const exposures = (await loadExposures(db)).filter(
-    (exposure) => exposure.publication === publication && exposure.tenantColumn !== DROPPED_TENANT_COLUMN,
-  );
+  const exposures = (await loadExposures(db)).filter((exposure) => exposure.publication === publication && exposure.tenantColumn !== DROPPED_TENANT_COLUMN);
   const tables = new Map<number, { table: string; exposure: Exposure }>();
   for (const exposure of exposures) tables.set(exposure.relid, { table: exposure.table, exposure });
   const wanted = new Set(only.map((name) => (name.includes('.') ? name : `public.${name}`)));
@@ -77,7 +75,10 @@ export async function readShapes(db: Queryable, publication: string, only: reado
        from pg_attribute where attrelid = any($1::oid[]) and attnum > 0 and not attisdropped order by attrelid, attnum`,
     [chosen.map(([relid]) => relid)],
   );
-  const types = await loadTypes(db, rows.map((row) => row.type));
+  const types = await loadTypes(
+    db,
+    rows.map((row) => row.type),
+  );
   return chosen.map(([relid, { table, exposure }]) => {
     const hidden = new Set(exposure.hiddenColumns);
     const columns: ColumnShape[] = rows

@@ -66,7 +66,9 @@ function interfaceNames(tables: readonly string[]): Map<string, string> {
   const names = new Map<string, string>();
   const taken = new Set(['Tables', 'JsonValue']);
   for (const table of tables) {
-    const words = apiName(table).split(/[^A-Za-z0-9]+/).filter(Boolean);
+    const words = apiName(table)
+      .split(/[^A-Za-z0-9]+/)
+      .filter(Boolean);
     let base = words.map((word) => word[0]!.toUpperCase() + word.slice(1)).join('') || 'Table';
     if (/^[0-9]/.test(base)) base = `T${base}`;
     let name = base;

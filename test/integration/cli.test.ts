@@ -70,7 +70,13 @@ describe('walcast CLI', () => {
       demo.child.kill('SIGTERM');
       expect(await demo.exited).toBe(0);
 
-      const jwksOnly = runCli(['serve'], { ...env, WALCAST_JWT_SECRET: '', WALCAST_JWKS_URL: 'https://auth.example.com/jwks.json', WALCAST_JWT_AUDIENCE: 'walcast', WALCAST_DEMO: 'true' });
+      const jwksOnly = runCli(['serve'], {
+        ...env,
+        WALCAST_JWT_SECRET: '',
+        WALCAST_JWKS_URL: 'https://auth.example.com/jwks.json',
+        WALCAST_JWT_AUDIENCE: 'walcast',
+        WALCAST_DEMO: 'true',
+      });
       expect(await jwksOnly.exited).toBe(2);
       expect(jwksOnly.output).toMatch(/WALCAST_DEMO=true needs WALCAST_JWT_SECRET/);
       const jwksAlone = runCli(['serve'], { ...env, WALCAST_JWT_SECRET: '', WALCAST_JWKS_URL: 'https://auth.example.com/jwks.json' });

@@ -66,11 +66,14 @@ describe('one stream per client', () => {
     await db.sql.query(`insert into tasks (org_id, title, done) values ('acme', 'open two', false), ('acme', 'done two', true)`);
     await db.sql.query(`update tasks set done = true where title = 'open one'`);
     await db.sql.query(`insert into labels values (3, 'acme', 'green')`);
-    await eventually('each subscription equals what the database selects', async () =>
-      JSON.stringify(titles(all)) === JSON.stringify(await databaseTitles('true')) &&
-      JSON.stringify(titles(open)) === JSON.stringify(titles(all)) &&
-      JSON.stringify(titles(done)) === JSON.stringify(await databaseTitles('done')) &&
-      titles(done, 'labels').length === 2 && titles(labels, 'labels').length === 2,
+    await eventually(
+      'each subscription equals what the database selects',
+      async () =>
+        JSON.stringify(titles(all)) === JSON.stringify(await databaseTitles('true')) &&
+        JSON.stringify(titles(open)) === JSON.stringify(titles(all)) &&
+        JSON.stringify(titles(done)) === JSON.stringify(await databaseTitles('done')) &&
+        titles(done, 'labels').length === 2 &&
+        titles(labels, 'labels').length === 2,
     );
     expect(titles(done)).toEqual(['open one', 'done one', 'done two']);
 

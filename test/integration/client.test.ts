@@ -44,17 +44,19 @@ async function until(what: string, condition: () => boolean | Promise<boolean>, 
 
 /** The tenant's rows in the database, as the SDK shows them. */
 async function databaseRows(tenant: string): Promise<string> {
-  const { rows } = await db.sql.query<{ id: number; title: string; done: boolean }>(
-    'select id, title, done from todos where org_id = $1 order by id',
-    [tenant],
-  );
+  const { rows } = await db.sql.query<{ id: number; title: string; done: boolean }>('select id, title, done from todos where org_id = $1 order by id', [
+    tenant,
+  ]);
   return JSON.stringify(rows);
 }
 
 const shown = (subscription: Subscription) =>
   JSON.stringify(subscription.rows('todos').map((row) => ({ id: row['id'], title: row['title'], done: row['done'] })));
 
-const matchesDatabase = (subscription: Subscription, tenant = 'acme') => async () => shown(subscription) === (await databaseRows(tenant));
+const matchesDatabase =
+  (subscription: Subscription, tenant = 'acme') =>
+  async () =>
+    shown(subscription) === (await databaseRows(tenant));
 
 interface Recorded {
   readonly method: string;
@@ -91,7 +93,12 @@ function observedFetch() {
 }
 
 function client(tenant: string, options: { fetch?: typeof fetch; user?: string } = {}) {
-  return createClient({ url: walcast.url, token: () => walcast.token(tenant, options.user ?? 'alice'), backoff: FAST, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  return createClient({
+    url: walcast.url,
+    token: () => walcast.token(tenant, options.user ?? 'alice'),
+    backoff: FAST,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
 }
 
 describe('walcast/client', () => {
@@ -194,14 +201,17 @@ describe('walcast/client', () => {
     await aliceEdit;
     const bobEdit = bob.update('todos', forBob, { title: 'bob was second' });
     expect(bob.rows('todos').find((row) => row['id'] === created['id'])!['title']).toBe('bob was second');
-    const conflict = await bobEdit.then(() => undefined, (error: unknown) => error);
+    const conflict = await bobEdit.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(conflict).toBeInstanceOf(WalcastConflictError);
     expect((conflict as WalcastConflictError).current).toMatchObject({ id: created['id'], title: 'alice was first', version: '2' });
-    await until('bob shows alice\'s title again', () => bob.rows('todos').find((row) => row['id'] === created['id'])?.['title'] === 'alice was first');
+    await until("bob shows alice's title again", () => bob.rows('todos').find((row) => row['id'] === created['id'])?.['title'] === 'alice was first');
 
     // Resolving: the app retries on the current row.
     await bob.update('todos', (conflict as WalcastConflictError).current as Row, { title: 'bob after reading alice' });
-    await until('alice sees bob\'s resolution', () => alice.rows('todos').find((row) => row['id'] === created['id'])?.['title'] === 'bob after reading alice');
+    await until("alice sees bob's resolution", () => alice.rows('todos').find((row) => row['id'] === created['id'])?.['title'] === 'bob after reading alice');
     await alice.remove('todos', alice.rows('todos').find((row) => row['id'] === created['id'])!);
     await until('both copies equal the database', async () => (await matchesDatabase(alice)()) && (await matchesDatabase(bob)()));
     expect(alice.pendingEdits + bob.pendingEdits).toBe(0);
@@ -218,7 +228,9 @@ describe('walcast/client', () => {
     // The answer to a PATCH is lost: the retry carries the same Idempotency-Key.
     observed.loseNextAnswer('PATCH');
     await acme.update('todos', target, { title: 'answer lost once' });
-    const { rows: [afterLost] } = await db.sql.query('select title, version from todos where id = $1', [target['id']]);
+    const {
+      rows: [afterLost],
+    } = await db.sql.query('select title, version from todos where id = $1', [target['id']]);
     expect(afterLost).toEqual({ title: 'answer lost once', version: String(BigInt(String(target['version'])) + 1n) });
     expect(observed.requests.filter((request) => request.method === 'PATCH').length).toBe(2);
 
@@ -246,9 +258,15 @@ describe('walcast/client', () => {
 
   it('keeps offline edits in storage under the user: the next page (after a reload) sends them, once', async () => {
     const saved = new Map<string, string>();
-    const storage = { getItem: (key: string) => saved.get(key) ?? null, setItem: (key: string, value: string) => void saved.set(key, value), removeItem: (key: string) => void saved.delete(key) };
+    const storage = {
+      getItem: (key: string) => saved.get(key) ?? null,
+      setItem: (key: string, value: string) => void saved.set(key, value),
+      removeItem: (key: string) => void saved.delete(key),
+    };
     const persistEdits = { storage, key: 'todos' };
-    const { rows: [{ id }] } = await db.sql.query(`insert into todos (org_id, title) values ('acme', 'to edit offline') returning id`);
+    const {
+      rows: [{ id }],
+    } = await db.sql.query(`insert into todos (org_id, title) values ('acme', 'to edit offline') returning id`);
     const page = client('acme').subscribe({ tables: ['todos'], persistEdits });
     await page.ready();
     await until('the row to edit is there', () => page.rows('todos').some((row) => row['id'] === id));
@@ -272,7 +290,7 @@ describe('walcast/client', () => {
     reloaded.close();
   });
 
-  it('never sends a user\'s stored edits with another user\'s token, and clears them on sign-out', async () => {
+  it("never sends a user's stored edits with another user's token, and clears them on sign-out", async () => {
     const saved = new Map<string, string>();
     const storage = {
       getItem: (key: string) => saved.get(key) ?? null,
@@ -287,8 +305,11 @@ describe('walcast/client', () => {
     const alicePage = client('acme', { user: 'alice', fetch: observed.fetch }).subscribe({ tables: ['todos'], persistEdits: { storage, key: 'todos' } });
     await alicePage.ready();
     observed.network.up = false;
-    const lost = alicePage.insert('todos', { title: 'alice, offline' }).then(() => 'confirmed', (error: unknown) => (error as WalcastClientError).code);
-    await until('alice\'s edit is stored under her name', () => saved.has('walcast.edits:acme:alice:todos'));
+    const lost = alicePage.insert('todos', { title: 'alice, offline' }).then(
+      () => 'confirmed',
+      (error: unknown) => (error as WalcastClientError).code,
+    );
+    await until("alice's edit is stored under her name", () => saved.has('walcast.edits:acme:alice:todos'));
     alicePage.close();
     expect(await lost).toBe('closed');
 
@@ -304,7 +325,7 @@ describe('walcast/client', () => {
     // Alice comes back and signs out before it was sent: it is dropped, and never sent.
     const alice = client('acme', { user: 'alice', fetch: observed.fetch });
     const again = alice.subscribe({ tables: ['todos'], persistEdits: { storage, key: 'todos' } });
-    await until('alice\'s stored edit is pending again', () => again.pendingEdits === 1);
+    await until("alice's stored edit is pending again", () => again.pendingEdits === 1);
     await alice.signOut();
     expect([...saved.keys()].filter((key) => key.startsWith('walcast.edits:acme:alice:'))).toEqual([]);
     observed.network.up = true;
@@ -318,14 +339,22 @@ describe('walcast/client', () => {
     const failing: typeof fetch = async (input, init) => {
       if (init?.method === 'PATCH') {
         failedPatches++;
-        return new Response(JSON.stringify({ error: 'bad_gateway', message: 'upstream failed' }), { status: 502, headers: { 'content-type': 'application/json' } });
+        return new Response(JSON.stringify({ error: 'bad_gateway', message: 'upstream failed' }), {
+          status: 502,
+          headers: { 'content-type': 'application/json' },
+        });
       }
       return fetch(input, init);
     };
-    const acme = createClient({ url: walcast.url, token: () => walcast.token('acme', 'alice'), backoff: FAST, fetch: failing, editRetries: 3 }).subscribe({ tables: ['todos'] });
+    const acme = createClient({ url: walcast.url, token: () => walcast.token('acme', 'alice'), backoff: FAST, fetch: failing, editRetries: 3 }).subscribe({
+      tables: ['todos'],
+    });
     await acme.ready();
     const target = acme.rows('todos')[0]!;
-    const refused = acme.update('todos', target, { title: 'never saved' }).then(() => undefined, (error: unknown) => error);
+    const refused = acme.update('todos', target, { title: 'never saved' }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     const next = acme.insert('todos', { title: 'after the failing edit' });
     const error = await refused;
     expect(error).toBeInstanceOf(WalcastClientError);
@@ -370,7 +399,7 @@ describe('walcast/client', () => {
     const carol = client('acme', { user: 'carol' }).presence('board', { state: { editing: null }, intervalMs: 200 });
     await until('carol joins', () => watcher.members('board').some((member) => member.user === 'carol'));
     carol.set({ editing: 7 });
-    await until('carol\'s state updates', () => watcher.members('board').find((member) => member.user === 'carol')?.state['editing'] === 7);
+    await until("carol's state updates", () => watcher.members('board').find((member) => member.user === 'carol')?.state['editing'] === 7);
     await carol.leave();
     await until('carol leaves', () => watcher.members('board').length === 0);
     expect(outsider.members('board')).toEqual([]);
@@ -380,7 +409,10 @@ describe('walcast/client', () => {
 
   it('reports an unknown table as a stopped subscription', async () => {
     const unknown = client('acme').subscribe({ tables: ['nope'] });
-    const error = await unknown.ready().then(() => undefined, (caught: unknown) => caught);
+    const error = await unknown.ready().then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
     expect(error).toBeInstanceOf(WalcastClientError);
     expect(error).toMatchObject({ status: 404 });
   });

@@ -56,15 +56,30 @@ describe('walcast doctor', () => {
     const role = server.name;
     expect(report).toMatch(/^ok {4}wal_level: logical$/m);
     expect(report).toMatch(/^ok {4}walcast schema: installed, \d+ scripts applied$/m);
-    expect(report).toMatch(/^FAIL {2}publication: walcast does not publish walcast\.exposed_tables: expose and conceal do not reach running servers\n {6}fix: SELECT walcast\.ensure_publication\('walcast'\);$/m);
+    expect(report).toMatch(
+      /^FAIL {2}publication: walcast does not publish walcast\.exposed_tables: expose and conceal do not reach running servers\n {6}fix: SELECT walcast\.ensure_publication\('walcast'\);$/m,
+    );
     expect(report).toMatch(/^WARN {2}event triggers: missing: .*\n {6}fix: SELECT walcast\.install_event_triggers\(\); {2}-- as a superuser$/m);
-    expect(report).toMatch(/^FAIL {2}table orders: its replica identity lacks the tenant column org_id.*\n {6}fix: ALTER TABLE orders REPLICA IDENTITY FULL;$/m);
+    expect(report).toMatch(
+      /^FAIL {2}table orders: its replica identity lacks the tenant column org_id.*\n {6}fix: ALTER TABLE orders REPLICA IDENTITY FULL;$/m,
+    );
     expect(report).toMatch(/^FAIL {2}table orders: version column version is not bumped.*\n {6}fix: SELECT walcast\.reexpose\('orders'\);$/m);
     expect(report).toMatch(/^FAIL {2}table lines: exposed but not in publication walcast.*\n {6}fix: ALTER PUBLICATION walcast ADD TABLE lines;$/m);
-    expect(report).toMatch(/^WARN {2}table public\.gossip: in the publication without walcast\.expose\(\): it streams to nobody\n {6}fix: ALTER PUBLICATION walcast DROP TABLE public\.gossip;/m);
-    expect(report).toMatch(/^ok {4}pg_logical_emit_message: every role can call it \(PostgreSQL grants it to PUBLIC\): walcast ignores walcast\.config messages and drops walcast\.presence messages without a valid MAC$/m);
-    expect(report).toMatch(new RegExp(`^FAIL {2}server role ${role}: lacks UPDATE \\(note\\) on public\\.orders: walcast serve refuses to start as it\\n {6}fix: SELECT walcast\\.allow_server\\('${role}'\\);$`, 'm'));
-    expect(report).toMatch(/^FAIL {2}slot walcast_gone: orphaned: no instance streams it( \(since [^)]+\))?, and no instance records it, so walcast never drops it, pinning WAL: lag \d+ bytes, retains [\d.]+ MiB of WAL\n {6}fix: SELECT pg_drop_replication_slot\('walcast_gone'\);/m);
+    expect(report).toMatch(
+      /^WARN {2}table public\.gossip: in the publication without walcast\.expose\(\): it streams to nobody\n {6}fix: ALTER PUBLICATION walcast DROP TABLE public\.gossip;/m,
+    );
+    expect(report).toMatch(
+      /^ok {4}pg_logical_emit_message: every role can call it \(PostgreSQL grants it to PUBLIC\): walcast ignores walcast\.config messages and drops walcast\.presence messages without a valid MAC$/m,
+    );
+    expect(report).toMatch(
+      new RegExp(
+        `^FAIL {2}server role ${role}: lacks UPDATE \\(note\\) on public\\.orders: walcast serve refuses to start as it\\n {6}fix: SELECT walcast\\.allow_server\\('${role}'\\);$`,
+        'm',
+      ),
+    );
+    expect(report).toMatch(
+      /^FAIL {2}slot walcast_gone: orphaned: no instance streams it( \(since [^)]+\))?, and no instance records it, so walcast never drops it, pinning WAL: lag \d+ bytes, retains [\d.]+ MiB of WAL\n {6}fix: SELECT pg_drop_replication_slot\('walcast_gone'\);/m,
+    );
     expect(report).toMatch(/^6 problems found$/m);
 
     const fixes = [...report.matchAll(/^ {6}fix: (.*)$/gm)].map((match) => match[1]!).filter((fix) => !fix.includes('max_slot_wal_keep_size'));
@@ -76,7 +91,9 @@ describe('walcast doctor', () => {
       expect((await db.sql.query(EXPOSURES)).rows, fix).toEqual(before);
     }
     const exposures = (await db.sql.query(EXPOSURES)).rows;
-    expect(exposures.map((row) => [row.table, row.exposure.hiddenColumns, row.exposure.writableColumns, row.exposure.policy, row.exposure.setOnInsert])).toEqual([
+    expect(
+      exposures.map((row) => [row.table, row.exposure.hiddenColumns, row.exposure.writableColumns, row.exposure.policy, row.exposure.setOnInsert]),
+    ).toEqual([
       ['lines', ['secret'], null, null, null],
       ['orders', ['card'], ['note'], 'or=(buyer.eq.$sub,total.lt.100,card.is.null)', { buyer: '$sub' }],
     ]);

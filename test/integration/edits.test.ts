@@ -46,9 +46,18 @@ interface Call {
 
 /** A token whose tenant claim is a JSON number, as some identity providers send it. */
 const numericTenantToken = (tenant: number) =>
-  new SignJWT({ tenant_id: tenant }).setProtectedHeader({ alg: 'HS256' }).setSubject('editor').setExpirationTime('1h').sign(new TextEncoder().encode(TEST_SECRET));
+  new SignJWT({ tenant_id: tenant })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('editor')
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(TEST_SECRET));
 
-async function call(on: TestWalcast, method: string, path: string, options: { tenant?: string | number; body?: unknown; headers?: Record<string, string>; user?: string } = {}): Promise<Call> {
+async function call(
+  on: TestWalcast,
+  method: string,
+  path: string,
+  options: { tenant?: string | number; body?: unknown; headers?: Record<string, string>; user?: string } = {},
+): Promise<Call> {
   const tenant = options.tenant ?? 'acme';
   const response = await fetch(`${on.url}/v1/tables/${path}`, {
     method,
@@ -69,7 +78,12 @@ const rowOf = (result: Call) => result.body['row'] as Record<string, unknown>;
 async function exposed(...tables: string[]): Promise<void> {
   for (const on of [a, b]) {
     for (const table of tables) {
-      await eventually(`${table} is exposed on ${on.url}`, async () => (await fetch(`${on.url}/v1/tables/${table}/rows?limit=1`, { headers: { authorization: `Bearer ${await on.token('acme')}` } })).status !== 404, 5_000);
+      await eventually(
+        `${table} is exposed on ${on.url}`,
+        async () =>
+          (await fetch(`${on.url}/v1/tables/${table}/rows?limit=1`, { headers: { authorization: `Bearer ${await on.token('acme')}` } })).status !== 404,
+        5_000,
+      );
     }
   }
 }
@@ -163,7 +177,9 @@ describe('edits', () => {
     expect(updated.status).toBe(200);
     expect(rowOf(updated)).toEqual({ org_id: 'acme', slug: 'a,b/c d', body: 'v2', version: '2' });
     expect((await call(b, 'PATCH', 'docs/rows/acme', { headers: { 'if-match': '"2"' }, body: { set: {} } })).status).toBe(400);
-    expect((await call(b, 'PATCH', `docs/rows/globex,${encodeURIComponent('a,b/c d')}`, { headers: { 'if-match': '"2"' }, body: { set: {} } })).status).toBe(404);
+    expect((await call(b, 'PATCH', `docs/rows/globex,${encodeURIComponent('a,b/c d')}`, { headers: { 'if-match': '"2"' }, body: { set: {} } })).status).toBe(
+      404,
+    );
   });
 
   it('deletes under the version guard; the delete reaches subscribers', async () => {
@@ -309,7 +325,7 @@ describe('edits fail closed', () => {
     expect((await db.sql.query(`select count(*)::int as n from frozen`)).rows[0]).toEqual({ n: 0 });
   });
 
-  it('answers a unique, foreign-key or not-null violation naming only visible columns, and nothing of other tenants\' rows', async () => {
+  it("answers a unique, foreign-key or not-null violation naming only visible columns, and nothing of other tenants' rows", async () => {
     await db.sql.query(`
       create table teams (id int primary key);
       insert into teams values (1);
@@ -328,7 +344,12 @@ describe('edits fail closed', () => {
       return result.body;
     };
     // Another tenant's email: named as a column, never as a value.
-    expect(await refused({ email: 'ceo@acme.example' })).toMatchObject({ error: 'validation_failed', column: 'email', constraint: 'members_email_key', message: expect.stringMatching(/^email: /) });
+    expect(await refused({ email: 'ceo@acme.example' })).toMatchObject({
+      error: 'validation_failed',
+      column: 'email',
+      constraint: 'members_email_key',
+      message: expect.stringMatching(/^email: /),
+    });
     expect(await refused({ team: 99 })).toMatchObject({ column: 'team', constraint: 'members_team_fkey' });
     // The first globex insert takes the hidden default badge B-1; the second collides on a hidden column.
     expect((await call(a, 'POST', 'members/rows', { tenant: 'globex', body: { email: 'one@globex.example' } })).status).toBe(201);
@@ -345,7 +366,7 @@ describe('edits fail closed', () => {
   });
 });
 
-describe('the tenant claim compared as the tenant column\'s type', () => {
+describe("the tenant claim compared as the tenant column's type", () => {
   beforeAll(async () => {
     await db.sql.query(`
       create extension if not exists citext;
@@ -379,7 +400,9 @@ describe('the tenant claim compared as the tenant column\'s type', () => {
       const insert = await call(a, 'POST', 'by_number/rows', { tenant, body: { title: 'x' } });
       expect(insert.status, tenant).toBe(403);
       expect(insert.body).toMatchObject({ error: 'forbidden', message: expect.stringMatching(/not a value of this table's tenant column \(integer\)/) });
-      expect((await call(a, 'PATCH', `by_number/rows/${id}`, { tenant, headers: { 'if-match': '"1"' }, body: { set: { title: 'x' } } })).status, tenant).toBe(403);
+      expect((await call(a, 'PATCH', `by_number/rows/${id}`, { tenant, headers: { 'if-match': '"1"' }, body: { set: { title: 'x' } } })).status, tenant).toBe(
+        403,
+      );
       expect((await call(a, 'DELETE', `by_number/rows/${id}`, { tenant, headers: { 'if-match': '"1"' } })).status, tenant).toBe(403);
     }
     expect((await call(a, 'POST', 'by_small_number/rows', { tenant: '-32768', body: { title: 'smallest' } })).status).toBe(201);
@@ -397,7 +420,10 @@ describe('the tenant claim compared as the tenant column\'s type', () => {
   it('never cuts a tenant short to fit a varchar(n) or char(n) column (acme-eu is not acme)', async () => {
     const id = rowOf(await call(a, 'POST', 'short_names/rows', { tenant: 'acme', body: { title: 'acme only' } }))['id'] as number;
     for (const tenant of ['acme-eu', 'acmeco']) {
-      expect((await call(a, 'PATCH', `short_names/rows/${id}`, { tenant, headers: { 'if-match': '"1"' }, body: { set: { title: 'stolen' } } })).status, tenant).toBe(404);
+      expect(
+        (await call(a, 'PATCH', `short_names/rows/${id}`, { tenant, headers: { 'if-match': '"1"' }, body: { set: { title: 'stolen' } } })).status,
+        tenant,
+      ).toBe(404);
       expect((await call(a, 'DELETE', `short_names/rows/${id}`, { tenant, headers: { 'if-match': '"1"' } })).status, tenant).toBe(404);
       const insert = await call(a, 'POST', 'short_names/rows', { tenant, body: { title: 'planted' } });
       expect(insert.status, tenant).toBe(403);
@@ -406,7 +432,15 @@ describe('the tenant claim compared as the tenant column\'s type', () => {
 
     const padded = rowOf(await call(a, 'POST', 'padded/rows', { tenant: 'acme', body: { title: 'padded' } }));
     expect(padded['org_id']).toBe('acme  ');
-    expect((await call(b, 'PATCH', `padded/rows/${padded['id'] as number}`, { tenant: 'acme', headers: { 'if-match': '"1"' }, body: { set: { title: 'still acme' } } })).status).toBe(200);
+    expect(
+      (
+        await call(b, 'PATCH', `padded/rows/${padded['id'] as number}`, {
+          tenant: 'acme',
+          headers: { 'if-match': '"1"' },
+          body: { set: { title: 'still acme' } },
+        })
+      ).status,
+    ).toBe(200);
     expect((await call(a, 'POST', 'padded/rows', { tenant: 'acme-europe', body: { title: 'planted' } })).status).toBe(403);
     expect((await db.sql.query(`select count(*)::int as n from padded`)).rows[0]).toEqual({ n: 1 });
   });

@@ -13,7 +13,6 @@ import { COLUMN_SPECS, SCHEMA_SQL } from '../support/filter-columns.js';
 import { claimsArb, nodeArb, rowArb, type InputRow } from '../support/filter-arbitraries.js';
 import { filterTexts } from '../support/filter-text.js';
 
-
 let db: TestDatabase;
 let pool: pg.Pool;
 let engine: FilterEngine;
@@ -33,9 +32,16 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const caseArb = fc
-  .array(rowArb, { minLength: 10, maxLength: 40, size: 'max' })
-  .chain((rows) => fc.tuple(fc.constant(rows), fc.array(fc.tuple(fc.array(nodeArb(rows, 3), { maxLength: 3 }), claimsArb(rows), fc.constantFrom('where' as const, 'policy' as const)), { minLength: 10, maxLength: 25, size: 'max' })));
+const caseArb = fc.array(rowArb, { minLength: 10, maxLength: 40, size: 'max' }).chain((rows) =>
+  fc.tuple(
+    fc.constant(rows),
+    fc.array(fc.tuple(fc.array(nodeArb(rows, 3), { maxLength: 3 }), claimsArb(rows), fc.constantFrom('where' as const, 'policy' as const)), {
+      minLength: 10,
+      maxLength: 25,
+      size: 'max',
+    }),
+  ),
+);
 
 // ── both sides ───────────────────────────────────────────────────────────────────────
 
@@ -80,7 +86,9 @@ async function postgresMatches(filter: BoundFilter): Promise<string[]> {
     values.push(value);
     return `$${values.length}`;
   });
-  const result = await inTextFormat((client) => client.query<{ id: string }>({ text: `select t.id from f as t where ${where} order by t.id`, values, types: RAW_TEXT }));
+  const result = await inTextFormat((client) =>
+    client.query<{ id: string }>({ text: `select t.id from f as t where ${where} order by t.id`, values, types: RAW_TEXT }),
+  );
   return result.rows.map((row) => row.id);
 }
 

@@ -96,7 +96,9 @@ describe('filters against Postgres', () => {
   it('finds a refusal among the most values a filter may hold in a few queries, and still reads the others for concurrent filters', async () => {
     const fresh = createFilterEngine(pool);
     const bad = (from: number) => `id=in.(${Array.from({ length: 100 }, (_, i) => `x${from + i}`).join(',')})`;
-    const error = await fresh.prepare([bad(0), bad(100), 'big=in.(' + Array.from({ length: 56 }, (_, i) => `y${i}`).join(',') + ')'], columns, { table: 'items' }).catch((thrown: unknown) => thrown);
+    const error = await fresh
+      .prepare([bad(0), bad(100), 'big=in.(' + Array.from({ length: 56 }, (_, i) => `y${i}`).join(',') + ')'], columns, { table: 'items' })
+      .catch((thrown: unknown) => thrown);
     expect((error as WalcastError).details).toEqual({ column: 'id' });
     expect(fresh.queries).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(FILTER_LIMITS.maxValues)) + 1);
     const [refused, accepted] = await Promise.allSettled([
@@ -124,7 +126,8 @@ describe('filters against Postgres', () => {
   });
 
   it('refuses comparisons it cannot make exactly, and allows is.null on any column', async () => {
-    for (const text of ['caseless=eq.abc', 'doc=eq.{}', 'span=eq.1 day', 'tags=eq.{}']) expect((await refusal([text])).message).toMatch(/cannot be compared; only is.null/);
+    for (const text of ['caseless=eq.abc', 'doc=eq.{}', 'span=eq.1 day', 'tags=eq.{}'])
+      expect((await refusal([text])).message).toMatch(/cannot be compared; only is.null/);
     expect((await refusal(['title=gt.m'])).message).toMatch(/gt needs an ordered type/);
     expect((await refusal(['nope=eq.1'])).message).toBe('where: items has no column "nope" that can be filtered');
     expect(await selectedIds(['caseless=is.null'])).toEqual([3]);

@@ -94,13 +94,18 @@ describe('forgeries by an application role that does not own the walcast schema'
     const acmeAll = await SseClient.open(everything.streamUrl(await everything.token('acme'), { tables: 'board' }));
     try {
       for (const transactional of [true, false]) {
-        await app.query(`select pg_logical_emit_message($1, 'walcast.config', $2)`,
-          [transactional, JSON.stringify({ op: 'expose', exposure: exposure(notesRelid, 'public.notes', 'walcast') })]);
-        await app.query(`select pg_logical_emit_message($1, 'walcast.config', $2)`,
-          [transactional, JSON.stringify({ op: 'expose', exposure: exposure(boardRelid, 'public.board', 'everything') })]);
+        await app.query(`select pg_logical_emit_message($1, 'walcast.config', $2)`, [
+          transactional,
+          JSON.stringify({ op: 'expose', exposure: exposure(notesRelid, 'public.notes', 'walcast') }),
+        ]);
+        await app.query(`select pg_logical_emit_message($1, 'walcast.config', $2)`, [
+          transactional,
+          JSON.stringify({ op: 'expose', exposure: exposure(boardRelid, 'public.board', 'everything') }),
+        ]);
       }
-      await app.query(`select pg_logical_emit_message(true, 'walcast.config', $1)`,
-        [JSON.stringify({ op: 'conceal', relid: notesRelid, table: 'public.notes', publication: 'walcast' })]);
+      await app.query(`select pg_logical_emit_message(true, 'walcast.config', $1)`, [
+        JSON.stringify({ op: 'conceal', relid: notesRelid, table: 'public.notes', publication: 'walcast' }),
+      ]);
 
       for (const table of ['notes', 'board']) {
         await app.query(`insert into ${table} (org_id, body, secret) values ('globex', 'globex row', 'globex secret'), ('acme', 'acme row', 'acme secret')`);
@@ -114,7 +119,10 @@ describe('forgeries by an application role that does not own the walcast schema'
         expect(stream.received.map((event) => (event.data['row'] as { body: string }).body)).toEqual(['acme row', 'after config forgeries']);
       }
       // Snapshots and edits keep the tenant predicate, and hidden columns hidden.
-      for (const [on, table] of [[listed, 'notes'], [everything, 'board']] as const) {
+      for (const [on, table] of [
+        [listed, 'notes'],
+        [everything, 'board'],
+      ] as const) {
         const read = await snapshot(on, 'acme', table);
         expect(read.status).toBe(200);
         expect(read.rows.map((row) => row['org_id'])).toEqual(read.rows.map(() => 'acme'));
@@ -133,7 +141,7 @@ describe('forgeries by an application role that does not own the walcast schema'
     }
   });
 
-  it('walcast.presence messages without walcast\'s MAC put nobody in a room, and are counted', async () => {
+  it("walcast.presence messages without walcast's MAC put nobody in a room, and are counted", async () => {
     const lobby = await SseClient.open(listed.streamUrl(await listed.token('acme'), { rooms: 'lobby' }));
     try {
       expect((await lobby.next()).data).toEqual({ room: 'lobby', op: 'sync', members: [] });
@@ -142,7 +150,9 @@ describe('forgeries by an application role that does not own the walcast schema'
       const forged = [
         heartbeat('mallory-plain'), // 0.1.0's format
         `${'0'.repeat(64)}${heartbeat('mallory-zero-mac')}`, // a made-up MAC
-        `${createHmac('sha256', wrongKey).update(`walcast.presence\n${heartbeat('mallory-own-key')}`).digest('hex')}${heartbeat('mallory-own-key')}`,
+        `${createHmac('sha256', wrongKey)
+          .update(`walcast.presence\n${heartbeat('mallory-own-key')}`)
+          .digest('hex')}${heartbeat('mallory-own-key')}`,
         `${'g'.repeat(64)}${heartbeat('mallory-not-hex')}`,
       ];
       for (const content of forged) {
@@ -210,8 +220,10 @@ describe('forgeries by an application role that does not own the walcast schema'
                      alter table app_space.exposed_tables add column exposure jsonb, add column relid oid, add column publication text`);
     const acme = await SseClient.open(everything.streamUrl(await everything.token('acme'), { tables: 'board' }));
     try {
-      await app.query(`insert into app_space.exposed_tables (org_id, exposure, relid, publication) values ('acme', $1, $2, 'everything')`,
-        [JSON.stringify(exposure(boardRelid, 'public.board', 'everything')), boardRelid]);
+      await app.query(`insert into app_space.exposed_tables (org_id, exposure, relid, publication) values ('acme', $1, $2, 'everything')`, [
+        JSON.stringify(exposure(boardRelid, 'public.board', 'everything')),
+        boardRelid,
+      ]);
       await app.query(`update app_space.exposed_tables set exposure = $1`, [JSON.stringify(exposure(boardRelid, 'public.board', 'everything'))]);
       await app.query(`insert into board (org_id, body, secret) values ('globex', 'globex after look-alike', 'psst')`);
       await mark(acme, 'board', 'after look-alike');
@@ -227,7 +239,7 @@ describe('forgeries by an application role that does not own the walcast schema'
     }
   });
 
-  it('a function it plants where the owner\'s search_path looks is never what walcast calls', async () => {
+  it("a function it plants where the owner's search_path looks is never what walcast calls", async () => {
     // jsonb_build_object(text, bigint) matches bump_version's call exactly, ahead of
     // pg_catalog's variadic one: run as the owner, it would make the attacker a superuser.
     await app.query(`

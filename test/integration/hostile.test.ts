@@ -71,7 +71,11 @@ describe('malformed HTTP', () => {
     const noToken = await raw(walcast.port, 'GET /v1/stream?tables=x HTTP/1.1\r\nhost: x\r\nx-request-id: probe-1\r\n\r\n');
     expect(noToken).toMatch(/^HTTP\/1\.1 401 [\s\S]*x-request-id: probe-1[\s\S]*\{"error":"auth_required"/);
     // A stream asked for after another request on one keep-alive connection: node:http serves it.
-    const reused = await raw(walcast.port, `GET /healthz HTTP/1.1\r\nhost: x\r\n\r\nGET /v1/stream?access_token=${await walcast.token('acme')} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`, 'retry:');
+    const reused = await raw(
+      walcast.port,
+      `GET /healthz HTTP/1.1\r\nhost: x\r\n\r\nGET /v1/stream?access_token=${await walcast.token('acme')} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`,
+      'retry:',
+    );
     expect(reused).toMatch(/^HTTP\/1\.1 200 [\s\S]*"status":"ok"[\s\S]*HTTP\/1\.1 200 [\s\S]*text\/event-stream[\s\S]*retry: \d+/);
     const badEncoding = await fetch(`${walcast.url}/v1/tables/%E0%A4%A/rows`, { headers: { authorization: `Bearer ${await walcast.token('acme')}` } });
     expect(badEncoding.status).toBe(400);
@@ -176,7 +180,12 @@ describe('tokens', () => {
   }
 
   const sign = (key: { kid: string; privateKey: CryptoKey }, claims: Record<string, unknown> = {}) =>
-    new SignJWT({ tenant_id: 'acme', ...claims }).setProtectedHeader({ alg: 'RS256', kid: key.kid }).setSubject('ann').setIssuedAt().setExpirationTime('1h').sign(key.privateKey);
+    new SignJWT({ tenant_id: 'acme', ...claims })
+      .setProtectedHeader({ alg: 'RS256', kid: key.kid })
+      .setSubject('ann')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(key.privateKey);
 
   beforeAll(async () => {
     keys = [await newKey('k1')];
@@ -186,7 +195,15 @@ describe('tokens', () => {
     });
     await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
     const jwksUrl = `http://127.0.0.1:${(jwks.address() as { port: number }).port}/jwks.json`;
-    const config = loadConfig({ DATABASE_URL: db.url, WALCAST_JWKS_URL: jwksUrl, WALCAST_PORT: '0', WALCAST_INSTANCE: 'jwks', LOG_LEVEL: 'silent', WALCAST_JWT_AUDIENCE: 'walcast', WALCAST_JWT_ISSUER: 'https://auth.example' });
+    const config = loadConfig({
+      DATABASE_URL: db.url,
+      WALCAST_JWKS_URL: jwksUrl,
+      WALCAST_PORT: '0',
+      WALCAST_INSTANCE: 'jwks',
+      LOG_LEVEL: 'silent',
+      WALCAST_JWT_AUDIENCE: 'walcast',
+      WALCAST_JWT_ISSUER: 'https://auth.example',
+    });
     instance = await startWalcast({
       config,
       databaseUrl: db.url,
@@ -204,8 +221,12 @@ describe('tokens', () => {
   const status = async (token: string) => (await fetch(`${instance.url}/v1/presence?room=x`, { headers: { authorization: `Bearer ${token}` } })).status;
 
   it('needs an audience or an issuer to check with a JWKS: a shared key set must not let other applications in', () => {
-    expect(() => createTokenVerifier({ jwksUrl: 'https://auth.example/jwks.json', tenantClaim: 'tenant_id' })).toThrow(/WALCAST_JWT_AUDIENCE or WALCAST_JWT_ISSUER/);
-    expect(() => loadConfig({ DATABASE_URL: db.url, WALCAST_JWKS_URL: 'https://auth.example/jwks.json' })).toThrow(/WALCAST_JWKS_URL needs WALCAST_JWT_AUDIENCE or WALCAST_JWT_ISSUER/);
+    expect(() => createTokenVerifier({ jwksUrl: 'https://auth.example/jwks.json', tenantClaim: 'tenant_id' })).toThrow(
+      /WALCAST_JWT_AUDIENCE or WALCAST_JWT_ISSUER/,
+    );
+    expect(() => loadConfig({ DATABASE_URL: db.url, WALCAST_JWKS_URL: 'https://auth.example/jwks.json' })).toThrow(
+      /WALCAST_JWKS_URL needs WALCAST_JWT_AUDIENCE or WALCAST_JWT_ISSUER/,
+    );
     expect(() => createTokenVerifier({ jwksUrl: 'https://auth.example/jwks.json', tenantClaim: 'tenant_id', issuer: 'https://auth.example' })).not.toThrow();
   });
 
@@ -222,7 +243,10 @@ describe('tokens', () => {
     expect(await status(await sign(keys[0]!, good))).toBe(200);
 
     // HS256 with the public key as secret (algorithm confusion) and unsigned tokens: refused.
-    const confused = await new SignJWT({ tenant_id: 'acme', ...good }).setProtectedHeader({ alg: 'HS256', kid: 'k1' }).setSubject('ann').setExpirationTime('1h')
+    const confused = await new SignJWT({ tenant_id: 'acme', ...good })
+      .setProtectedHeader({ alg: 'HS256', kid: 'k1' })
+      .setSubject('ann')
+      .setExpirationTime('1h')
       .sign(new TextEncoder().encode(JSON.stringify(keys[1]!.jwk)));
     expect(await status(confused)).toBe(401);
     const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${Buffer.from(JSON.stringify({ tenant_id: 'acme', sub: 'ann', ...good })).toString('base64url')}.`;
@@ -231,7 +255,13 @@ describe('tokens', () => {
 
   it('never writes a token to logs, metrics or error bodies, ?access_token= included', async () => {
     const port = await freePort();
-    const server = runCli(['serve'], { DATABASE_URL: db.url, WALCAST_JWT_SECRET: TEST_SECRET, WALCAST_PORT: String(port), WALCAST_INSTANCE: 'leaks', LOG_LEVEL: 'trace' });
+    const server = runCli(['serve'], {
+      DATABASE_URL: db.url,
+      WALCAST_JWT_SECRET: TEST_SECRET,
+      WALCAST_PORT: String(port),
+      WALCAST_INSTANCE: 'leaks',
+      LOG_LEVEL: 'trace',
+    });
     try {
       await waitForOutput(server, /walcast serving/);
       const base = `http://127.0.0.1:${port}`;
@@ -240,7 +270,11 @@ describe('tokens', () => {
       const forged = `${valid.slice(0, -6)}AAAAAA`;
       const bodies: string[] = [];
       for (const token of [valid, expired, forged]) {
-        for (const url of [`${base}/v1/stream?tables=nope&access_token=${token}`, `${base}/v1/tables/notes/rows?access_token=${token}&where=bad`, `${base}/v1/presence?room=x&access_token=${token}`]) {
+        for (const url of [
+          `${base}/v1/stream?tables=nope&access_token=${token}`,
+          `${base}/v1/tables/notes/rows?access_token=${token}&where=bad`,
+          `${base}/v1/presence?room=x&access_token=${token}`,
+        ]) {
           const response = await new Promise<string>((resolve) => {
             const request = httpRequest(url, (reply) => {
               let text = '';
@@ -255,7 +289,15 @@ describe('tokens', () => {
           });
           bodies.push(response);
         }
-        bodies.push(await (await fetch(`${base}/v1/tables/notes/rows`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"oops"' })).text());
+        bodies.push(
+          await (
+            await fetch(`${base}/v1/tables/notes/rows`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+              body: '{"oops"',
+            })
+          ).text(),
+        );
       }
       bodies.push(await (await fetch(`${base}/metrics`)).text());
       // Request ids: a caller's safe one is echoed and logged; anything else gets a new UUID.
@@ -292,18 +334,24 @@ describe('tokens that never expire or carry control characters', () => {
       ['insert', fetch(`${walcast.url}/v1/tables/notes/rows`, { method: 'POST', headers, body: '{"body":"x"}' })],
       ['presence', fetch(`${walcast.url}/v1/presence?room=x`, { headers })],
     ];
-    return Promise.all(requests.map(async ([route, pending]) => {
-      const response = await pending;
-      if (response.status < 400) {
-        await response.body?.cancel();
-        return [route, response.status, undefined] as [string, number, unknown];
-      }
-      return [route, response.status, ((await response.json()) as { error?: string }).error] as [string, number, unknown];
-    }));
+    return Promise.all(
+      requests.map(async ([route, pending]) => {
+        const response = await pending;
+        if (response.status < 400) {
+          await response.body?.cancel();
+          return [route, response.status, undefined] as [string, number, unknown];
+        }
+        return [route, response.status, ((await response.json()) as { error?: string }).error] as [string, number, unknown];
+      }),
+    );
   }
 
   it('refuses a token without exp (401) on every route and the stream', async () => {
-    const forever = await new SignJWT({ tenant_id: 'acme' }).setProtectedHeader({ alg: 'HS256' }).setSubject('ann').setIssuedAt().sign(new TextEncoder().encode(TEST_SECRET));
+    const forever = await new SignJWT({ tenant_id: 'acme' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('ann')
+      .setIssuedAt()
+      .sign(new TextEncoder().encode(TEST_SECRET));
     expect(await answers(forever)).toEqual([
       ['stream', 401, 'invalid_token'],
       ['snapshot', 401, 'invalid_token'],
@@ -317,7 +365,10 @@ describe('tokens that never expire or carry control characters', () => {
   it('refuses a tenant claim with control or other non-printable characters (401, saying so)', async () => {
     for (const tenant of ['acme\u0000', 'acme\nglobex', 'ac\u200bme', 'acme\u2028', '\u007f', 'acme\u202e']) {
       const token = await walcast.token(tenant);
-      expect((await answers(token)).map(([, status]) => status), JSON.stringify(tenant)).toEqual([401, 401, 401, 401]);
+      expect(
+        (await answers(token)).map(([, status]) => status),
+        JSON.stringify(tenant),
+      ).toEqual([401, 401, 401, 401]);
       const response = await fetch(`${walcast.url}/v1/presence?room=x`, { headers: { authorization: `Bearer ${token}` } });
       expect(((await response.json()) as { message: string }).message).toMatch(/"tenant_id" claim contains control or other non-printable characters/);
     }
@@ -371,7 +422,13 @@ describe('a key set that cannot be fetched', () => {
     return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
   }
   const sign = (key: { kid: string; privateKey: CryptoKey }) =>
-    new SignJWT({ tenant_id: 'acme' }).setProtectedHeader({ alg: 'ES256', kid: key.kid }).setAudience('walcast').setSubject('ann').setIssuedAt().setExpirationTime('1h').sign(key.privateKey);
+    new SignJWT({ tenant_id: 'acme' })
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid })
+      .setAudience('walcast')
+      .setSubject('ann')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(key.privateKey);
 
   async function startJwks(): Promise<void> {
     jwks = createServer((_request, response) => {
@@ -397,7 +454,14 @@ describe('a key set that cannot be fetched', () => {
     const jwksUrl = `http://127.0.0.1:${port}/jwks.json`;
     // Down from the start: no set was ever fetched.
     await stopJwks();
-    const config = loadConfig({ DATABASE_URL: db.url, WALCAST_JWKS_URL: jwksUrl, WALCAST_JWT_AUDIENCE: 'walcast', WALCAST_PORT: '0', WALCAST_INSTANCE: 'jwks_down', LOG_LEVEL: 'silent' });
+    const config = loadConfig({
+      DATABASE_URL: db.url,
+      WALCAST_JWKS_URL: jwksUrl,
+      WALCAST_JWT_AUDIENCE: 'walcast',
+      WALCAST_PORT: '0',
+      WALCAST_INSTANCE: 'jwks_down',
+      LOG_LEVEL: 'silent',
+    });
     instance = await startWalcast({
       config,
       databaseUrl: db.url,

@@ -26,9 +26,21 @@ let certDir: string;
 beforeAll(async () => {
   certDir = await mkdtemp(path.join(tmpdir(), 'walcast-tls-'));
   await promisify(execFile)('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    '-keyout', path.join(certDir, 'key.pem'), '-out', path.join(certDir, 'cert.pem'),
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-keyout',
+    path.join(certDir, 'key.pem'),
+    '-out',
+    path.join(certDir, 'cert.pem'),
   ]);
   db = await createTestDatabase('http2');
   await migrate(db.url);
@@ -146,8 +158,12 @@ describe('HTTPS with HTTP/2', () => {
         return response.status;
       }, token);
       expect(status).toBe(201);
-      await page.waitForFunction(() => (window as unknown as { walcastTest: { events: string[] } }).walcastTest.events.some((data) => data.includes('from chromium over h2')));
-      const protocols = await page.evaluate(() => performance.getEntriesByType('resource').map((entry) => (entry as PerformanceResourceTiming).nextHopProtocol));
+      await page.waitForFunction(() =>
+        (window as unknown as { walcastTest: { events: string[] } }).walcastTest.events.some((data) => data.includes('from chromium over h2')),
+      );
+      const protocols = await page.evaluate(() =>
+        performance.getEntriesByType('resource').map((entry) => (entry as PerformanceResourceTiming).nextHopProtocol),
+      );
       expect(new Set(protocols)).toEqual(new Set(['h2']));
     } finally {
       await browser?.close();

@@ -20,7 +20,11 @@ const TABLES = {
     'i',
     ['org_id', 'code'],
   ],
-  identity_nothing: ['create table identity_nothing (id int primary key, org_id text not null, v text); alter table identity_nothing replica identity nothing', 'f', ['id']],
+  identity_nothing: [
+    'create table identity_nothing (id int primary key, org_id text not null, v text); alter table identity_nothing replica identity nothing',
+    'f',
+    ['id'],
+  ],
   no_key: ['create table no_key (org_id text, v text)', 'f', ['org_id', 'v']],
 } as const;
 

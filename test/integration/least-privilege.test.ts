@@ -44,7 +44,12 @@ afterAll(async () => {
   for (const created of roles) await created.drop();
 });
 
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${walcast.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${await walcast.token('acme', 'ann')}`, 'content-type': 'application/json', ...headers },
@@ -213,7 +218,11 @@ describe('a role that lacks something', () => {
         expect(await run.exited).toBe(2);
         return run.output.trim();
       })();
-      expect(line).toMatch(new RegExp(`^walcast: role ${server.name} cannot install walcast's SQL \\(permission denied for database \\S+\\): run walcast migrate as the owner of schema walcast \\(or of the database\\), then serve with WALCAST_MIGRATE=false$`));
+      expect(line).toMatch(
+        new RegExp(
+          `^walcast: role ${server.name} cannot install walcast's SQL \\(permission denied for database \\S+\\): run walcast migrate as the owner of schema walcast \\(or of the database\\), then serve with WALCAST_MIGRATE=false$`,
+        ),
+      );
     } finally {
       await empty.drop();
     }

@@ -47,7 +47,7 @@ afterAll(async () => {
 });
 
 describe('createWalcast mounted in an Express app', () => {
-  it('serves the API under the prefix beside the app\'s own routes', async () => {
+  it("serves the API under the prefix beside the app's own routes", async () => {
     const token = await signToken(TEST_SECRET, { tenant: 'acme', sub: 'me', ttlSeconds: 600, tenantClaim: 'tenant_id' });
     const todos = createClient({ url: `${base}/realtime`, token }).subscribe({ tables: ['todos'] });
     await todos.ready();

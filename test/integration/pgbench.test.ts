@@ -90,7 +90,16 @@ describe('pgbench as the app, walcast killed and restarted', () => {
     const serve = (): Run =>
       runCli(['serve'], { DATABASE_URL: db.url, WALCAST_JWT_SECRET: TEST_SECRET, WALCAST_PORT: String(port), WALCAST_INSTANCE: 'bench', LOG_LEVEL: 'warn' });
     const waitForReady = () =>
-      eventually('walcast is ready', () => fetch(`http://127.0.0.1:${port}/readyz`).then((response) => response.status === 200, () => false), 30_000, 100);
+      eventually(
+        'walcast is ready',
+        () =>
+          fetch(`http://127.0.0.1:${port}/readyz`).then(
+            (response) => response.status === 200,
+            () => false,
+          ),
+        30_000,
+        100,
+      );
     const committed = async () => Number((await db.sql.query<{ n: string }>('select count(*) as n from pgbench_history')).rows[0]!.n);
     let walcast = serve();
     await waitForReady();
@@ -143,8 +152,12 @@ describe('pgbench as the app, walcast killed and restarted', () => {
           const row = event.data['row'] as { aid: number; abalance: number };
           balances.set(row.aid, row.abalance);
         }
-        const { rows } = await db.sql.query<{ aid: number; abalance: number }>('select aid, abalance from pgbench_accounts where bid = $1 and abalance <> 0', [Number(tenants[i])]);
-        expect(Object.fromEntries([...balances].filter(([, balance]) => balance !== 0))).toEqual(Object.fromEntries(rows.map((row) => [row.aid, row.abalance])));
+        const { rows } = await db.sql.query<{ aid: number; abalance: number }>('select aid, abalance from pgbench_accounts where bid = $1 and abalance <> 0', [
+          Number(tenants[i]),
+        ]);
+        expect(Object.fromEntries([...balances].filter(([, balance]) => balance !== 0))).toEqual(
+          Object.fromEntries(rows.map((row) => [row.aid, row.abalance])),
+        );
         for (const event of history(client)) {
           const row = event.data['row'] as { aid: number; delta: number };
           deltas.set(row.aid, (deltas.get(row.aid) ?? 0) + row.delta);
@@ -156,7 +169,17 @@ describe('pgbench as the app, walcast killed and restarted', () => {
 
       const transactions = counts.reduce((sum, row) => sum + row.n, 0) - tenants.length;
       expect(transactions).toBe(TRANSACTIONS);
-      console.log(JSON.stringify({ pgbench: pgbench ?? 'tpc-b through pg', transactions, events, restarts: RESTARTS, reconnects: clients.map((client) => client.connections - 1), lost: 0, duplicated: 0 }));
+      console.log(
+        JSON.stringify({
+          pgbench: pgbench ?? 'tpc-b through pg',
+          transactions,
+          events,
+          restarts: RESTARTS,
+          reconnects: clients.map((client) => client.connections - 1),
+          lost: 0,
+          duplicated: 0,
+        }),
+      );
     } finally {
       for (const client of clients) client.close();
       walcast.child.kill('SIGTERM');

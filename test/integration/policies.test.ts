@@ -36,7 +36,11 @@ afterAll(async () => {
 });
 
 function token(tenant: string, sub: string, claims: Record<string, unknown> = {}): Promise<string> {
-  return new SignJWT({ ...claims, tenant_id: tenant }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime('10m').sign(new TextEncoder().encode(TEST_SECRET));
+  return new SignJWT({ ...claims, tenant_id: tenant })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setExpirationTime('10m')
+    .sign(new TextEncoder().encode(TEST_SECRET));
 }
 
 const idsOf = (events: readonly ReceivedMessage[]) => events.map((event) => [event.data['op'], (event.data['key'] as { id: number }).id]);
@@ -64,8 +68,15 @@ describe('a table with a row policy', () => {
         (3, 'acme', 'carol', true, null, 'shared', 's3'),
         (4, 'acme', 'carol', false, 'red', 'red team', 's4'),
         (5, 'globex', 'alice', false, null, 'globex alice', 's5')`);
-      expect(idsOf(await onAlice.take(3))).toEqual([['insert', 1], ['insert', 3], ['insert', 4]]);
-      expect(idsOf(await onBob.take(2))).toEqual([['insert', 2], ['insert', 3]]);
+      expect(idsOf(await onAlice.take(3))).toEqual([
+        ['insert', 1],
+        ['insert', 3],
+        ['insert', 4],
+      ]);
+      expect(idsOf(await onBob.take(2))).toEqual([
+        ['insert', 2],
+        ['insert', 3],
+      ]);
       expect(idsOf(await onStranger.take(1))).toEqual([['insert', 3]]);
       expect(idsOf(await onElsewhere.take(1))).toEqual([['insert', 5]]);
       expect(await snapshotIds(alice)).toEqual([1, 3, 4]);
@@ -76,9 +87,18 @@ describe('a table with a row policy', () => {
       // Alice shares her row: Bob gets an insert; she unshares it: Bob gets a delete.
       await db.sql.query(`update docs set shared = true where id = 1`);
       await db.sql.query(`update docs set shared = false, title = 'private again' where id = 1`);
-      expect(idsOf(await onAlice.take(2))).toEqual([['update', 1], ['update', 1]]);
-      expect(idsOf(await onBob.take(2))).toEqual([['insert', 1], ['delete', 1]]);
-      expect(idsOf(await onStranger.take(2))).toEqual([['insert', 1], ['delete', 1]]);
+      expect(idsOf(await onAlice.take(2))).toEqual([
+        ['update', 1],
+        ['update', 1],
+      ]);
+      expect(idsOf(await onBob.take(2))).toEqual([
+        ['insert', 1],
+        ['delete', 1],
+      ]);
+      expect(idsOf(await onStranger.take(2))).toEqual([
+        ['insert', 1],
+        ['delete', 1],
+      ]);
       // The red team's row leaves the team: Alice loses it.
       await db.sql.query(`update docs set team_id = 'blue' where id = 4`);
       expect(idsOf(await onAlice.take(1))).toEqual([['delete', 4]]);
@@ -86,7 +106,13 @@ describe('a table with a row policy', () => {
       for (const stream of streams) for (const event of stream.received) expect(JSON.stringify(event.data)).not.toMatch(/secret|"s\d"/);
       // Nothing more for anyone: the next event each gets is this one (a later row to all).
       await db.sql.query(`insert into docs (id, org_id, owner_id, shared) values (6, 'acme', 'x', true), (7, 'globex', 'x', true)`);
-      for (const [stream, id] of [[onAlice, 6], [onBob, 6], [onStranger, 6], [onElsewhere, 7]] as const) expect(idsOf(await stream.take(1))).toEqual([['insert', id]]);
+      for (const [stream, id] of [
+        [onAlice, 6],
+        [onBob, 6],
+        [onStranger, 6],
+        [onElsewhere, 7],
+      ] as const)
+        expect(idsOf(await stream.take(1))).toEqual([['insert', id]]);
     } finally {
       for (const stream of streams) stream.close();
     }
@@ -125,13 +151,19 @@ describe('a table with a row policy', () => {
     expect(inserted).toMatchObject({ status: 201, body: { row: { title: 'mine', owner_id: 'alice', team_id: 'red', shared: false } } });
     const id = (inserted.body['row'] as { id: number }).id;
     expect((await call(alice, 'POST', '', { title: 'x', owner_id: 'bob' })).status).toBe(403);
-    expect(await call(noTeam, 'POST', '', { title: 'x' })).toMatchObject({ status: 403, body: { error: 'forbidden', message: expect.stringMatching(/\$claim\.team/) } });
+    expect(await call(noTeam, 'POST', '', { title: 'x' })).toMatchObject({
+      status: 403,
+      body: { error: 'forbidden', message: expect.stringMatching(/\$claim\.team/) },
+    });
     // Bob cannot see Alice's private note: not there for him.
     expect((await call(bob, 'PATCH', `/${id}`, { set: { title: 'bob was here' } }, '1')).status).toBe(404);
     expect((await call(bob, 'DELETE', `/${id}`, undefined, '1')).status).toBe(404);
     // Alice shares it; Bob may edit it, but not unshare it (it would leave his view): 403, nothing changed.
     expect(await call(alice, 'PATCH', `/${id}`, { set: { shared: true } }, '1')).toMatchObject({ status: 200, body: { row: { shared: true } } });
-    expect(await call(bob, 'PATCH', `/${id}`, { set: { title: 'edited by bob' } }, '2')).toMatchObject({ status: 200, body: { row: { title: 'edited by bob' } } });
+    expect(await call(bob, 'PATCH', `/${id}`, { set: { title: 'edited by bob' } }, '2')).toMatchObject({
+      status: 200,
+      body: { row: { title: 'edited by bob' } },
+    });
     expect(await call(bob, 'PATCH', `/${id}`, { set: { shared: false } }, '3')).toMatchObject({ status: 403, body: { error: 'policy_violation' } });
     const { rows } = await db.sql.query('select title, shared, version from notes where id = $1', [id]);
     expect(rows).toEqual([{ title: 'edited by bob', shared: true, version: '3' }]);

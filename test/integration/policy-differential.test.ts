@@ -53,7 +53,10 @@ const quoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
 async function tokenFor(tenant: string, claims: Claims, index: number): Promise<string> {
   // A token's sub is a string (walcast refuses others); the claims go as drawn.
   const sub = typeof claims['sub'] === 'string' && claims['sub'] !== '' && claims['sub'].length <= 200 ? claims['sub'] : `user-${index}`;
-  return new SignJWT({ ...claims, tenant_id: tenant, sub }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(new TextEncoder().encode(TEST_SECRET));
+  return new SignJWT({ ...claims, tenant_id: tenant, sub })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime('10m')
+    .sign(new TextEncoder().encode(TEST_SECRET));
 }
 
 function keysFromEvents(events: readonly { type: string; data: Record<string, unknown> }[]): string[] {
@@ -71,7 +74,11 @@ function keysFromEvents(events: readonly { type: string; data: Record<string, un
 async function mark(tenant: string, streams: readonly SseClient[]): Promise<void> {
   const { rows } = await db.sql.query<{ id: number }>('insert into marker (org_id) values ($1) returning id', [tenant]);
   for (const stream of streams) {
-    await stream.until(() => stream.received.some((event) => event.data['table'] === 'public.marker' && (event.data['row'] as { id: number }).id === rows[0]!.id), 10_000, 'the marker');
+    await stream.until(
+      () => stream.received.some((event) => event.data['table'] === 'public.marker' && (event.data['row'] as { id: number }).id === rows[0]!.id),
+      10_000,
+      'the marker',
+    );
   }
 }
 
@@ -111,7 +118,10 @@ describe('row policies, differentially against Postgres', () => {
             const params = COLUMN_SPECS.map((spec, i) => `$${i + 1}::${spec.sql}`);
             if (operation.op === 'insert' || live.length === 0) {
               const id = nextId++;
-              await db.sql.query(`insert into f (id, org_id, ${COLUMN_SPECS.map((spec) => quoted(spec.name)).join(', ')}) values ($${params.length + 1}, $${params.length + 2}, ${params.join(', ')})`, [...values, id, tenant]);
+              await db.sql.query(
+                `insert into f (id, org_id, ${COLUMN_SPECS.map((spec) => quoted(spec.name)).join(', ')}) values ($${params.length + 1}, $${params.length + 2}, ${params.join(', ')})`,
+                [...values, id, tenant],
+              );
               live.push(id);
             } else if (operation.op === 'update') {
               const id = live[operation.at % live.length]!;
@@ -142,7 +152,9 @@ describe('row policies, differentially against Postgres', () => {
       { numRuns: Number(process.env['WALCAST_POLICY_RUNS'] ?? 12), seed, endOnFailure: true },
     );
     const seconds = (performance.now() - started) / 1000;
-    console.log(`policy differential (seed ${seed}): ${policies} policies, ${streamsChecked} users' streams × ${changes} row changes in ${seconds.toFixed(1)} s (${nonEmpty} streams ended with rows, ${partial} with some rows but not all)`);
+    console.log(
+      `policy differential (seed ${seed}): ${policies} policies, ${streamsChecked} users' streams × ${changes} row changes in ${seconds.toFixed(1)} s (${nonEmpty} streams ended with rows, ${partial} with some rows but not all)`,
+    );
     expect(policies).toBeGreaterThan(0);
   }, 240_000);
 });

@@ -137,9 +137,54 @@ function mutate(text: string, { kind, at, pick, quoted }: Mutation): string {
 }
 
 const TOKENS = [
-  'or=(', 'and=(', 'not.or=(', 'not.and=(', 'or(', 'and(', 'not.', 'i4', 'b', 'tx', 'e', 'js', 'nope', '"dotted.name"', 'dotted.name',
-  '"sec ret"', '"not"', '.', '.', ',', '(', ')', ')', '"', '\\', '=', 'eq.', 'neq.', 'lt.', 'gte.', 'in.', 'is.', 'in.(', 'null',
-  'true', 'unknown', '1', '-2.5', 'x', 'sad', '2026-01-01', '$sub', '$claim.c1', '$claim.', '$x', ' ', 'é', '😀',
+  'or=(',
+  'and=(',
+  'not.or=(',
+  'not.and=(',
+  'or(',
+  'and(',
+  'not.',
+  'i4',
+  'b',
+  'tx',
+  'e',
+  'js',
+  'nope',
+  '"dotted.name"',
+  'dotted.name',
+  '"sec ret"',
+  '"not"',
+  '.',
+  '.',
+  ',',
+  '(',
+  ')',
+  ')',
+  '"',
+  '\\',
+  '=',
+  'eq.',
+  'neq.',
+  'lt.',
+  'gte.',
+  'in.',
+  'is.',
+  'in.(',
+  'null',
+  'true',
+  'unknown',
+  '1',
+  '-2.5',
+  'x',
+  'sad',
+  '2026-01-01',
+  '$sub',
+  '$claim.c1',
+  '$claim.',
+  '$x',
+  ' ',
+  'é',
+  '😀',
 ];
 const soupArb = fc.array(fc.constantFrom(...TOKENS), { minLength: 1, maxLength: 24 }).map((parts) => parts.join(''));
 
@@ -164,28 +209,57 @@ function storable(text: string): string {
 }
 
 /** Conditions of any operator on any column with values of many types: the operator and literal rules. */
-const VALUES = ['1', '-7', '2.5', '1e3', '2026-01-01', '12:00', 'sad', 't', 'yes', 'abc', '', '"x,y"', '"$x"', '(1,2)', '("a",$sub)', '$sub', '$claim.c1', 'null', 'true', 'unknown', '\\x00', '10.0.0.1', '{}', '1 day'];
+const VALUES = [
+  '1',
+  '-7',
+  '2.5',
+  '1e3',
+  '2026-01-01',
+  '12:00',
+  'sad',
+  't',
+  'yes',
+  'abc',
+  '',
+  '"x,y"',
+  '"$x"',
+  '(1,2)',
+  '("a",$sub)',
+  '$sub',
+  '$claim.c1',
+  'null',
+  'true',
+  'unknown',
+  '\\x00',
+  '10.0.0.1',
+  '{}',
+  '1 day',
+];
 const conditionArb = fc
   .tuple(fc.constantFrom(...NAMES), fc.boolean(), fc.constantFrom(...OPERATORS.slice(0, 8), ...OPERATORS.slice(0, 8), 'like'), fc.constantFrom(...VALUES))
   .map(([name, quoted, operator, value]) => ({ name, quoted, condition: `${operator}.${value}` }));
 const typedArb = fc.oneof(
   conditionArb.map(({ name, condition }) => `${name}=${condition}`),
-  fc.tuple(fc.constantFrom('or', 'and'), fc.array(conditionArb, { minLength: 1, maxLength: 4 })).map(
-    ([group, items]) => `${group}=(${items.map(({ name, quoted, condition }) => `${quoted ? quoteItem(name) : name}.${condition}`).join(',')})`,
-  ),
+  fc
+    .tuple(fc.constantFrom('or', 'and'), fc.array(conditionArb, { minLength: 1, maxLength: 4 }))
+    .map(([group, items]) => `${group}=(${items.map(({ name, quoted, condition }) => `${quoted ? quoteItem(name) : name}.${condition}`).join(',')})`),
 );
 
 function textArb(rows: readonly InputRow[]): fc.Arbitrary<string> {
   const tree = fc.tuple(nodeArb(rows, 3), fc.boolean()).map(([node, grouped]) => policyText(node, grouped));
   const mutated = fc.tuple(tree, fc.array(mutationArb, { minLength: 1, maxLength: 3 })).map(([text, mutations]) => mutations.reduce(mutate, text));
   return fc
-    .oneof({ weight: 4, arbitrary: tree }, { weight: 6, arbitrary: mutated }, { weight: 3, arbitrary: typedArb }, { weight: 2, arbitrary: soupArb }, { weight: 1, arbitrary: boundArb })
+    .oneof(
+      { weight: 4, arbitrary: tree },
+      { weight: 6, arbitrary: mutated },
+      { weight: 3, arbitrary: typedArb },
+      { weight: 2, arbitrary: soupArb },
+      { weight: 1, arbitrary: boundArb },
+    )
     .map(storable);
 }
 
-const batchArb = fc
-  .array(rowArb, { minLength: 2, maxLength: 6 })
-  .chain((rows) => fc.array(textArb(rows), { minLength: 150, maxLength: 250 }));
+const batchArb = fc.array(rowArb, { minLength: 2, maxLength: 6 }).chain((rows) => fc.array(textArb(rows), { minLength: 150, maxLength: 250 }));
 
 // ── both sides ───────────────────────────────────────────────────────────────────────
 
@@ -197,7 +271,8 @@ function kindOf(message: string | null): Kind {
   const text = message.replace(/^[0-9A-Z]{5} /, '');
   if (/^policy: (at most |groups nest at most |in\.\(…\) takes at most |the values are longer than )/.test(text)) return 'bound';
   if (/^policy: (public\.)?f has no column /.test(text)) return 'unknown column';
-  if (/^policy: (\w+ needs an ordered type|is\.\w+ needs a boolean column|[\s\S]* cannot be compared; only is\.null works on it$)/.test(text)) return 'operator';
+  if (/^policy: (\w+ needs an ordered type|is\.\w+ needs a boolean column|[\s\S]* cannot be compared; only is\.null works on it$)/.test(text))
+    return 'operator';
   if (/^policy: [\s\S]* cannot take /.test(text)) return 'literal';
   return 'malformed';
 }
@@ -221,7 +296,7 @@ async function sqlVerdicts(texts: readonly string[]): Promise<(string | null)[]>
   return rows.map((row) => row.verdict);
 }
 
-describe('walcast.check_policy, differentially against the server\'s parser and checker', () => {
+describe("walcast.check_policy, differentially against the server's parser and checker", () => {
   it('accepts exactly the policies the server accepts, and refuses the others for the same kind of reason', async () => {
     const seed = Number(process.env['WALCAST_POLICY_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
     const kinds = new Map<Kind, number>();
@@ -233,7 +308,8 @@ describe('walcast.check_policy, differentially against the server\'s parser and 
       fc.asyncProperty(batchArb, async (batch) => {
         const [sql, server] = await Promise.all([sqlVerdicts(batch), Promise.all(batch.map(serverVerdict))]);
         batch.forEach((text, i) => {
-          if (kindOf(sql[i]!) !== kindOf(server[i]!)) disagreements.push({ text: text.length > 300 ? `${text.slice(0, 300)}…` : text, sql: sql[i]!, server: server[i]! });
+          if (kindOf(sql[i]!) !== kindOf(server[i]!))
+            disagreements.push({ text: text.length > 300 ? `${text.slice(0, 300)}…` : text, sql: sql[i]!, server: server[i]! });
           kinds.set(kindOf(server[i]!), (kinds.get(kindOf(server[i]!)) ?? 0) + 1);
         });
         texts += batch.length;
@@ -242,8 +318,13 @@ describe('walcast.check_policy, differentially against the server\'s parser and 
       { numRuns: Number(process.env['WALCAST_POLICY_RUNS'] ?? 20), seed, endOnFailure: true },
     );
     const seconds = (performance.now() - started) / 1000;
-    const tally = [...kinds.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([kind, count]) => `${kind} ${count}`).join(', ');
-    console.log(`policy grammar differential (seed ${seed}): ${texts} texts in ${seconds.toFixed(1)} s, ${disagreements.length} verdicts differ; the server's: ${tally}`);
+    const tally = [...kinds.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([kind, count]) => `${kind} ${count}`)
+      .join(', ');
+    console.log(
+      `policy grammar differential (seed ${seed}): ${texts} texts in ${seconds.toFixed(1)} s, ${disagreements.length} verdicts differ; the server's: ${tally}`,
+    );
     expect(disagreements, `seed ${seed} (WALCAST_POLICY_SEED replays it)`).toEqual([]);
     // Otherwise a side threw instead of answering (a server error that is no refusal, a lost connection).
     expect(run.errorInstance ?? null, `seed ${seed}`).toBeNull();

@@ -103,10 +103,21 @@ describe('walcast.expose(…, policy, set_on_insert)', () => {
     expect(exposure).toMatchObject({ policy: null, setOnInsert: null });
     // The six-parameter calls of 002 still resolve, by name and by position.
     await db.sql.query(`create table plain (id int primary key, org_id text)`);
-    expect((await db.sql.query(`select walcast.expose('plain', 'org_id', null, '{}', null, 'walcast') as e`)).rows[0].e).toMatchObject({ policy: null, setOnInsert: null });
-    expect((await db.sql.query(`select walcast.expose('plain', tenant_column => 'org_id') as e`)).rows[0].e).toMatchObject({ tenantColumn: 'org_id', policy: null });
-    expect(await refusal(`select walcast.expose('plain', 'org_id', null, '{}', null, 'walcast', 'id=gt.0', '{"org_id":"$sub"}')`)).toMatchObject({ code: '22023' });
-    expect((await db.sql.query(`select walcast.expose('plain', 'org_id', null, '{}', null, 'walcast', 'id=gt.0', '{}') as e`)).rows[0].e).toMatchObject({ policy: 'id=gt.0', setOnInsert: null });
+    expect((await db.sql.query(`select walcast.expose('plain', 'org_id', null, '{}', null, 'walcast') as e`)).rows[0].e).toMatchObject({
+      policy: null,
+      setOnInsert: null,
+    });
+    expect((await db.sql.query(`select walcast.expose('plain', tenant_column => 'org_id') as e`)).rows[0].e).toMatchObject({
+      tenantColumn: 'org_id',
+      policy: null,
+    });
+    expect(await refusal(`select walcast.expose('plain', 'org_id', null, '{}', null, 'walcast', 'id=gt.0', '{"org_id":"$sub"}')`)).toMatchObject({
+      code: '22023',
+    });
+    expect((await db.sql.query(`select walcast.expose('plain', 'org_id', null, '{}', null, 'walcast', 'id=gt.0', '{}') as e`)).rows[0].e).toMatchObject({
+      policy: 'id=gt.0',
+      setOnInsert: null,
+    });
     await db.sql.query(`select walcast.conceal('plain')`);
   });
 
@@ -281,7 +292,11 @@ describe('the policy and set_on_insert over time', () => {
     await db.sql.query(`alter table tickets alter column level type bigint`);
     await db.sql.query(`alter table tickets alter column owner type varchar(40)`);
     expect(await storedExposure('tickets')).toMatchObject({ policy: 'and=(level.gt.2,owner.eq.$sub)' });
-    for (const [column, says] of [['level', 'used by the policy'], ['owner', 'used by the policy'], ['note', 'set on insert']] as const) {
+    for (const [column, says] of [
+      ['level', 'used by the policy'],
+      ['owner', 'used by the policy'],
+      ['note', 'set on insert'],
+    ] as const) {
       const dropped = await refusal(`alter table tickets drop column ${column}`);
       expect(dropped).toMatchObject({ code: '2BP01' });
       expect(dropped!.message).toBe(`walcast: public.tickets.${column} is ${says} of an exposed table`);
@@ -298,11 +313,14 @@ describe('the policy and set_on_insert over time', () => {
     expect((await db.sql.query(`select walcast.reexpose('bare') as e`)).rows[0].e).toEqual(exposed);
     // JSON null sets nothing, as SQL null does; so does {}.
     for (const none of ['null', '{}']) {
-      expect((await db.sql.query(`select walcast.expose('bare', tenant_column => 'org_id', version_column => 'version', set_on_insert => $1) as e`, [none])).rows[0].e).toEqual(exposed);
+      expect(
+        (await db.sql.query(`select walcast.expose('bare', tenant_column => 'org_id', version_column => 'version', set_on_insert => $1) as e`, [none])).rows[0]
+          .e,
+      ).toEqual(exposed);
     }
   });
 
-  it('reexpose() keeps both, under the columns\' names now, also after renames the event triggers missed', async () => {
+  it("reexpose() keeps both, under the columns' names now, also after renames the event triggers missed", async () => {
     await db.sql.query(`create table cards (id int primary key, org_id text, holder text, pan text)`);
     await db.sql.query(`select walcast.expose('cards', tenant_column => 'org_id', hidden_columns => '{pan}',
                                               policy => 'or=(holder.eq.$sub,pan.is.null)', set_on_insert => '{"holder":"$sub","pan":"$claim.pan"}')`);
@@ -315,7 +333,9 @@ describe('the policy and set_on_insert over time', () => {
       await db.sql.query(`alter event trigger walcast_alter_table enable`);
     }
     // Not rewritten: the stored text still names holder, but by attnum it is still the same column.
-    expect((await db.sql.query(`select policy from walcast.exposed_tables where relid = 'cards'::regclass`)).rows[0].policy).toBe('or=(holder.eq.$sub,pan.is.null)');
+    expect((await db.sql.query(`select policy from walcast.exposed_tables where relid = 'cards'::regclass`)).rows[0].policy).toBe(
+      'or=(holder.eq.$sub,pan.is.null)',
+    );
     expect((await db.sql.query(`select walcast.reexpose('cards') as e`)).rows[0].e).toEqual({
       ...before,
       policy: 'or=("card holder".eq.$sub,pan.is.null)',
@@ -343,7 +363,10 @@ describe('upgrading from 003', () => {
   it('keeps every exposure as it was, with no policy and nothing set on insert; 004 applies once', async () => {
     const old = await createTestDatabase('policy_sql_upgrade');
     try {
-      const scripts = (await import('node:fs')).readdirSync(SQL_DIR).filter((name) => /^\d{3}_.*\.sql$/.test(name)).sort();
+      const scripts = (await import('node:fs'))
+        .readdirSync(SQL_DIR)
+        .filter((name) => /^\d{3}_.*\.sql$/.test(name))
+        .sort();
       expect(scripts.indexOf('004_row_policies.sql')).toBe(3);
       for (const script of scripts.slice(0, 3)) await old.sql.query(await readFile(`${SQL_DIR}${script}`, 'utf8'));
       await old.sql.query(`
@@ -367,7 +390,9 @@ describe('upgrading from 003', () => {
       expect((await old.sql.query(SETTINGS)).rows).toEqual(after);
       expect((await migrate(old.url)).applied).toEqual([]);
       // And the upgraded exposures take a policy.
-      expect((await old.sql.query(`select walcast.expose('tasks', tenant_column => 'org_id', policy => 'title=eq.$sub') as e`)).rows[0].e).toMatchObject({ policy: 'title=eq.$sub' });
+      expect((await old.sql.query(`select walcast.expose('tasks', tenant_column => 'org_id', policy => 'title=eq.$sub') as e`)).rows[0].e).toMatchObject({
+        policy: 'title=eq.$sub',
+      });
     } finally {
       await old.drop();
     }

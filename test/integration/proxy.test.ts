@@ -80,7 +80,10 @@ function replaceOnce(text: string, from: string, to: string): string {
 async function waitUntilServing(proxy: Proxy): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const answered = await fetch(`${proxy.plainUrl}/healthz`).then((response) => response.ok, () => false);
+    const answered = await fetch(`${proxy.plainUrl}/healthz`).then(
+      (response) => response.ok,
+      () => false,
+    );
     if (answered) return;
     if (Date.now() > deadline || proxy.process.exitCode !== null) throw new Error(`${proxy.name} did not start:\n${proxy.output}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -145,7 +148,11 @@ async function startCaddy(): Promise<Proxy> {
   const shipped = await readFile(path.join(DEPLOY, 'caddy/Caddyfile'), 'utf8');
   // Local-only additions to the shipped global options: no admin endpoint, no system trust
   // store, no port 80, state in the test's directory.
-  const local = replaceOnce(shipped, '\tgrace_period 10s\n', `\tgrace_period 10s\n\tadmin off\n\tskip_install_trust\n\tauto_https disable_redirects\n\thttp_port ${httpPort}\n\tstorage file_system ${dir}/data\n`);
+  const local = replaceOnce(
+    shipped,
+    '\tgrace_period 10s\n',
+    `\tgrace_period 10s\n\tadmin off\n\tskip_install_trust\n\tauto_https disable_redirects\n\thttp_port ${httpPort}\n\tstorage file_system ${dir}/data\n`,
+  );
   await writeFile(path.join(dir, 'Caddyfile'), local);
   const env = {
     HOME: dir,
@@ -205,8 +212,25 @@ beforeAll(async () => {
   if (!withNginx && !withCaddy) return;
   root = await mkdtemp(path.join(tmpdir(), 'walcast-proxy-'));
   await chmod(root, 0o755);
-  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(root, 'tls.key'), '-out', path.join(root, 'tls.crt')]);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    path.join(root, 'tls.key'),
+    '-out',
+    path.join(root, 'tls.crt'),
+  ]);
   db = await createTestDatabase('proxy');
   await migrate(db.url);
   await db.sql.query(`create table items (id serial primary key, org_id text not null, title text not null);
@@ -306,22 +330,30 @@ describe.skipIf(!withNginx && !withCaddy)('deploy/ proxy configurations in front
         await insert('items', `${proxy.name} over h2`);
         const deadline = Date.now() + 5_000;
         while (received.some((messages) => messages.length === 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-        for (const messages of received) expect(messages.map((message) => JSON.parse(message.data).row.title), proxy.name).toEqual([`${proxy.name} over h2`]);
+        for (const messages of received)
+          expect(
+            messages.map((message) => JSON.parse(message.data).row.title),
+            proxy.name,
+          ).toEqual([`${proxy.name} over h2`]);
       } finally {
         session.destroy();
       }
     }
   });
 
-  it('keeps a silent stream open past the proxies\' default timeouts, on the same connection', async () => {
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, quietSince + PROXY_DEFAULT_TIMEOUT_MS + 2_000 - Date.now())));
-    await insert('quiet', 'after a minute of silence');
-    for (const proxy of proxies) {
-      const client = quiet.get(proxy.name)!;
-      expect(titleOf(await client.next()), proxy.name).toBe('after a minute of silence');
-      expect(client.connections, `${proxy.name} reconnected: the proxy had closed the stream`).toBe(1);
-    }
-  }, PROXY_DEFAULT_TIMEOUT_MS + 30_000);
+  it(
+    "keeps a silent stream open past the proxies' default timeouts, on the same connection",
+    async () => {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, quietSince + PROXY_DEFAULT_TIMEOUT_MS + 2_000 - Date.now())));
+      await insert('quiet', 'after a minute of silence');
+      for (const proxy of proxies) {
+        const client = quiet.get(proxy.name)!;
+        expect(titleOf(await client.next()), proxy.name).toBe('after a minute of silence');
+        expect(client.connections, `${proxy.name} reconnected: the proxy had closed the stream`).toBe(1);
+      }
+    },
+    PROXY_DEFAULT_TIMEOUT_MS + 30_000,
+  );
 
   it('moves the clients of a stopped instance to the other one, which resumes them with no gap and no duplicate', async () => {
     const clients = new Map<string, SseClient[]>();

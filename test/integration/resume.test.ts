@@ -89,7 +89,7 @@ describe('a resume point from another database', () => {
     }
   }
 
-  it('gets a reset for an event ID past the database\'s WAL position (not silence forever), then the stream goes on live', async () => {
+  it("gets a reset for an event ID past the database's WAL position (not silence forever), then the stream goes on live", async () => {
     await expectResetThenLive(formatEventId(await walPosition(1n << 30n), 3), 'after a restore');
   });
 
@@ -98,7 +98,7 @@ describe('a resume point from another database', () => {
     await expectResetThenLive(formatCursor({ low, high: (low + 64n) as Lsn, xmax: 5_000_000n, xip: [] }), 'after a cursor from elsewhere');
   });
 
-  it('waits on an ID past this instance\'s head but not past the database (a faster instance), with no reset', async () => {
+  it("waits on an ID past this instance's head but not past the database (a faster instance), with no reset", async () => {
     const token = await walcast.token('acme');
     // Written to the WAL, never a commit this instance decoded: past its head.
     const resumed = await SseClient.open(walcast.streamUrl(token, { tables: 'notes', lastEventId: formatEventId(await walPosition(0n), 0) }));

@@ -52,7 +52,16 @@ async function start(name: string): Promise<Instance> {
   });
   await waitForOutput(run, /walcast serving/);
   // Readiness: caught up with the WAL; only then does the balancer send it traffic.
-  await eventually(`${name} is ready`, async () => (await fetch(`http://127.0.0.1:${port}/readyz`).then((response) => response.status, () => 0)) === 200, 20_000, 50);
+  await eventually(
+    `${name} is ready`,
+    async () =>
+      (await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (response) => response.status,
+        () => 0,
+      )) === 200,
+    20_000,
+    50,
+  );
   balancer.add(port);
   return { name, port, run };
 }
@@ -63,7 +72,7 @@ async function slotNames(): Promise<string[]> {
 }
 
 describe('a rolling deploy of three instances', () => {
-  it('moves 30 clients with no loss, duplicate or reset, and leaves only the live instances\' slots', async () => {
+  it("moves 30 clients with no loss, duplicate or reset, and leaves only the live instances' slots", async () => {
     let fleet = [await start('pod_a'), await start('pod_b'), await start('pod_c')];
     const clients = await Promise.all(
       Array.from({ length: CLIENTS }, async (_, i) => {
@@ -113,7 +122,12 @@ describe('a rolling deploy of three instances', () => {
     for (const { stream } of clients) stream.close();
 
     const live = fleet.map((instance) => `walcast_${instance.name}`).sort();
-    await eventually('only the live instances\' slots remain', async () => JSON.stringify(await slotNames()) === JSON.stringify(live), (ORPHAN_AFTER_SECONDS + 12) * 1000, 200);
+    await eventually(
+      "only the live instances' slots remain",
+      async () => JSON.stringify(await slotNames()) === JSON.stringify(live),
+      (ORPHAN_AFTER_SECONDS + 12) * 1000,
+      200,
+    );
     const { rows } = await db.sql.query<{ retained: string }>(
       `select max(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn))::int8::text as retained from pg_replication_slots where database = current_database()`,
     );

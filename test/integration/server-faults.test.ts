@@ -55,7 +55,13 @@ describe('Postgres restarting', () => {
       await ping(1);
       await stream.next();
       await server.stop();
-      server = await startPostgres({ dataDir: path.join(dir, 'pgdata'), port: server.port, binDir: process.env['WALCAST_TEST_PG_BIN'] || undefined, settings: SETTINGS, log });
+      server = await startPostgres({
+        dataDir: path.join(dir, 'pgdata'),
+        port: server.port,
+        binDir: process.env['WALCAST_TEST_PG_BIN'] || undefined,
+        settings: SETTINGS,
+        log,
+      });
       await ping(2);
       await ping(3);
       const events = await stream.take(2, 20_000);

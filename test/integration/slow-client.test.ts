@@ -34,7 +34,13 @@ beforeAll(async () => {
                       select walcast.expose('blobs', tenant_column => 'org_id');`);
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  server = runCli(['serve'], { DATABASE_URL: db.url, WALCAST_JWT_SECRET: TEST_SECRET, WALCAST_PORT: String(port), WALCAST_INSTANCE: 'slow', LOG_LEVEL: 'info' });
+  server = runCli(['serve'], {
+    DATABASE_URL: db.url,
+    WALCAST_JWT_SECRET: TEST_SECRET,
+    WALCAST_PORT: String(port),
+    WALCAST_INSTANCE: 'slow',
+    LOG_LEVEL: 'info',
+  });
   await waitForOutput(server, /walcast serving/);
 }, 60_000);
 
@@ -68,7 +74,10 @@ describe('a client that stops reading', () => {
 
     let peak = 0;
     const sampling = setInterval(() => {
-      void rssMiB(server.child.pid!).then((rss) => (peak = Math.max(peak, rss)), () => undefined);
+      void rssMiB(server.child.pid!).then(
+        (rss) => (peak = Math.max(peak, rss)),
+        () => undefined,
+      );
     }, 100);
     try {
       const payload = 'x'.repeat(1_000);

@@ -88,7 +88,11 @@ describe('bounded snapshot reads', () => {
     const pages = await Promise.all(
       Array.from({ length: 30 }, async (_, i) => {
         const response = await fetch(`${walcast.url}/v1/tables/docs/rows?limit=1`, { headers: { authorization: `Bearer ${await walcast.token(`p${i}`)}` } });
-        return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as { next?: string | null; error?: string } };
+        return {
+          status: response.status,
+          retryAfter: response.headers.get('retry-after'),
+          body: (await response.json()) as { next?: string | null; error?: string },
+        };
       }),
     );
     const heldPages = pages.filter((page) => page.status === 200);

@@ -42,7 +42,12 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function snapshot(tenant: string, table: string, query: Record<string, string> = {}, on: TestWalcast = walcast): Promise<{ status: number; body: Snapshot; header: string | null }> {
+async function snapshot(
+  tenant: string,
+  table: string,
+  query: Record<string, string> = {},
+  on: TestWalcast = walcast,
+): Promise<{ status: number; body: Snapshot; header: string | null }> {
   const params = new URLSearchParams({ access_token: await on.token(tenant), ...query });
   const response = await fetch(`${on.url}/v1/tables/${table}/rows?${params.toString()}`);
   return { status: response.status, header: response.headers.get('walcast-cursor'), body: (await response.json()) as Snapshot };

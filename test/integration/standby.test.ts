@@ -34,8 +34,11 @@ beforeAll(async () => {
   version = Number((await queryOnce(primary.url, `select current_setting('server_version_num') as v`)).rows[0].v);
   if (version < 160_000) return;
   await migrate(primary.url);
-  await queryOnce(primary.url, `create table orders (id serial primary key, org_id text not null, total numeric);
-                          select walcast.expose('orders', tenant_column => 'org_id');`);
+  await queryOnce(
+    primary.url,
+    `create table orders (id serial primary key, org_id text not null, total numeric);
+                          select walcast.expose('orders', tenant_column => 'org_id');`,
+  );
 
   // Low-level base backup: start, copy the data directory, stop, label the copy.
   const backup = new pg.Client({ connectionString: primary.url });
@@ -111,7 +114,11 @@ describe('an instance on a physical standby', () => {
         resumed.close();
       }
       // Writes belong to instances on the primary.
-      const edit = await fetch(`${onStandby.url}/v1/tables/orders/rows`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+      const edit = await fetch(`${onStandby.url}/v1/tables/orders/rows`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(edit.status).toBe(503);
       expect(await edit.json()).toMatchObject({ error: 'read_only_instance' });
     } finally {

@@ -38,7 +38,13 @@ afterAll(async () => {
 // The filters draw their values from the rows the history writes, so they select some.
 const caseArb = fc
   .array(rowArb, { minLength: 6, maxLength: 14 })
-  .chain((seeds) => fc.tuple(fc.constant(seeds), fc.array(fc.array(nodeArb(seeds, 2), { minLength: 1, maxLength: 2 }), { minLength: 8, maxLength: 12 }), fc.array(operationArb, { minLength: 10, maxLength: 25 })));
+  .chain((seeds) =>
+    fc.tuple(
+      fc.constant(seeds),
+      fc.array(fc.array(nodeArb(seeds, 2), { minLength: 1, maxLength: 2 }), { minLength: 8, maxLength: 12 }),
+      fc.array(operationArb, { minLength: 10, maxLength: 25 }),
+    ),
+  );
 
 const quoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -82,7 +88,9 @@ describe('a stream and a snapshot with the same where=', () => {
         const tenant = `run-${runs++}`;
         const token = await walcast.token(tenant);
         // A filter a client may send: one with token references is for policies.
-        const texts = trees.map((nodes) => filterTexts({ tag: 'and', operands: nodes as FilterNode[] })).filter((list) => !list.some((text) => text.includes('$')));
+        const texts = trees
+          .map((nodes) => filterTexts({ tag: 'and', operands: nodes as FilterNode[] }))
+          .filter((list) => !list.some((text) => text.includes('$')));
         const streams = await Promise.all(
           texts.map((list) => SseClient.open(`${walcast.streamUrl(token, { tables: 'f,marker' })}&${filterQuery(list).replaceAll('where=', 'where.f=')}`)),
         );
@@ -92,7 +100,11 @@ describe('a stream and a snapshot with the same where=', () => {
             const { columns, params, values } = rowValues(operation.op === 'delete' ? {} : operation.row);
             if (operation.op === 'insert' || live.length === 0) {
               const id = nextId++;
-              await db.sql.query(`insert into f (id, org_id, ${columns}) values ($${params.length + 1}, $${params.length + 2}, ${params.join(', ')})`, [...values, id, tenant]);
+              await db.sql.query(`insert into f (id, org_id, ${columns}) values ($${params.length + 1}, $${params.length + 2}, ${params.join(', ')})`, [
+                ...values,
+                id,
+                tenant,
+              ]);
               live.push(id);
             } else if (operation.op === 'update') {
               const id = live[operation.at % live.length]!;
@@ -122,7 +134,9 @@ describe('a stream and a snapshot with the same where=', () => {
       { numRuns: Number(process.env['WALCAST_STREAM_RUNS'] ?? 15), seed, endOnFailure: true },
     );
     const seconds = (performance.now() - started) / 1000;
-    console.log(`stream differential (seed ${seed}): ${runs} runs, ${filters} streams × ${changes} row changes in ${seconds.toFixed(1)} s (${nonEmpty} streams ended with rows)`);
+    console.log(
+      `stream differential (seed ${seed}): ${runs} runs, ${filters} streams × ${changes} row changes in ${seconds.toFixed(1)} s (${nonEmpty} streams ended with rows)`,
+    );
     expect(nonEmpty).toBeGreaterThan(0);
   }, 240_000);
 });

@@ -31,13 +31,11 @@ async function openStream(tenant: string, query: Record<string, string> = { tabl
 }
 
 describe('a subscriber of its tenant', () => {
-  it('receives inserts, updates and deletes with typed fields, and never another tenant\'s rows', async () => {
+  it("receives inserts, updates and deletes with typed fields, and never another tenant's rows", async () => {
     const acme = await openStream('acme');
     const globex = await openStream('globex');
     try {
-      const { rows } = await db.sql.query<{ id: string }>(
-        `insert into todos (org_id, title, secret) values ('acme', 'write tests', 's3cret') returning id`,
-      );
+      const { rows } = await db.sql.query<{ id: string }>(`insert into todos (org_id, title, secret) values ('acme', 'write tests', 's3cret') returning id`);
       const id = Number(rows[0]!.id);
       await db.sql.query(`insert into todos (org_id, title) values ('globex', 'globex only')`);
       await db.sql.query(`update todos set done = true where id = $1`, [id]);
@@ -233,7 +231,7 @@ describe('tables= and tokens', () => {
     }
   });
 
-  it('ends a stream at its token\'s expiry, after an auth_expired event', async () => {
+  it("ends a stream at its token's expiry, after an auth_expired event", async () => {
     const stream = await SseClient.open(walcast.streamUrl(await walcast.token('acme', 'short-lived', 2), { tables: 'todos' }));
     try {
       const expired = await stream.next(6_000);

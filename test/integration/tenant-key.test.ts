@@ -24,7 +24,10 @@ const RUNS = 300;
 /** Postgres's answer to `row = claim` under `type`, with the row as the column holds it; undefined when the claim is no value of the type. */
 async function postgresEquals(type: string, row: string, claim: string): Promise<{ equal: boolean; output: string } | undefined> {
   try {
-    const { rows } = await db.sql.query<{ equal: boolean; output: string }>(`select $1::${type} = $2::${type} as equal, $1::${type}::text as output`, [row, claim]);
+    const { rows } = await db.sql.query<{ equal: boolean; output: string }>(`select $1::${type} = $2::${type} as equal, $1::${type}::text as output`, [
+      row,
+      claim,
+    ]);
     return rows[0]!;
   } catch (error) {
     if ((error as { code?: string }).code?.startsWith('22')) return undefined;
@@ -73,12 +76,14 @@ describe('tenant keys agree with Postgres', () => {
 
   it(`for uuid columns (seed ${seed})`, async () => {
     const hex = fc.array(fc.constantFrom(...'0123456789abcdef'), { minLength: 32, maxLength: 32 }).map((digits) => digits.join(''));
-    const spelled = fc.tuple(hex, fc.array(fc.boolean(), { minLength: 7, maxLength: 7 }), fc.boolean(), fc.boolean()).map(([digits, hyphens, braces, upper]) => {
-      let text = '';
-      for (let group = 0; group < 8; group++) text += digits.slice(group * 4, group * 4 + 4) + (group < 7 && hyphens[group] ? '-' : '');
-      text = upper ? text.toUpperCase() : text.toLowerCase();
-      return braces ? `{${text}}` : text;
-    });
+    const spelled = fc
+      .tuple(hex, fc.array(fc.boolean(), { minLength: 7, maxLength: 7 }), fc.boolean(), fc.boolean())
+      .map(([digits, hyphens, braces, upper]) => {
+        let text = '';
+        for (let group = 0; group < 8; group++) text += digits.slice(group * 4, group * 4 + 4) + (group < 7 && hyphens[group] ? '-' : '');
+        text = upper ? text.toUpperCase() : text.toLowerCase();
+        return braces ? `{${text}}` : text;
+      });
     const claim = fc.oneof(spelled, fromChars('0123456789abcdef-{} ', 40));
     await fc.assert(
       fc.asyncProperty(spelled, claim, async (row, text) => {
@@ -92,16 +97,26 @@ describe('tenant keys agree with Postgres', () => {
   it(`for citext columns (seed ${seed})`, async () => {
     const ascii = fromChars('aAbBzZ09 -_.', 6);
     // Half the claims are the row in other letter cases: equal under citext, not under text.
-    const recased = (row: string) => fc.array(fc.boolean(), { minLength: row.length, maxLength: row.length })
-      .map((upper) => [...row].map((char, index) => (upper[index] ? char.toUpperCase() : char.toLowerCase())).join(''));
+    const recased = (row: string) =>
+      fc
+        .array(fc.boolean(), { minLength: row.length, maxLength: row.length })
+        .map((upper) => [...row].map((char, index) => (upper[index] ? char.toUpperCase() : char.toLowerCase())).join(''));
     await fc.assert(
-      fc.asyncProperty(ascii.chain((row) => fc.tuple(fc.constant(row), fc.oneof(ascii, recased(row)))), async ([row, text]) => {
-        await agrees('citext', 'citext', row, text);
-      }),
+      fc.asyncProperty(
+        ascii.chain((row) => fc.tuple(fc.constant(row), fc.oneof(ascii, recased(row)))),
+        async ([row, text]) => {
+          await agrees('citext', 'citext', row, text);
+        },
+      ),
       { seed, numRuns: RUNS },
     );
     // Beyond ASCII the database's locale decides; a key never joins what Postgres keeps apart.
-    for (const [row, text] of [['É', 'é'], ['straße', 'STRASSE'], ['İ', 'i'], ['ǅ', 'ǆ']] as const) {
+    for (const [row, text] of [
+      ['É', 'é'],
+      ['straße', 'STRASSE'],
+      ['İ', 'i'],
+      ['ǅ', 'ǆ'],
+    ] as const) {
       const answer = (await postgresEquals('citext', row, text))!;
       if (tenantKey('citext', row) === tenantKey('citext', text)) expect(answer.equal, `${row} = ${text}`).toBe(true);
     }

@@ -47,7 +47,9 @@ describe('tenants of every tenant column type', () => {
   });
 
   it('streams and snapshots make "007" and 7 one tenant of an integer column, and two of a text column', async () => {
-    const streams = await Promise.all(['007', 7, '7', '70'].map(async (tenant) => SseClient.open(walcast.streamUrl(await tokenFor(tenant), { tables: 'by_number,by_text' }))));
+    const streams = await Promise.all(
+      ['007', 7, '7', '70'].map(async (tenant) => SseClient.open(walcast.streamUrl(await tokenFor(tenant), { tables: 'by_number,by_text' }))),
+    );
     try {
       await db.sql.query(`insert into by_number (org_id, title) values (7, 'seven');
                           insert into by_text (org_id, title) values ('7', 'text seven'), ('007', 'text double-oh seven');`);
@@ -66,7 +68,9 @@ describe('tenants of every tenant column type', () => {
   });
 
   it('streams and snapshots make ACME and acme one tenant of a citext column', async () => {
-    const streams = await Promise.all(['ACME', 'acme', 'acme-eu'].map(async (tenant) => SseClient.open(walcast.streamUrl(await tokenFor(tenant), { tables: 'by_name' }))));
+    const streams = await Promise.all(
+      ['ACME', 'acme', 'acme-eu'].map(async (tenant) => SseClient.open(walcast.streamUrl(await tokenFor(tenant), { tables: 'by_name' }))),
+    );
     try {
       await db.sql.query(`insert into by_name (org_id, title) values ('Acme', 'mixed case'), ('acme-eu', 'europe')`);
       const [upper, lower, europe] = streams as [SseClient, SseClient, SseClient];

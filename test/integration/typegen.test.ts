@@ -69,7 +69,17 @@ async function compile(files: Record<string, string>): Promise<{ code: number; o
   await writeFile(
     path.join(dir, 'tsconfig.json'),
     JSON.stringify({
-      compilerOptions: { target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, skipLibCheck: true, rootDir: '/', types: [], lib: ['es2022', 'dom'] },
+      compilerOptions: {
+        target: 'es2022',
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        rootDir: '/',
+        types: [],
+        lib: ['es2022', 'dom'],
+      },
       files: Object.keys(files),
     }),
   );
@@ -163,7 +173,10 @@ export interface OtherSchemaItems {
     const good = await compile({ 'walcast-types.ts': printed, 'app.ts': USAGE });
     expect(good.output).toBe('');
     expect(good.code).toBe(0);
-    const bad = await compile({ 'walcast-types.ts': printed, 'app.ts': `${USAGE}\nconst wrong: number = subscription.rows('todos')[0]!.title;\nvoid wrong;\n` });
+    const bad = await compile({
+      'walcast-types.ts': printed,
+      'app.ts': `${USAGE}\nconst wrong: number = subscription.rows('todos')[0]!.title;\nvoid wrong;\n`,
+    });
     expect(bad.code).not.toBe(0);
     expect(bad.output).toContain("Type 'string' is not assignable to type 'number'");
   }, 60_000);

@@ -51,14 +51,30 @@ const CASES: readonly (readonly [string, string, string, unknown])[] = [
   ['domain_text', 'short_text', `'dom'`, 'dom'],
   ['point_col', 'point', `'(1.5,2)'`, '(1.5,2)'],
   ['int_array', 'int4[]', `'{1,NULL,3}'`, [1, null, 3]],
-  ['int_matrix', 'int4[][]', `'{{1,2},{3,NULL}}'`, [[1, 2], [3, null]]],
+  [
+    'int_matrix',
+    'int4[][]',
+    `'{{1,2},{3,NULL}}'`,
+    [
+      [1, 2],
+      [3, null],
+    ],
+  ],
   ['text_array', 'text[]', `'{"a,b","NULL",NULL,"x\\"y"}'`, ['a,b', 'NULL', null, 'x"y']],
   ['numeric_array', 'numeric[]', `'{1.10,NaN}'`, ['1.10', 'NaN']],
   ['tstz_array', 'timestamptz[]', `'{"2026-11-23 06:00:00+00",NULL}'`, ['2026-11-23T06:00:00.000000Z', null]],
   ['bool_array', 'bool[]', `'{t,f,NULL}'`, [true, false, null]],
   ['jsonb_array', 'jsonb[]', `array['{"a":1}'::jsonb, null]`, [{ a: 1 }, null]],
   ['enum_array', 'mood[]', `'{sad,happy}'`, ['sad', 'happy']],
-  ['domain_array', 'positive_int[]', `'{{1,2},{3,4}}'`, [[1, 2], [3, 4]]],
+  [
+    'domain_array',
+    'positive_int[]',
+    `'{{1,2},{3,4}}'`,
+    [
+      [1, 2],
+      [3, 4],
+    ],
+  ],
   ['uuid_array', 'uuid[]', `'{6ba7b810-9dad-11d1-80b4-00c04fd430c8}'`, ['6ba7b810-9dad-11d1-80b4-00c04fd430c8']],
   ['null_col', 'int4', 'null', null],
 ];

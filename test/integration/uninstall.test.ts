@@ -24,11 +24,15 @@ async function state(sql: pg.Client): Promise<Record<string, unknown>> {
     schema: (await query(`select nspname from pg_namespace where nspname = 'walcast'`)).length,
     eventTriggers: (await query(`select evtname from pg_event_trigger where evtname like 'walcast%'`)).map((row) => row.evtname),
     triggers: (await query(`select tgrelid::regclass::text as t from pg_trigger where tgname = 'walcast_bump_version' order by 1`)).map((row) => row.t),
-    identities: Object.fromEntries((await query(`select relname, relreplident from pg_class where relname in ('tasks', 'docs')`)).map((row) => [row.relname, row.relreplident])),
+    identities: Object.fromEntries(
+      (await query(`select relname, relreplident from pg_class where relname in ('tasks', 'docs')`)).map((row) => [row.relname, row.relreplident]),
+    ),
     publications: (await query(`select pubname from pg_publication order by 1`)).map((row) => row.pubname),
     published: (await query(`select pubname || ':' || tablename as p from pg_publication_tables order by 1`)).map((row) => row.p),
-    columns: (await query(`select attrelid::regclass::text || '.' || attname as c from pg_attribute
-                            where attrelid in ('tasks'::regclass, 'docs'::regclass) and attnum > 0 and not attisdropped order by 1`)).map((row) => row.c),
+    columns: (
+      await query(`select attrelid::regclass::text || '.' || attname as c from pg_attribute
+                            where attrelid in ('tasks'::regclass, 'docs'::regclass) and attnum > 0 and not attisdropped order by 1`)
+    ).map((row) => row.c),
     slots: (await query(`select slot_name from pg_replication_slots where database = current_database() order by 1`)).map((row) => row.slot_name),
     serverCanRead: (await query(`select has_table_privilege($1, 'tasks', 'SELECT') as can`, [server.name]))[0]!.can,
   };
@@ -106,7 +110,16 @@ describe('walcast uninstall', () => {
     const run = runCli(['uninstall', '--drop-version-columns'], { DATABASE_URL: db.url });
     expect(await run.exited, run.output).toBe(0);
     expect(run.output).toMatch(/^dropped column stamp of public\.tasks$/m);
-    expect((await state(db.sql))['columns']).toEqual(['docs.body', 'docs.id', 'docs.org_id', 'docs.rev', 'tasks.id', 'tasks.org_id', 'tasks.title', 'tasks.version']);
+    expect((await state(db.sql))['columns']).toEqual([
+      'docs.body',
+      'docs.id',
+      'docs.org_id',
+      'docs.rev',
+      'tasks.id',
+      'tasks.org_id',
+      'tasks.title',
+      'tasks.version',
+    ]);
 
     await migrate(db.url);
     await db.sql.query(EXPOSE);

@@ -53,7 +53,12 @@ describe('0.1.0 → current', () => {
     expect(result.applied).toEqual(expect.arrayContaining(['002_trusted_config.sql']));
     expect(result.applied).not.toContain('001_walcast.sql');
     const recorded = (await db.sql.query<{ name: string }>('select name from walcast.migrations order by name')).rows.map((row) => row.name);
-    expect(recorded).toEqual((await import('node:fs')).readdirSync(SQL_DIR).filter((name) => /^\d{3}_.*\.sql$/.test(name)).sort());
+    expect(recorded).toEqual(
+      (await import('node:fs'))
+        .readdirSync(SQL_DIR)
+        .filter((name) => /^\d{3}_.*\.sql$/.test(name))
+        .sort(),
+    );
     expect((await migrate(db.url)).applied).toEqual([]);
   });
 
@@ -115,7 +120,12 @@ describe('0.1.0 → current', () => {
       await db.sql.query(`insert into tasks (org_id, title) values ('acme', 'title now hidden')`);
       expect((await acme.next()).data['row']).toEqual({ id: 3, org_id: 'acme', done: false, version: '1' });
       await db.sql.query(`select walcast.conceal('news')`);
-      await eventually('news is concealed', async () => (await fetch(`${on.url}/v1/tables/news/rows`, { headers: { authorization: `Bearer ${await on.token('acme')}` } })).status === 404, 3_000, 50);
+      await eventually(
+        'news is concealed',
+        async () => (await fetch(`${on.url}/v1/tables/news/rows`, { headers: { authorization: `Bearer ${await on.token('acme')}` } })).status === 404,
+        3_000,
+        50,
+      );
     } finally {
       acme.close();
     }
@@ -126,7 +136,10 @@ describe('the scripts applied by hand, as a DBA would with psql -f', () => {
   it('record the same as walcast migrate, and apply again without changing anything', async () => {
     const byHand = await createTestDatabase('upgrade_by_hand');
     try {
-      const scripts = (await import('node:fs')).readdirSync(SQL_DIR).filter((name) => /^\d{3}_.*\.sql$/.test(name)).sort();
+      const scripts = (await import('node:fs'))
+        .readdirSync(SQL_DIR)
+        .filter((name) => /^\d{3}_.*\.sql$/.test(name))
+        .sort();
       for (const script of scripts) await byHand.sql.query(await readFile(`${SQL_DIR}${script}`, 'utf8'));
       await byHand.sql.query(`create table t (id int primary key, org_id text, secret text);
                               select walcast.expose('t', tenant_column => 'org_id', hidden_columns => '{secret}');`);

@@ -38,7 +38,6 @@ async function slot(): Promise<{ lag: number; retained: number; pid: number | nu
   return { lag: Number(rows[0]?.lag ?? Number.NaN), retained: Number(rows[0]?.retained ?? Number.NaN), pid: rows[0]?.pid ?? null };
 }
 
-
 async function feedRow(body: string): Promise<void> {
   await db.sql.query(`insert into feed (org_id, body) values ('acme', $1)`, [body]);
 }
@@ -89,14 +88,20 @@ describe('faults', () => {
       await feedRow('seen');
       const seen = await stream.next();
       // A DBA drops the slot (the walsender must be stopped first, and walcast reconnects fast).
-      await eventually('the slot is dropped', async () => {
-        const { pid } = await slot();
-        if (pid !== null) await db.sql.query('select pg_terminate_backend($1)', [pid]);
-        const dropped = await db.sql
-          .query('select pg_drop_replication_slot($1)', [walcast.config.slotName])
-          .then(() => true, () => false);
-        return dropped;
-      }, 10_000, 100);
+      await eventually(
+        'the slot is dropped',
+        async () => {
+          const { pid } = await slot();
+          if (pid !== null) await db.sql.query('select pg_terminate_backend($1)', [pid]);
+          const dropped = await db.sql.query('select pg_drop_replication_slot($1)', [walcast.config.slotName]).then(
+            () => true,
+            () => false,
+          );
+          return dropped;
+        },
+        10_000,
+        100,
+      );
       await feedRow('maybe lost');
 
       const reset = await stream.next(15_000);
@@ -106,7 +111,11 @@ describe('faults', () => {
       expect(ready['slotLostAt']).toEqual(expect.any(String));
 
       await feedRow('after recovery');
-      await stream.until(() => stream.received.some((event) => (event.data['row'] as { body?: string } | undefined)?.body === 'after recovery'), 10_000, 'live again');
+      await stream.until(
+        () => stream.received.some((event) => (event.data['row'] as { body?: string } | undefined)?.body === 'after recovery'),
+        10_000,
+        'live again',
+      );
 
       // A client that comes back with a position from before the loss is told to refetch.
       const returning = await SseClient.open(walcast.streamUrl(await walcast.token('acme'), { tables: 'feed', lastEventId: seen.id }));

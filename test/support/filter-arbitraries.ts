@@ -10,7 +10,9 @@ export type InputRow = Readonly<Record<string, string | null>>;
 const ORDERED_KINDS = new Set(['integer', 'numeric', 'float', 'bool', 'date', 'timestamp', 'timestamptz', 'time', 'uuid', 'bytea']);
 const CLAIM_NAMES = ['c1', 'c2', 'missing', 'constructor', '__proto__'] as const;
 
-export const rowArb = fc.record(Object.fromEntries(COLUMN_SPECS.map((spec) => [spec.name, fc.option(spec.value, { nil: null, freq: 6 })])) as Record<string, fc.Arbitrary<string | null>>);
+export const rowArb = fc.record(
+  Object.fromEntries(COLUMN_SPECS.map((spec) => [spec.name, fc.option(spec.value, { nil: null, freq: 6 })])) as Record<string, fc.Arbitrary<string | null>>,
+);
 
 /** A value for `spec`: one a row holds (as inserted, or spelled another way), one next to it, a fresh one, or a reference. */
 function operandArb(spec: ColumnSpec, rows: readonly InputRow[]): fc.Arbitrary<Operand> {
@@ -18,7 +20,10 @@ function operandArb(spec: ColumnSpec, rows: readonly InputRow[]): fc.Arbitrary<O
   const held = rows.map((row) => row[spec.name]).filter((value): value is string => typeof value === 'string' && !/e-?\d{3,}$/i.test(value));
   const literal = (text: string): Operand => ({ kind: 'literal', text });
   const fresh = spec.value.filter((text) => !/e-?\d{3,}$/i.test(text)).map(literal);
-  const reference = fc.oneof(fc.constant<Operand>({ kind: 'sub' }), fc.constantFrom(...CLAIM_NAMES).map((name): Operand => ({ kind: 'claim', name })));
+  const reference = fc.oneof(
+    fc.constant<Operand>({ kind: 'sub' }),
+    fc.constantFrom(...CLAIM_NAMES).map((name): Operand => ({ kind: 'claim', name })),
+  );
   if (held.length === 0) return fc.oneof({ weight: 2, arbitrary: fresh }, { weight: 1, arbitrary: reference });
   const respelled = fc.constantFrom(...held).chain((text) => (spec.respell ? fc.oneof(fc.constant(text), spec.respell(text)) : fc.constant(text)));
   const near = fc.constantFrom(...held).chain((text) => spec.near?.(text) ?? fc.constant(text));
@@ -37,10 +42,18 @@ function conditionArb(spec: ColumnSpec, rows: readonly InputRow[]): fc.Arbitrary
   const operand = operandArb(spec, rows);
   const operators = ORDERED_KINDS.has(spec.kind) ? (['eq', 'neq', 'lt', 'lte', 'gt', 'gte'] as const) : (['eq', 'neq'] as const);
   return fc.oneof(
-    { weight: 5, arbitrary: fc.tuple(fc.constantFrom(...operators), operand).map(([operator, value]): FilterNode => ({ tag: 'compare', column, operator, operand: value })) },
+    {
+      weight: 5,
+      arbitrary: fc
+        .tuple(fc.constantFrom(...operators), operand)
+        .map(([operator, value]): FilterNode => ({ tag: 'compare', column, operator, operand: value })),
+    },
     { weight: 2, arbitrary: fc.array(operand, { minLength: 1, maxLength: 4 }).map((list): FilterNode => ({ tag: 'in', column, list })) },
     { weight: 1, arbitrary: fc.constantFrom('c2', 'c1', 'missing').map((name): FilterNode => ({ tag: 'in', column, list: { kind: 'claim', name } })) },
-    { weight: 1, arbitrary: spec.kind === 'bool' ? fc.constantFrom('null', 'true', 'false', 'unknown').map((value): FilterNode => ({ tag: 'is', column, value })) : isNull },
+    {
+      weight: 1,
+      arbitrary: spec.kind === 'bool' ? fc.constantFrom('null', 'true', 'false', 'unknown').map((value): FilterNode => ({ tag: 'is', column, value })) : isNull,
+    },
   );
 }
 
@@ -65,7 +78,10 @@ export function claimsArb(rows: readonly InputRow[]): fc.Arbitrary<Claims> {
     { weight: 1, arbitrary: fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.string({ maxLength: 4 })) },
     { weight: 1, arbitrary: fc.constantFrom(null, {}, [], 'NaN', '1e999999999999', '300000000-01-01') },
   );
-  const claim = fc.oneof({ weight: 3, arbitrary: scalar }, { weight: 2, arbitrary: fc.array(fc.oneof({ weight: 5, arbitrary: scalar }, { weight: 1, arbitrary: fc.constant({ a: 1 }) }), { maxLength: 5 }) });
+  const claim = fc.oneof(
+    { weight: 3, arbitrary: scalar },
+    { weight: 2, arbitrary: fc.array(fc.oneof({ weight: 5, arbitrary: scalar }, { weight: 1, arbitrary: fc.constant({ a: 1 }) }), { maxLength: 5 }) },
+  );
   return fc.record({ sub: scalar, c1: claim, c2: claim }, { requiredKeys: [] });
 }
 

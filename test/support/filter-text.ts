@@ -54,7 +54,8 @@ export function itemText(node: FilterNode): string {
  * `or=(…)`. Columns must not contain `=`, as in a query string.
  */
 export function filterTexts(node: FilterNode): string[] {
-  if (node.tag === 'and') return node.operands.flatMap((operand) => (operand.tag === 'and' ? [`and=(${operand.operands.map(itemText).join(',')})`] : filterTexts(operand)));
+  if (node.tag === 'and')
+    return node.operands.flatMap((operand) => (operand.tag === 'and' ? [`and=(${operand.operands.map(itemText).join(',')})`] : filterTexts(operand)));
   if (node.tag === 'or') return [`or=(${node.operands.map(itemText).join(',')})`];
   if (node.tag === 'not') {
     const inner = node.operand;

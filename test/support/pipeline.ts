@@ -70,7 +70,12 @@ export function pipelineRig(options: { maxTxnChanges?: number } = {}): PipelineR
 }
 
 export const begin = (commitLsn: bigint, xid = 7): Begin => ({ tag: 'begin', commitLsn: commitLsn as Lsn, commitTime: 1_700_000_000_000_000n, xid });
-export const commit = (commitLsn: bigint): Commit => ({ tag: 'commit', commitLsn: commitLsn as Lsn, endLsn: (commitLsn + 1n) as Lsn, commitTime: 1_700_000_000_000_000n });
+export const commit = (commitLsn: bigint): Commit => ({
+  tag: 'commit',
+  commitLsn: commitLsn as Lsn,
+  endLsn: (commitLsn + 1n) as Lsn,
+  commitTime: 1_700_000_000_000_000n,
+});
 export const insert = (relation: Relation, values: Tuple): Insert => ({ tag: 'insert', relation, new: values });
 
 /** A response that records what a stream was sent, as text. */

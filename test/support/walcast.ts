@@ -29,8 +29,7 @@ export async function startTestWalcast(
   const running = await startWalcast({ config, databaseUrl, log: createLogger(config.logLevel), host: '127.0.0.1', ...options });
   return Object.assign(running, {
     config,
-    token: (tenant: string, sub = 'user-1', ttlSeconds = 3600) =>
-      signToken(TEST_SECRET, { tenant, sub, ttlSeconds, tenantClaim: config.tenantClaim }),
+    token: (tenant: string, sub = 'user-1', ttlSeconds = 3600) => signToken(TEST_SECRET, { tenant, sub, ttlSeconds, tenantClaim: config.tenantClaim }),
     streamUrl: (token: string, query: Record<string, string> = {}) =>
       `${running.url}/v1/stream?${new URLSearchParams({ access_token: token, ...query }).toString()}`,
   });

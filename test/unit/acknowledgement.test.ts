@@ -2,7 +2,14 @@
 // replication connection drives it: decoded messages captured from Postgres, keepalives
 // between them, and a standby status update after each.
 import { describe, expect, it } from 'vitest';
-import { flushPosition, NO_PROGRESS, progressAfterKeepalive, progressAfterMessage, shouldReport, type Progress } from '../../src/replication/acknowledgement.js';
+import {
+  flushPosition,
+  NO_PROGRESS,
+  progressAfterKeepalive,
+  progressAfterMessage,
+  shouldReport,
+  type Progress,
+} from '../../src/replication/acknowledgement.js';
 import { ZERO_LSN, type Lsn } from '../../src/replication/lsn.js';
 import type { Commit, PgoutputMessage } from '../../src/replication/pgoutput.js';
 import { decodeFixture, loadFixture } from '../support/fixtures.js';

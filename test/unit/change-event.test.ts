@@ -38,7 +38,9 @@ const maybe = (arbitrary: fc.Arbitrary<Tuple>) => fc.option(arbitrary, { nil: nu
 const change: fc.Arbitrary<RowChange> = fc.oneof(
   tuple.map((row): RowChange => ({ tag: 'insert', relation: docs, new: row })),
   fc.record({ key: maybe(tuple), old: maybe(tuple) }).map(({ key, old }): RowChange => ({ tag: 'delete', relation: docs, key, old })),
-  fc.record({ key: maybe(tuple), old: maybe(tuple), next: tuple }).map(({ key, old, next }): RowChange => ({ tag: 'update', relation: docs, key, old, new: next })),
+  fc
+    .record({ key: maybe(tuple), old: maybe(tuple), next: tuple })
+    .map(({ key, old, next }): RowChange => ({ tag: 'update', relation: docs, key, old, new: next })),
 );
 
 describe('change events', () => {

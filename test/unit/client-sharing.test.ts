@@ -18,17 +18,20 @@ const WHEN = { lsn: '0/1', committedAt: '2026-01-01T00:00:00.000000Z' };
 describe('planStreams', () => {
   it('puts every table on one stream, a second filter of the same table on a second, rooms on the first', () => {
     const plans = planStreams([todos, notes, doneTodos, todos], ['b', 'a', 'b']);
-    expect(plans.map((plan) => plan.keys)).toEqual([
-      [interestKey(notes), interestKey(todos)],
-      [interestKey(doneTodos)],
-    ]);
+    expect(plans.map((plan) => plan.keys)).toEqual([[interestKey(notes), interestKey(todos)], [interestKey(doneTodos)]]);
     expect(plans.map((plan) => plan.rooms)).toEqual([['a', 'b'], []]);
     // Whoever asked first, the same plan: a new leader reopens nothing that did not change.
     expect(planStreams([doneTodos, todos, notes], ['a', 'b']).map((plan) => plan.signature)).toEqual(plans.map((plan) => plan.signature));
   });
 
   it('sends one filter shared by every table as where=, different ones per table as where.<table>=', () => {
-    const [shared] = planStreams([{ table: 'public.a', where: ['x=eq.1'] }, { table: 'public.b', where: ['x=eq.1'] }], []);
+    const [shared] = planStreams(
+      [
+        { table: 'public.a', where: ['x=eq.1'] },
+        { table: 'public.b', where: ['x=eq.1'] },
+      ],
+      [],
+    );
     expect(new URL(streamPath(shared!), 'http://h').searchParams.getAll('where')).toEqual(['x=eq.1']);
     const [mixed] = planStreams([todos, notes], ['r']);
     const query = new URL(streamPath(mixed!), 'http://h').searchParams;
@@ -132,13 +135,19 @@ describe('StreamMember', () => {
     ]);
   });
 
-  it('hands a table\'s events only to subscriptions of that table and filter, rooms\' presence to those in the room', () => {
+  it("hands a table's events only to subscriptions of that table and filter, rooms' presence to those in the room", () => {
     const member = new StreamMember(() => undefined);
     const all = recorder([todos], ['board']);
     const done = recorder([doneTodos]);
     member.add(all.listener);
     member.add(done.listener);
-    member.receive({ type: 'message', keys: [interestKey(doneTodos)], event: 'change', id: '0000000000000001-000000', data: change('0000000000000001-000000') });
+    member.receive({
+      type: 'message',
+      keys: [interestKey(doneTodos)],
+      event: 'change',
+      id: '0000000000000001-000000',
+      data: change('0000000000000001-000000'),
+    });
     member.receive({ type: 'message', keys, event: 'presence', id: undefined, data: JSON.stringify({ room: 'board', op: 'sync', members: [] }) });
     expect(all.seen).toEqual(['presence']);
     expect(done.seen).toEqual(['change public.todos 0000000000000001-000000']);
@@ -147,7 +156,15 @@ describe('StreamMember', () => {
 
 describe('a window over a large table', () => {
   const meta = { table: 'public.t', keyColumns: ['id'], versionColumn: null, cursor: '0000000000000001-000000' };
-  const event = (op: ChangeEvent['op'], id: number): ChangeEvent => ({ id: '0000000000000002-000000', table: 'public.t', op, key: { id }, ...(op === 'delete' ? {} : { row: { id } }), xid: '9', ...WHEN });
+  const event = (op: ChangeEvent['op'], id: number): ChangeEvent => ({
+    id: '0000000000000002-000000',
+    table: 'public.t',
+    op,
+    key: { id },
+    ...(op === 'delete' ? {} : { row: { id } }),
+    xid: '9',
+    ...WHEN,
+  });
   const ids = (copy: TableCopy) => [...copy.rows.values()].map((row) => row['id']).sort((a, b) => Number(a) - Number(b));
 
   it('takes rows that enter before its boundary, drops the last past its limit, and says when a leaving row leaves it short', () => {
@@ -189,10 +206,25 @@ describe('a table read in pages', () => {
     const copy = new TableCopy(meta);
     copy.addPage([{ id: 1, body: 'one' }]);
     copy.apply({ id: '0000000000000002-000000', table: 'public.t', op: 'delete', key: { id: 2 }, xid: '9', ...WHEN });
-    copy.apply({ id: '0000000000000002-000001', table: 'public.t', op: 'update', key: { id: 3 }, row: { id: 3, done: true }, unchanged: ['body'], xid: '9', ...WHEN });
-    copy.addPage([{ id: 2, body: 'two' }, { id: 3, body: 'three', done: false }]);
+    copy.apply({
+      id: '0000000000000002-000001',
+      table: 'public.t',
+      op: 'update',
+      key: { id: 3 },
+      row: { id: 3, done: true },
+      unchanged: ['body'],
+      xid: '9',
+      ...WHEN,
+    });
+    copy.addPage([
+      { id: 2, body: 'two' },
+      { id: 3, body: 'three', done: false },
+    ]);
     copy.finish();
-    expect([...copy.rows.values()]).toEqual([{ id: 1, body: 'one' }, { id: 3, body: 'three', done: true }]);
+    expect([...copy.rows.values()]).toEqual([
+      { id: 1, body: 'one' },
+      { id: 3, body: 'three', done: true },
+    ]);
   });
 });
 

@@ -14,13 +14,21 @@ import { lsnFromBigInt } from '../../src/replication/lsn.js';
 describe('seenBy (client) agrees with isNewTo (server)', () => {
   const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
   const cursor = fc
-    .record({ low: u64, high: u64, epoch: fc.bigInt({ min: 0n, max: 5n }), xmax: fc.integer({ min: 3, max: 0xffff_ffff }), xip: fc.array(fc.integer({ min: 3, max: 0xffff_ffff }), { maxLength: 5 }) })
-    .map(({ low, high, epoch, xmax, xip }): SnapshotCursor => ({
-      low: lsnFromBigInt(low < high ? low : high),
-      high: lsnFromBigInt(high),
-      xmax: (epoch << 32n) | BigInt(xmax),
-      xip: xip.map((xid) => (epoch << 32n) | BigInt(xid)),
-    }));
+    .record({
+      low: u64,
+      high: u64,
+      epoch: fc.bigInt({ min: 0n, max: 5n }),
+      xmax: fc.integer({ min: 3, max: 0xffff_ffff }),
+      xip: fc.array(fc.integer({ min: 3, max: 0xffff_ffff }), { maxLength: 5 }),
+    })
+    .map(
+      ({ low, high, epoch, xmax, xip }): SnapshotCursor => ({
+        low: lsnFromBigInt(low < high ? low : high),
+        high: lsnFromBigInt(high),
+        xmax: (epoch << 32n) | BigInt(xmax),
+        xip: xip.map((xid) => (epoch << 32n) | BigInt(xid)),
+      }),
+    );
 
   it('on random cursors and events, wraparound included', () => {
     fc.assert(
@@ -59,7 +67,16 @@ describe('TableCopy', () => {
     copy.finish();
     return copy;
   };
-  const change = (fields: Partial<ChangeEvent>): ChangeEvent => ({ id: '0000000000000020-000000', table: 'public.docs', op: 'update', key: {}, xid: '9', lsn: '0/20', committedAt: '2026-01-01T00:00:00.000000Z', ...fields });
+  const change = (fields: Partial<ChangeEvent>): ChangeEvent => ({
+    id: '0000000000000020-000000',
+    table: 'public.docs',
+    op: 'update',
+    key: {},
+    xid: '9',
+    lsn: '0/20',
+    committedAt: '2026-01-01T00:00:00.000000Z',
+    ...fields,
+  });
 
   it('keeps an unchanged TOASTed value, follows key changes, and skips what the snapshot held', () => {
     const copy = read();

@@ -42,8 +42,14 @@ describe('configChangesOf', () => {
   it('reads an insert or update as expose, a delete as conceal of the old row', () => {
     expect(configChangesOf({ tag: 'insert', relation: CONFIG, new: row(todos()) })).toEqual({ ok: true, changes: [{ op: 'expose', exposure: todos() }] });
     const hidden = todos({ hiddenColumns: ['title'] });
-    expect(configChangesOf({ tag: 'update', relation: CONFIG, key: null, old: row(todos()), new: row(hidden) })).toEqual({ ok: true, changes: [{ op: 'expose', exposure: hidden }] });
-    expect(configChangesOf({ tag: 'delete', relation: CONFIG, key: null, old: row(todos()) })).toEqual({ ok: true, changes: [{ op: 'conceal', relid: TODOS.relationOid }] });
+    expect(configChangesOf({ tag: 'update', relation: CONFIG, key: null, old: row(todos()), new: row(hidden) })).toEqual({
+      ok: true,
+      changes: [{ op: 'expose', exposure: hidden }],
+    });
+    expect(configChangesOf({ tag: 'delete', relation: CONFIG, key: null, old: row(todos()) })).toEqual({
+      ok: true,
+      changes: [{ op: 'conceal', relid: TODOS.relationOid }],
+    });
   });
 
   it('takes an unchanged TOASTed exposure from the old row, and a moved relid as conceal then expose', () => {
@@ -52,15 +58,27 @@ describe('configChangesOf', () => {
     const moved = todos({ relid: 17_000 });
     expect(configChangesOf({ tag: 'update', relation: CONFIG, key: null, old: row(todos()), new: row(moved) })).toEqual({
       ok: true,
-      changes: [{ op: 'conceal', relid: TODOS.relationOid }, { op: 'expose', exposure: moved }],
+      changes: [
+        { op: 'conceal', relid: TODOS.relationOid },
+        { op: 'expose', exposure: moved },
+      ],
     });
   });
 
   it('refuses rows it cannot read, naming why', () => {
     expect(configChangesOf({ tag: 'delete', relation: CONFIG, key: ['todos'], old: null })).toMatchObject({ ok: false });
-    expect(configChangesOf({ tag: 'insert', relation: CONFIG, new: ['todos', 'walcast', '{not json'] })).toEqual({ ok: false, problem: 'the exposure is not JSON' });
-    expect(configChangesOf({ tag: 'insert', relation: CONFIG, new: ['todos', 'walcast', '{"relid":1}'] })).toMatchObject({ ok: false, problem: expect.stringMatching(/does not parse/) });
-    expect(configChangesOf({ tag: 'insert', relation: { ...CONFIG, columns: CONFIG.columns.slice(0, 2) }, new: ['todos', 'walcast'] })).toMatchObject({ ok: false, problem: expect.stringMatching(/without its exposure column/) });
+    expect(configChangesOf({ tag: 'insert', relation: CONFIG, new: ['todos', 'walcast', '{not json'] })).toEqual({
+      ok: false,
+      problem: 'the exposure is not JSON',
+    });
+    expect(configChangesOf({ tag: 'insert', relation: CONFIG, new: ['todos', 'walcast', '{"relid":1}'] })).toMatchObject({
+      ok: false,
+      problem: expect.stringMatching(/does not parse/),
+    });
+    expect(configChangesOf({ tag: 'insert', relation: { ...CONFIG, columns: CONFIG.columns.slice(0, 2) }, new: ['todos', 'walcast'] })).toMatchObject({
+      ok: false,
+      problem: expect.stringMatching(/without its exposure column/),
+    });
   });
 });
 
@@ -96,16 +114,31 @@ describe('the pipeline', () => {
     handle({ tag: 'delete', relation: CONFIG, key: null, old: row(todos({ hiddenColumns: ['title'] })) });
     handle(insert(TODOS, ['3', 'acme', 'concealed']));
     handle(commit(20n));
-    expect(rows().map((event) => event.row)).toEqual([{ id: '1', org_id: 'acme', title: 'first' }, { id: '2', org_id: 'acme' }]);
+    expect(rows().map((event) => event.row)).toEqual([
+      { id: '1', org_id: 'acme', title: 'first' },
+      { id: '2', org_id: 'acme' },
+    ]);
   });
 
   it('ignores walcast.config messages and rows of a look-alike table', () => {
     const { handle, rows } = rig();
     const open = todos({ tenantColumn: null, hiddenColumns: [] });
-    handle({ tag: 'message', transactional: false, lsn: 5n as Lsn, prefix: 'walcast.config', content: Buffer.from(JSON.stringify({ op: 'expose', exposure: open })) });
+    handle({
+      tag: 'message',
+      transactional: false,
+      lsn: 5n as Lsn,
+      prefix: 'walcast.config',
+      content: Buffer.from(JSON.stringify({ op: 'expose', exposure: open })),
+    });
     handle(begin(10n));
     handle(insert(LOOK_ALIKE, row(open)));
-    handle({ tag: 'message', transactional: true, lsn: 6n as Lsn, prefix: 'walcast.config', content: Buffer.from(JSON.stringify({ op: 'conceal', relid: TODOS.relationOid, table: 'public.todos', publication: 'walcast' })) });
+    handle({
+      tag: 'message',
+      transactional: true,
+      lsn: 6n as Lsn,
+      prefix: 'walcast.config',
+      content: Buffer.from(JSON.stringify({ op: 'conceal', relid: TODOS.relationOid, table: 'public.todos', publication: 'walcast' })),
+    });
     handle(insert(TODOS, ['1', 'acme', 'still routed']));
     handle(commit(10n));
     expect(rows()).toEqual([expect.objectContaining({ tenant: 'acme', row: { id: '1', org_id: 'acme', title: 'still routed' } })]);

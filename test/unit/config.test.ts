@@ -4,7 +4,15 @@ import { assertCanVerifyTokens, loadConfig, slotNameFor } from '../../src/config
 describe('configuration', () => {
   it('defaults to embedded mode on port 8080 with DESIGN defaults', () => {
     const config = loadConfig({ WALCAST_INSTANCE: 'Web-1.prod' });
-    expect(config).toMatchObject({ mode: 'embedded', port: 8080, tenantClaim: 'tenant_id', publication: 'walcast', presenceTtlSeconds: 30, maxTxnChanges: 10_000, slotName: 'walcast_web_1_prod' });
+    expect(config).toMatchObject({
+      mode: 'embedded',
+      port: 8080,
+      tenantClaim: 'tenant_id',
+      publication: 'walcast',
+      presenceTtlSeconds: 30,
+      maxTxnChanges: 10_000,
+      slotName: 'walcast_web_1_prod',
+    });
   });
 
   it('names the variable that is wrong', () => {

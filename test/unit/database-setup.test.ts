@@ -19,7 +19,9 @@ describe('setupProblem', () => {
   });
 
   it('names a missing schema or script and says to migrate as the owner', () => {
-    expect(setupProblem({ ...ready, installed: false }, SHIPPED, 'walcast', false)).toBe('walcast is not installed in database app: run walcast migrate as the database owner');
+    expect(setupProblem({ ...ready, installed: false }, SHIPPED, 'walcast', false)).toBe(
+      'walcast is not installed in database app: run walcast migrate as the database owner',
+    );
     expect(setupProblem({ ...ready, applied: new Set(['001_walcast.sql']) }, SHIPPED, 'walcast', false)).toBe(
       "the walcast schema in database app lacks 002_trusted_config.sql: run walcast migrate as the schema's owner",
     );
@@ -32,7 +34,7 @@ describe('setupProblem', () => {
       { privilege: 'UPDATE (title)', object: 'public.todos', forWrites: true },
     ];
     expect(setupProblem({ ...ready, missing }, SHIPPED, 'walcast', false)).toBe(
-      "role app_walcast lacks REPLICATION, SELECT on public.todos, UPDATE (title) on public.todos: run ALTER ROLE \"app_walcast\" REPLICATION as a superuser, then select walcast.allow_server('app_walcast') as the owner of schema walcast",
+      'role app_walcast lacks REPLICATION, SELECT on public.todos, UPDATE (title) on public.todos: run ALTER ROLE "app_walcast" REPLICATION as a superuser, then select walcast.allow_server(\'app_walcast\') as the owner of schema walcast',
     );
     // On a standby nothing is written: write privileges are not needed there.
     expect(setupProblem({ ...ready, missing: missing.slice(2) }, SHIPPED, 'walcast', true)).toBeUndefined();
@@ -41,7 +43,12 @@ describe('setupProblem', () => {
   });
 
   it('is one line, quoting names as SQL needs', () => {
-    const problem = setupProblem({ ...ready, role: "o'brien", missing: [{ privilege: 'USAGE', object: 'schema walcast', forWrites: false }] }, SHIPPED, 'walcast', false);
+    const problem = setupProblem(
+      { ...ready, role: "o'brien", missing: [{ privilege: 'USAGE', object: 'schema walcast', forWrites: false }] },
+      SHIPPED,
+      'walcast',
+      false,
+    );
     expect(problem).toBe("role o'brien lacks USAGE on schema walcast: run select walcast.allow_server('o''brien') as the owner of schema walcast");
     expect(problem).not.toContain('\n');
   });

@@ -114,7 +114,7 @@ describe('deploy/kubernetes', () => {
     expect(preStop + WALCAST_DRAIN_SECONDS).toBeLessThan(deployment.template.spec.terminationGracePeriodSeconds);
   });
 
-  it('runs as the image\'s non-root user on a read-only root, with secrets from a Secret and the pod name as the instance', async () => {
+  it("runs as the image's non-root user on a read-only root, with secrets from a Secret and the pod name as the instance", async () => {
     const deployment = (await readManifests()).get('Deployment')!.spec as unknown as DeploymentSpec;
     const pod = deployment.template.spec;
     const imageUser = /^USER (\d+):(\d+)$/m.exec(await readFile('Dockerfile', 'utf8'));
@@ -129,7 +129,7 @@ describe('deploy/kubernetes', () => {
     for (const variable of container!.env) if (/SECRET|DATABASE_URL|PASSWORD/.test(variable.name)) expect(variable.value, variable.name).toBeUndefined();
   });
 
-  it('requests memory and CPU, and keeps V8\'s heap well inside the memory limit', async () => {
+  it("requests memory and CPU, and keeps V8's heap well inside the memory limit", async () => {
     const [container] = ((await readManifests()).get('Deployment')!.spec as unknown as DeploymentSpec).template.spec.containers;
     const { requests, limits } = container!.resources;
     expect(requests.cpu).toMatch(/^\d+m$/);
@@ -153,7 +153,11 @@ describe.skipIf(!existsSync(DOCKER_COMPOSE) && !inCi)('docker-compose.yml', () =
     const { stdout } = await run(DOCKER_COMPOSE, ['--profile', 'fleet', 'config']);
     const services = (parse(stdout) as { services: Record<string, ComposeService> }).services;
     // Today's services still start without a profile.
-    expect(Object.keys(services).filter((name) => !services[name]!.profiles).sort()).toEqual(['postgres', 'walcast']);
+    expect(
+      Object.keys(services)
+        .filter((name) => !services[name]!.profiles)
+        .sort(),
+    ).toEqual(['postgres', 'walcast']);
     const fleet = Object.keys(services).filter((name) => services[name]!.profiles?.includes('fleet'));
     expect(fleet.sort()).toEqual(['nginx', 'walcast-1', 'walcast-2']);
     // Distinct instances: each its own slot.
@@ -181,14 +185,32 @@ describe.skipIf(!existsSync(NGINX) && !inCi)('deploy/nginx', () => {
   it.each(['compose.conf', 'walcast.conf'])('%s passes nginx -t (upstream hosts and paths made local)', async (file) => {
     const dir = await mkdtemp(path.join(tmpdir(), 'walcast-nginx-t-'));
     try {
-      await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-        '-keyout', path.join(dir, 'tls.key'), '-out', path.join(dir, 'tls.crt')]);
+      await run('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-keyout',
+        path.join(dir, 'tls.key'),
+        '-out',
+        path.join(dir, 'tls.crt'),
+      ]);
       const site = (await readFile(path.join('deploy/nginx', file), 'utf8'))
         .replaceAll(/server walcast-\d+:8080/g, 'server 127.0.0.1:8080')
         .replaceAll('/etc/nginx/walcast-proxy.conf', path.resolve('deploy/nginx/walcast-proxy.conf'))
         .replaceAll('/etc/nginx/tls/', `${dir}/`);
       await writeFile(path.join(dir, 'site.conf'), site);
-      await writeFile(path.join(dir, 'nginx.conf'), `pid ${dir}/nginx.pid;\nevents {}\nhttp {\n    client_body_temp_path ${dir}/body;\n    proxy_temp_path ${dir}/proxy;\n    fastcgi_temp_path ${dir}/fastcgi;\n    uwsgi_temp_path ${dir}/uwsgi;\n    scgi_temp_path ${dir}/scgi;\n    include ${dir}/site.conf;\n}\n`);
+      await writeFile(
+        path.join(dir, 'nginx.conf'),
+        `pid ${dir}/nginx.pid;\nevents {}\nhttp {\n    client_body_temp_path ${dir}/body;\n    proxy_temp_path ${dir}/proxy;\n    fastcgi_temp_path ${dir}/fastcgi;\n    uwsgi_temp_path ${dir}/uwsgi;\n    scgi_temp_path ${dir}/scgi;\n    include ${dir}/site.conf;\n}\n`,
+      );
       const { stderr } = await run(NGINX, ['-t', '-p', dir, '-e', 'stderr', '-c', path.join(dir, 'nginx.conf')]);
       expect(stderr).toMatch(/test is successful/);
     } finally {

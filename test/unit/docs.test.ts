@@ -5,7 +5,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { anchorsIn, codeBlockIn, localLinksIn } from '../support/docs.js';
 
-const PAGES = ['README.md', ...readdirSync('docs').filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+const PAGES = [
+  'README.md',
+  ...readdirSync('docs')
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
 
 // Written on other branches for issue 17; once they exist they are checked like the rest.
 const IN_FLIGHT = new Set(['docs/operators-deploy.md', 'docs/dba-managed-postgres.md']);

@@ -174,7 +174,12 @@ describe('the event pipeline on captured transactions', () => {
     expect(payloads(limited.published)).toEqual([
       [
         expect.objectContaining({ id: formatEventId(limited.begins[0]!.commitLsn, 0), table: 'public.bulk', tenant: 'acme', reason: 'transaction_too_large' }),
-        expect.objectContaining({ id: formatEventId(limited.begins[0]!.commitLsn, 1), table: 'public.bulk', tenant: 'globex', reason: 'transaction_too_large' }),
+        expect.objectContaining({
+          id: formatEventId(limited.begins[0]!.commitLsn, 1),
+          table: 'public.bulk',
+          tenant: 'globex',
+          reason: 'transaction_too_large',
+        }),
       ],
     ]);
     expect(limited.retention.size).toBe(2);
@@ -200,6 +205,8 @@ describe('the event pipeline on captured transactions', () => {
     const { published } = await eventsOf('expose-live');
     // Only the insert between the two: the rows of walcast.exposed_tables are no events,
     // and the walcast.config messages the SQL still emits change nothing.
-    expect(payloads(published)).toEqual([[expect.objectContaining({ table: 'public.later', tenant: 'acme', row: { id: 2, org_id: 'acme', note: 'while exposed' } })]]);
+    expect(payloads(published)).toEqual([
+      [expect.objectContaining({ table: 'public.later', tenant: 'acme', row: { id: 2, org_id: 'acme', note: 'while exposed' } })],
+    ]);
   });
 });

@@ -23,7 +23,14 @@ function stream(rig: { retention: RetentionLog; hub: Hub }, options: StreamOptio
   const socket = recorder({ throwOnWrite: options.throwOnWrite ?? false });
   const subscriber = new Subscriber({
     sink: socket.sink,
-    filter: { tenant: 'acme', sub: 'alice', tenantKeys: new Set(claimTenantKeys('acme')), tables: null, predicates: new Map(options.where ? [[TODOS.relationOid, { matches: options.where, cover: undefined }]] : []), rooms: new Set() },
+    filter: {
+      tenant: 'acme',
+      sub: 'alice',
+      tenantKeys: new Set(claimTenantKeys('acme')),
+      tables: null,
+      predicates: new Map(options.where ? [[TODOS.relationOid, { matches: options.where, cover: undefined }]] : []),
+      rooms: new Set(),
+    },
     isNew: undefined,
     startSeq: options.fromStart ? rig.retention.firstSeq : rig.retention.nextSeq,
     expiresAt: undefined,
@@ -43,7 +50,15 @@ describe('a fault while serving one stream', () => {
     const { pipeline, retention, hub } = rig;
     const closes: { reason: CloseReason; error: unknown }[][] = [[], [], []];
     const healthy = stream(rig, {}, closes[0]!);
-    const badFilter = stream(rig, { where: () => { throw new RangeError('Maximum BigInt size exceeded'); } }, closes[1]!);
+    const badFilter = stream(
+      rig,
+      {
+        where: () => {
+          throw new RangeError('Maximum BigInt size exceeded');
+        },
+      },
+      closes[1]!,
+    );
     const badSocket = stream(rig, { throwOnWrite: true }, closes[2]!);
     for (const { subscriber } of [healthy, badFilter, badSocket]) hub.add(subscriber);
 
@@ -57,7 +72,10 @@ describe('a fault while serving one stream', () => {
 
     expect(healthy.socket.events().map((event) => (event['row'] as { title: string }).title)).toEqual(['row 1', 'row 2', 'row 3']);
     expect(healthy.socket.state.destroyed).toBe(false);
-    for (const [broken, closed] of [[badFilter, closes[1]!], [badSocket, closes[2]!]] as const) {
+    for (const [broken, closed] of [
+      [badFilter, closes[1]!],
+      [badSocket, closes[2]!],
+    ] as const) {
       expect(closed).toHaveLength(1);
       expect(closed[0]!.reason).toBe('fault');
       expect(closed[0]!.error).toBeInstanceOf(Error);

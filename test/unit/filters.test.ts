@@ -58,8 +58,15 @@ describe('filter grammar', () => {
     for (const operator of ['eq', 'neq', 'lt', 'lte', 'gt', 'gte'] as const) {
       expect(parseFilter([`qty=${operator}.1`])).toEqual({ tag: 'compare', column: 'qty', operator, operand: literal('1') });
     }
-    expect(parseFilter(['title=not.eq.a.b=c'])).toEqual({ tag: 'not', operand: { tag: 'compare', column: 'title', operator: 'eq', operand: literal('a.b=c') } });
-    expect(parseFilter(['title=in.(a,"b,c","d\\"e",)'])).toEqual({ tag: 'in', column: 'title', list: [literal('a'), literal('b,c'), literal('d"e'), literal('')] });
+    expect(parseFilter(['title=not.eq.a.b=c'])).toEqual({
+      tag: 'not',
+      operand: { tag: 'compare', column: 'title', operator: 'eq', operand: literal('a.b=c') },
+    });
+    expect(parseFilter(['title=in.(a,"b,c","d\\"e",)'])).toEqual({
+      tag: 'in',
+      column: 'title',
+      list: [literal('a'), literal('b,c'), literal('d"e'), literal('')],
+    });
     for (const value of ['null', 'true', 'false', 'unknown'] as const) expect(parseFilter([`done=is.${value}`])).toEqual({ tag: 'is', column: 'done', value });
     expect(parseFilter(['qty=gt.1', 'title=eq.x'])).toMatchObject({ tag: 'and', operands: [{ column: 'qty' }, { column: 'title' }] });
     expect(parseFilter([])).toEqual({ tag: 'and', operands: [] });
@@ -82,11 +89,20 @@ describe('filter grammar', () => {
     expect(parseFilter(['not.or=(qty.eq.1)'])).toEqual({ tag: 'not', operand: { tag: 'or', operands: [eq('qty', '1')] } });
     expect(parseFilter(['or=(not.and(qty.eq.1),qty.not.eq.2,not.qty.eq.3)'])).toEqual({
       tag: 'or',
-      operands: [{ tag: 'not', operand: { tag: 'and', operands: [eq('qty', '1')] } }, { tag: 'not', operand: eq('qty', '2') }, { tag: 'not', operand: eq('qty', '3') }],
+      operands: [
+        { tag: 'not', operand: { tag: 'and', operands: [eq('qty', '1')] } },
+        { tag: 'not', operand: eq('qty', '2') },
+        { tag: 'not', operand: eq('qty', '3') },
+      ],
     });
     expect(parseFilter(['or=("my.col".eq.1,title.eq."a,b)",title.in.("x",y),done.is.true)'])).toEqual({
       tag: 'or',
-      operands: [eq('my.col', '1'), eq('title', 'a,b)'), { tag: 'in', column: 'title', list: [literal('x'), literal('y')] }, { tag: 'is', column: 'done', value: 'true' }],
+      operands: [
+        eq('my.col', '1'),
+        eq('title', 'a,b)'),
+        { tag: 'in', column: 'title', list: [literal('x'), literal('y')] },
+        { tag: 'is', column: 'done', value: 'true' },
+      ],
     });
     // A column named `or` is a condition, not a group.
     expect(parseFilter(['or=eq.1'])).toEqual(eq('or', '1'));
@@ -152,18 +168,47 @@ describe('filter grammar', () => {
   });
 
   it('answers any text whatsoever with a filter or a 400, never another exception', () => {
-    const token = fc.constantFrom('or=(', 'and=(', 'not.', 'or(', 'and(', 'qty', 'a', '.', '=', 'eq', 'in', 'is', 'null', '(', ')', ',', '"', '\\', '$sub', '$claim.', '$', 'gt.', ' ', '😀');
+    const token = fc.constantFrom(
+      'or=(',
+      'and=(',
+      'not.',
+      'or(',
+      'and(',
+      'qty',
+      'a',
+      '.',
+      '=',
+      'eq',
+      'in',
+      'is',
+      'null',
+      '(',
+      ')',
+      ',',
+      '"',
+      '\\',
+      '$sub',
+      '$claim.',
+      '$',
+      'gt.',
+      ' ',
+      '😀',
+    );
     const grammarish = fc.array(token, { maxLength: 30 }).map((tokens) => tokens.join(''));
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.string({ unit: 'binary', maxLength: 60 }), grammarish), { maxLength: 4 }), fc.constantFrom('where' as const, 'policy' as const), (texts, label) => {
-        try {
-          const filter = parseFilter(texts, label);
-          checkFilter(filter, COLUMNS, 't', label);
-        } catch (error) {
-          if (!(error instanceof WalcastError) || error.code !== 'INVALID_PARAMETER') throw error;
-          expect(error.message.startsWith(`${label}: `)).toBe(true);
-        }
-      }),
+      fc.property(
+        fc.array(fc.oneof(fc.string({ unit: 'binary', maxLength: 60 }), grammarish), { maxLength: 4 }),
+        fc.constantFrom('where' as const, 'policy' as const),
+        (texts, label) => {
+          try {
+            const filter = parseFilter(texts, label);
+            checkFilter(filter, COLUMNS, 't', label);
+          } catch (error) {
+            if (!(error instanceof WalcastError) || error.code !== 'INVALID_PARAMETER') throw error;
+            expect(error.message.startsWith(`${label}: `)).toBe(true);
+          }
+        },
+      ),
       { numRuns: 3_000 },
     );
   });
@@ -177,7 +222,11 @@ describe('filter grammar', () => {
     const name = fc.constantFrom('qty', 'my.col', 'a b', 'not', 'or', 'x"y');
     const leaf: fc.Arbitrary<FilterNode> = fc.oneof(
       fc.record({ tag: fc.constant('compare' as const), column: name, operator: fc.constantFrom('eq', 'neq', 'lt', 'lte', 'gt', 'gte' as const), operand }),
-      fc.record({ tag: fc.constant('in' as const), column: name, list: fc.oneof(fc.array(operand, { minLength: 1, maxLength: 3 }), fc.constant({ kind: 'claim', name: 'teams' } as const)) }),
+      fc.record({
+        tag: fc.constant('in' as const),
+        column: name,
+        list: fc.oneof(fc.array(operand, { minLength: 1, maxLength: 3 }), fc.constant({ kind: 'claim', name: 'teams' } as const)),
+      }),
       fc.record({ tag: fc.constant('is' as const), column: name, value: fc.constantFrom('null', 'true', 'false', 'unknown' as const) }),
     );
     const { node } = fc.letrec<{ node: FilterNode }>((tie) => ({
@@ -224,8 +273,19 @@ describe('filter type check', () => {
   it('decides the kind of each type from the catalog facts', () => {
     const kinds = COLUMNS.map((filterColumn) => [filterColumn.name, kindOf(filterColumn)]);
     expect(Object.fromEntries(kinds)).toEqual({
-      qty: 'integer', big: 'integer', price: 'numeric', ratio: 'float', done: 'bool', title: 'label', code: 'bpchar',
-      due: 'date', mood: 'label', caseless: 'opaque', doc: 'opaque', tags: 'opaque', 'my.col': 'integer',
+      qty: 'integer',
+      big: 'integer',
+      price: 'numeric',
+      ratio: 'float',
+      done: 'bool',
+      title: 'label',
+      code: 'bpchar',
+      due: 'date',
+      mood: 'label',
+      caseless: 'opaque',
+      doc: 'opaque',
+      tags: 'opaque',
+      'my.col': 'integer',
     });
     expect(kindOf(column('unknown extension type', 91_234, 'citext'))).toBe('opaque');
   });
@@ -244,10 +304,49 @@ describe('comparisons on Postgres output text', () => {
   it('orders each kind as Postgres does, edge values included', () => {
     sorted('integer', ['-9223372036854775808', '-10', '-9', '-1', '0', '1', '9', '10', '9223372036854775807']);
     const huge = `1${'0'.repeat(131_071)}`;
-    sorted('numeric', ['-Infinity', `-${huge}`, '-1.5', '-1', '-0.00001', '0', '0.0000000000000000001', '0.1', '1', '1.0000000001', '2', huge, 'Infinity', 'NaN']);
+    sorted('numeric', [
+      '-Infinity',
+      `-${huge}`,
+      '-1.5',
+      '-1',
+      '-0.00001',
+      '0',
+      '0.0000000000000000001',
+      '0.1',
+      '1',
+      '1.0000000001',
+      '2',
+      huge,
+      'Infinity',
+      'NaN',
+    ]);
     sorted('float', ['-Infinity', '-1.7976931348623157e+308', '-1', '-5e-324', '0', '5e-324', '1e-45', '1', '1e+300', 'Infinity', 'NaN']);
-    sorted('date', ['-infinity', '4713-01-01 BC', '0044-03-15 BC', '0044-03-16 BC', '0001-12-31 BC', '0001-01-01', '2020-01-01', '9999-12-31', '10000-01-01', '275760-09-13', '300000-01-01', '5874897-12-31', 'infinity']);
-    sorted('timestamp', ['-infinity', '0044-03-15 12:00:00 BC', '0044-03-15 12:00:00.5 BC', '2020-01-01 00:00:00', '2020-01-01 00:00:00.000001', '2020-01-01 00:00:00.1', '2020-01-01 00:00:01', '294276-12-31 23:59:59.999999', 'infinity']);
+    sorted('date', [
+      '-infinity',
+      '4713-01-01 BC',
+      '0044-03-15 BC',
+      '0044-03-16 BC',
+      '0001-12-31 BC',
+      '0001-01-01',
+      '2020-01-01',
+      '9999-12-31',
+      '10000-01-01',
+      '275760-09-13',
+      '300000-01-01',
+      '5874897-12-31',
+      'infinity',
+    ]);
+    sorted('timestamp', [
+      '-infinity',
+      '0044-03-15 12:00:00 BC',
+      '0044-03-15 12:00:00.5 BC',
+      '2020-01-01 00:00:00',
+      '2020-01-01 00:00:00.000001',
+      '2020-01-01 00:00:00.1',
+      '2020-01-01 00:00:01',
+      '294276-12-31 23:59:59.999999',
+      'infinity',
+    ]);
     sorted('timestamptz', ['0044-03-15 12:00:00+00 BC', '2020-01-01 00:00:00+00', '2020-01-01 00:00:00.5+00', '2020-01-01 00:00:01+00']);
     sorted('time', ['00:00:00', '00:00:00.000001', '12:00:00', '12:00:00.5', '23:59:59.999999', '24:00:00']);
     sorted('bool', ['f', 't']);
@@ -300,7 +399,12 @@ describe('filter evaluation', () => {
     const filterColumn = COLUMNS.find((candidate) => candidate.name === name)!;
     return { column: filterColumn, kind: kindOf(filterColumn) };
   };
-  const compare = (name: string, operator: 'eq' | 'neq' | 'lt' | 'gt', value: string | null): ResolvedNode => ({ tag: 'compare', target: target(name), operator, value });
+  const compare = (name: string, operator: 'eq' | 'neq' | 'lt' | 'gt', value: string | null): ResolvedNode => ({
+    tag: 'compare',
+    target: target(name),
+    operator,
+    value,
+  });
   const within = (name: string, values: (string | null)[] | null): ResolvedNode => ({ tag: 'in', target: target(name), values });
   const not = (operand: ResolvedNode): ResolvedNode => ({ tag: 'not', operand });
   const matches = (node: ResolvedNode, row: Record<string, string | null | undefined>) => boundFilter(node).matches(row);
@@ -334,7 +438,9 @@ describe('filter evaluation', () => {
     expect(matches({ tag: 'is', target: target('title'), value: 'null' }, {})).toBe(undefined);
     expect(matches(compare('title', 'eq', null), {})).toBe(false);
     // An inherited property is not a sent column.
-    expect(matches({ tag: 'is', target: { ...target('title'), column: { ...target('title').column, name: 'constructor' } }, value: 'null' }, {})).toBe(undefined);
+    expect(matches({ tag: 'is', target: { ...target('title'), column: { ...target('title').column, name: 'constructor' } }, value: 'null' }, {})).toBe(
+      undefined,
+    );
   });
 
   it('never throws on any row, whatever its texts', () => {
@@ -342,13 +448,22 @@ describe('filter evaluation', () => {
     const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }), fc.constantFrom('NaN', '-', '.', 'infinity', ' BC', '-0', '1e5', '\\x'));
     const node = fc.tuple(fc.constantFrom(...kinds), fc.constantFrom('eq', 'neq', 'lt', 'gt' as const), fc.option(text)).map(([name, operator, value]) => {
       const checked = target(name);
-      return { tag: 'compare', target: checked, operator: ['lt', 'gt'].includes(operator) && !comparatorFor(checked.kind) ? 'eq' : operator, value } as ResolvedNode;
+      return {
+        tag: 'compare',
+        target: checked,
+        operator: ['lt', 'gt'].includes(operator) && !comparatorFor(checked.kind) ? 'eq' : operator,
+        value,
+      } as ResolvedNode;
     });
     fc.assert(
-      fc.property(fc.array(node, { minLength: 1, maxLength: 5 }), fc.dictionary(fc.constantFrom(...kinds), fc.option(text, { nil: undefined })), (operands, row) => {
-        const result = boundFilter({ tag: 'or', operands }).matches(row);
-        expect([true, false, undefined]).toContain(result);
-      }),
+      fc.property(
+        fc.array(node, { minLength: 1, maxLength: 5 }),
+        fc.dictionary(fc.constantFrom(...kinds), fc.option(text, { nil: undefined })),
+        (operands, row) => {
+          const result = boundFilter({ tag: 'or', operands }).matches(row);
+          expect([true, false, undefined]).toContain(result);
+        },
+      ),
       { numRuns: 3_000 },
     );
   });
@@ -360,9 +475,18 @@ describe('filter SQL and equality terms', () => {
     const resolve = (node: typeof root): ResolvedNode => {
       switch (node.tag) {
         case 'compare':
-          return { tag: 'compare', target: node.target, operator: node.operator, value: node.operand.kind === 'literal' ? node.operand.text : (values[node.operand.kind] ?? null) };
+          return {
+            tag: 'compare',
+            target: node.target,
+            operator: node.operator,
+            value: node.operand.kind === 'literal' ? node.operand.text : (values[node.operand.kind] ?? null),
+          };
         case 'in':
-          return { tag: 'in', target: node.target, values: Array.isArray(node.list) ? node.list.map((item) => (item.kind === 'literal' ? item.text : null)) : null };
+          return {
+            tag: 'in',
+            target: node.target,
+            values: Array.isArray(node.list) ? node.list.map((item) => (item.kind === 'literal' ? item.text : null)) : null,
+          };
         case 'is':
           return node;
         case 'not':

@@ -91,7 +91,10 @@ describe('the import graph of src/', () => {
       }
       return next;
     };
-    for (const [label, next] of [['parts', graph(partOf)], ['files', graph((file) => file)]] as const) {
+    for (const [label, next] of [
+      ['parts', graph(partOf)],
+      ['files', graph((file) => file)],
+    ] as const) {
       const state = new Map<string, 'open' | 'done'>();
       const cycles: string[] = [];
       const visit = (node: string, trail: string[]) => {

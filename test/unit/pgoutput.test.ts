@@ -33,7 +33,8 @@ const SCENARIOS: Scenario[] = [
 
 const of = <T extends PgoutputMessage['tag']>(messages: PgoutputMessage[], tag: T) =>
   messages.filter((message): message is Extract<PgoutputMessage, { tag: T }> => message.tag === tag);
-const rows = (messages: PgoutputMessage[]) => messages.filter((message): message is Insert | Update | Delete => ['insert', 'update', 'delete'].includes(message.tag));
+const rows = (messages: PgoutputMessage[]) =>
+  messages.filter((message): message is Insert | Update | Delete => ['insert', 'update', 'delete'].includes(message.tag));
 
 describe('pgoutput decoding of captured messages', () => {
   it('decodes every message of every scenario, and the scenarios hold every message kind', () => {
@@ -123,7 +124,7 @@ describe('pgoutput decoding of captured messages', () => {
 
   it('under DEFAULT identity: an update sends the old key only when the key changed; a delete sends the key', () => {
     const messages = decodeFixture(loadFixture('default-identity'));
-    const [renamed, rekeyed, moved, , ] = of(messages, 'update');
+    const [renamed, rekeyed, moved, ,] = of(messages, 'update');
     expect(renamed).toMatchObject({ key: null, old: null, new: ['acme', '1', 'renamed', 'short body', 's3cret'] });
     // Key columns as they were; the other columns of a key tuple are NULL.
     expect(rekeyed).toMatchObject({ key: ['acme', '2', null, null, null], old: null });
@@ -214,7 +215,9 @@ describe('pgoutput decoding of captured messages', () => {
   it('refuses a row before its Relation, an unknown message type and a cut-off message', () => {
     const fixture = loadFixture('default-identity');
     const insert = Buffer.from(fixture.messages.find(({ data }) => data.startsWith('49'))!.data, 'hex');
-    expect(() => new PgoutputDecoder().decode(insert)).toThrow(expect.objectContaining({ code: 'REPLICATION_PROTOCOL', message: expect.stringMatching(/before its Relation/) }));
+    expect(() => new PgoutputDecoder().decode(insert)).toThrow(
+      expect.objectContaining({ code: 'REPLICATION_PROTOCOL', message: expect.stringMatching(/before its Relation/) }),
+    );
     expect(() => new PgoutputDecoder().decode(Buffer.from('Z'))).toThrow(expect.objectContaining({ code: 'REPLICATION_PROTOCOL' }));
     const decoder = new PgoutputDecoder();
     const relation = Buffer.from(fixture.messages.find(({ data }) => data.startsWith('52'))!.data, 'hex');

@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { PresenceRooms, type PresenceMessage } from '../../src/presence/rooms.js';
 
-const beat = (user: string, at: number, state: Record<string, unknown> = {}, tenant = 'acme'): PresenceMessage =>
-  ({ op: 'beat', tenant, room: 'lobby', user, connection: 'c1', state, at, ttlMs: 1_000 });
+const beat = (user: string, at: number, state: Record<string, unknown> = {}, tenant = 'acme'): PresenceMessage => ({
+  op: 'beat',
+  tenant,
+  room: 'lobby',
+  user,
+  connection: 'c1',
+  state,
+  at,
+  ttlMs: 1_000,
+});
 
 describe('presence rooms', () => {
   it('joins, updates only when the state changes, and leaves', () => {

@@ -61,14 +61,22 @@ describe('value decoders', () => {
         expect(JSON.parse(decoderFor({ kind: 'scalar', oid: 25 })(text))).toBe(text);
       }),
     );
-    const element = fc.oneof(fc.string({ minLength: 0, maxLength: 8 }).filter((s) => !s.includes('\u0000')), fc.constant(null));
+    const element = fc.oneof(
+      fc.string({ minLength: 0, maxLength: 8 }).filter((s) => !s.includes('\u0000')),
+      fc.constant(null),
+    );
     const literal = (items: (string | null)[]) =>
       `{${items.map((item) => (item === null ? 'NULL' : `"${item.replace(/["\\]/g, (c) => `\\${c}`)}"`)).join(',')}}`;
     fc.assert(
-      fc.property(fc.array(fc.array(element, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 4 }).filter((rows) => rows.every((row) => row.length === rows[0]!.length)), (matrix) => {
-        const text = `{${matrix.map(literal).join(',')}}`;
-        expect(JSON.parse(decoderFor({ kind: 'array', elementOid: 25 })(text))).toEqual(matrix);
-      }),
+      fc.property(
+        fc
+          .array(fc.array(element, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 4 })
+          .filter((rows) => rows.every((row) => row.length === rows[0]!.length)),
+        (matrix) => {
+          const text = `{${matrix.map(literal).join(',')}}`;
+          expect(JSON.parse(decoderFor({ kind: 'array', elementOid: 25 })(text))).toEqual(matrix);
+        },
+      ),
     );
   });
 });
@@ -99,7 +107,14 @@ describe('tenant routing', () => {
           const { frames, sink } = recorder();
           const stream = new Subscriber({
             sink,
-            filter: { tenant: spec.tenant, sub: 'alice', tenantKeys: new Set(claimTenantKeys(spec.tenant)), tables: spec.tables && new Set(spec.tables), predicates: new Map(), rooms: new Set() },
+            filter: {
+              tenant: spec.tenant,
+              sub: 'alice',
+              tenantKeys: new Set(claimTenantKeys(spec.tenant)),
+              tables: spec.tables && new Set(spec.tables),
+              predicates: new Map(),
+              rooms: new Set(),
+            },
             isNew: undefined,
             startSeq: log.nextSeq,
             expiresAt: undefined,
@@ -113,13 +128,26 @@ describe('tenant routing', () => {
         events.forEach((spec, i) => {
           const commitLsn = BigInt(i + 1) as Lsn;
           const id = formatEventId(commitLsn, 0);
-          const walcastEvent: WalcastEvent = { id, type: 'invalidate', tenant: spec.tenant, tenantKey: spec.tenant === null ? null : tenantKey('text', spec.tenant)!, relid: spec.relid, table: tableName('public', `t${spec.relid}`), commitLsn, xid: i, json: JSON.stringify({ id, tenant: spec.tenant, relid: spec.relid }) };
+          const walcastEvent: WalcastEvent = {
+            id,
+            type: 'invalidate',
+            tenant: spec.tenant,
+            tenantKey: spec.tenant === null ? null : tenantKey('text', spec.tenant)!,
+            relid: spec.relid,
+            table: tableName('public', `t${spec.relid}`),
+            commitLsn,
+            xid: i,
+            json: JSON.stringify({ id, tenant: spec.tenant, relid: spec.relid }),
+          };
           hub.publish([log.append(walcastEvent)!]);
         });
         hub.closeAll();
         for (const { spec, frames } of streams) {
           // Writes may carry several frames (one write per stream per turn): split them.
-          const messages = frames.join('').split('\n\n').filter((message) => message.startsWith('id: '));
+          const messages = frames
+            .join('')
+            .split('\n\n')
+            .filter((message) => message.startsWith('id: '));
           const received = messages.map((message) => JSON.parse(/data: (.*)/.exec(message)![1]!) as { tenant: string | null; relid: number });
           for (const got of received) {
             expect(got.tenant === null || got.tenant === spec.tenant).toBe(true);

@@ -6,7 +6,9 @@ const read = (text: string) => readRequestHead(Buffer.from(text, 'latin1'));
 
 describe('reading a request head', () => {
   it('reads the request line and headers, lower-cased, duplicates as node:http keeps them', () => {
-    const result = read('GET /v1/stream?tables=a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer one\r\nauthorization: Bearer two\r\nX-Tag: a\r\nx-tag: b\r\n\r\nrest');
+    const result = read(
+      'GET /v1/stream?tables=a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer one\r\nauthorization: Bearer two\r\nX-Tag: a\r\nx-tag: b\r\n\r\nrest',
+    );
     expect(result).toEqual({
       kind: 'head',
       length: 'GET /v1/stream?tables=a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer one\r\nauthorization: Bearer two\r\nX-Tag: a\r\nx-tag: b\r\n\r\n'.length,

@@ -4,8 +4,7 @@ import { cursorFromSnapshot, formatCursor, isNewTo, parseResumePosition } from '
 import { formatEventId } from '../../src/events/event-id.js';
 import type { Lsn } from '../../src/replication/lsn.js';
 
-const event = (commitLsn: bigint, xid: number) =>
-  ({ id: formatEventId(commitLsn as Lsn, 0), commitLsn, xid }) as unknown as WalcastEvent;
+const event = (commitLsn: bigint, xid: number) => ({ id: formatEventId(commitLsn as Lsn, 0), commitLsn, xid }) as unknown as WalcastEvent;
 
 describe('snapshot cursors', () => {
   it('round-trip through their text form', () => {

@@ -7,7 +7,17 @@ import { lsnFromBigInt } from '../../src/replication/lsn.js';
 
 function event(lsn: bigint, position = 0): WalcastEvent {
   const commitLsn = lsnFromBigInt(lsn);
-  return { id: formatEventId(commitLsn, position), type: 'invalidate', tenant: 't', tenantKey: null, relid: 1, xid: 1, table: tableName('public', 'x'), commitLsn, json: '{}' };
+  return {
+    id: formatEventId(commitLsn, position),
+    type: 'invalidate',
+    tenant: 't',
+    tenantKey: null,
+    relid: 1,
+    xid: 1,
+    table: tableName('public', 'x'),
+    commitLsn,
+    json: '{}',
+  };
 }
 
 const LIMITS = { maxEvents: 10, maxBytes: 1e9, maxAgeMs: 60_000, maxWalBytes: 1e9 };

@@ -3,7 +3,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
-const SCRIPTS = readdirSync('sql').filter((name) => /^\d{3}_.*\.sql$/.test(name)).sort();
+const SCRIPTS = readdirSync('sql')
+  .filter((name) => /^\d{3}_.*\.sql$/.test(name))
+  .sort();
 
 describe('sql/', () => {
   it('keeps 001_walcast.sql byte-equal to the one 0.1.0 shipped', () => {
@@ -15,7 +17,11 @@ describe('sql/', () => {
   });
 
   it.each(SCRIPTS.filter((name) => name !== '001_walcast.sql'))('%s ends by recording itself in walcast.migrations', (name) => {
-    const statements = readFileSync(`sql/${name}`, 'utf8').trim().split(';').map((part) => part.trim()).filter(Boolean);
+    const statements = readFileSync(`sql/${name}`, 'utf8')
+      .trim()
+      .split(';')
+      .map((part) => part.trim())
+      .filter(Boolean);
     expect(statements.at(-1)).toBe(`insert into walcast.migrations (name) values ('${name}') on conflict do nothing`);
   });
 });

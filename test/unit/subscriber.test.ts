@@ -47,7 +47,17 @@ describe('Subscriber under a burst', () => {
     const padding = 'x'.repeat(1_000);
     const events = Array.from({ length: 5_000 }, (_, i) => {
       const id = formatEventId(10n as Lsn, i);
-      const event: WalcastEvent = { id, type: 'invalidate', tenant: 'acme', tenantKey: tenantKey('text', 'acme')!, relid: 1, table: tableName('public', 't'), commitLsn: 10n as Lsn, xid: 7, json: JSON.stringify({ id, padding }) };
+      const event: WalcastEvent = {
+        id,
+        type: 'invalidate',
+        tenant: 'acme',
+        tenantKey: tenantKey('text', 'acme')!,
+        relid: 1,
+        table: tableName('public', 't'),
+        commitLsn: 10n as Lsn,
+        xid: 7,
+        json: JSON.stringify({ id, padding }),
+      };
       return log.append(event)!;
     });
     hub.publish(events);

@@ -57,31 +57,54 @@ describe('tenant keys', () => {
 
   it('read uuids in every spelling Postgres takes, and nothing else', () => {
     const canonical = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11';
-    for (const claim of [canonical, canonical.toUpperCase(), '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}', 'a0eebc999c0b4ef8bb6d6bb9bd380a11', 'a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11']) {
+    for (const claim of [
+      canonical,
+      canonical.toUpperCase(),
+      '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}',
+      'a0eebc999c0b4ef8bb6d6bb9bd380a11',
+      'a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11',
+    ]) {
       expect(reaches('uuid', canonical, claim), claim).toBe(true);
     }
-    for (const claim of ['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11-', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'a0e-ebc99-9c0b-4ef8-bb6d-6bb9bd380a11', ' a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11']) {
+    for (const claim of [
+      'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1',
+      'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11-',
+      '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+      'a0e-ebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+      ' a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+    ]) {
       expect(tenantKey('uuid', claim), claim).toBeUndefined();
     }
   });
 
   it('of two kinds never meet: a claim that is a tenant under one type is not one under another', () => {
     fc.assert(
-      fc.property(fc.constantFrom<TenantKind>('text', 'citext', 'bpchar', 'integer', 'uuid'), fc.constantFrom<TenantKind>('text', 'citext', 'bpchar', 'integer', 'uuid'), fc.string(), (a, b, text) => {
-        const [keyA, keyB] = [tenantKey(a, text), tenantKey(b, text)];
-        if (a !== b && keyA !== undefined) expect(keyA).not.toBe(keyB);
-      }),
+      fc.property(
+        fc.constantFrom<TenantKind>('text', 'citext', 'bpchar', 'integer', 'uuid'),
+        fc.constantFrom<TenantKind>('text', 'citext', 'bpchar', 'integer', 'uuid'),
+        fc.string(),
+        (a, b, text) => {
+          const [keyA, keyB] = [tenantKey(a, text), tenantKey(b, text)];
+          if (a !== b && keyA !== undefined) expect(keyA).not.toBe(keyB);
+        },
+      ),
     );
   });
 
   it('give an integer row exactly the claims whose number it is', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), fc.nat({ max: 3 }), fc.constantFrom('', '+', ' '), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), (value, zeros, prefix, other) => {
-        const digits = (value < 0n ? -value : value).toString();
-        const claim = `${value < 0n ? '-' : prefix === '+' ? '+' : ''}${'0'.repeat(zeros)}${digits}${prefix === ' ' ? ' ' : ''}`;
-        expect(reaches('integer', value.toString(), claim)).toBe(true);
-        expect(reaches('integer', other.toString(), claim)).toBe(other === value);
-      }),
+      fc.property(
+        fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+        fc.nat({ max: 3 }),
+        fc.constantFrom('', '+', ' '),
+        fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+        (value, zeros, prefix, other) => {
+          const digits = (value < 0n ? -value : value).toString();
+          const claim = `${value < 0n ? '-' : prefix === '+' ? '+' : ''}${'0'.repeat(zeros)}${digits}${prefix === ' ' ? ' ' : ''}`;
+          expect(reaches('integer', value.toString(), claim)).toBe(true);
+          expect(reaches('integer', other.toString(), claim)).toBe(other === value);
+        },
+      ),
     );
   });
 
@@ -92,7 +115,7 @@ describe('tenant keys', () => {
 });
 
 describe('presence tenant kind', () => {
-  it('is the tenant columns\' kind when they agree, else exact text', () => {
+  it("is the tenant columns' kind when they agree, else exact text", () => {
     expect(presenceTenantKind(['integer', 'integer'])).toBe('integer');
     expect(presenceTenantKind(['citext'])).toBe('citext');
     expect(presenceTenantKind(['integer', 'text'])).toBe('text');

@@ -47,7 +47,10 @@ describe('Postgres text → JSON values', () => {
 
   it('turns arrays into JSON arrays of the element type, NULLs included', () => {
     expect(decodeArray(23, '{1,NULL,3}')).toEqual([1, null, 3]);
-    expect(decodeArray(23, '{{1,2},{3,4}}')).toEqual([[1, 2], [3, 4]]);
+    expect(decodeArray(23, '{{1,2},{3,4}}')).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
     expect(decodeArray(25, '{"a,b","NULL",NULL,"x\\"y"}')).toEqual(['a,b', 'NULL', null, 'x"y']);
     expect(decodeArray(20, '{9223372036854775807}')).toEqual(['9223372036854775807']);
     expect(decodeArray(1184, '{"2026-11-23 06:00:00.5+00",NULL}')).toEqual(['2026-11-23T06:00:00.500000Z', null]);
