@@ -38,6 +38,8 @@ export function sseBytes(message: SseMessage): Buffer {
   const bytes = Buffer.allocUnsafe(headBytes + Buffer.byteLength(data) + 2);
   bytes.write(head, 0);
   const end = headBytes + bytes.write(data, headBytes);
+  // Never send a byte of the unfilled buffer (old memory): were the count ever off, the plain way.
+  if (end + 2 !== bytes.length) return Buffer.from(formatSse(message), 'utf8');
   bytes[end] = 0x0a;
   bytes[end + 1] = 0x0a;
   return bytes;

@@ -23,6 +23,7 @@ describe('SSE wire format', () => {
       { id: '1', data: '{"json":"line\none"}' },
       { data: 'a\r\nb\rc\n' },
       { data: '' },
+      { id: '2', event: 'change', data: '{"t":"lone \ud800 surrogate, then \udfff"}' },
     ]) {
       expect(sseBytes(message).equals(Buffer.from(formatSse(message), 'utf8'))).toBe(true);
     }
