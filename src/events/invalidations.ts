@@ -24,7 +24,8 @@ interface Pair {
   readonly tenant: string | null;
   /** How streams are routed to it (events/tenant-key); null with `tenant`. */
   readonly tenantKey: TenantKey | null;
-  readonly reason: InvalidateReason;
+  /** policy_changed wins over any other reason: streams bind their predicate again on it. */
+  reason: InvalidateReason;
 }
 
 export class Invalidations {
@@ -40,7 +41,11 @@ export class Invalidations {
     const key = this.wholeTables ? null : (tenant?.text ?? null);
     let tenants = this.byTable.get(shape.relid);
     if (!tenants) this.byTable.set(shape.relid, (tenants = new Map()));
-    if (tenants.has(key)) return;
+    const existing = tenants.get(key);
+    if (existing) {
+      if (reason === 'policy_changed') existing.reason = reason;
+      return;
+    }
     const pair: Pair = { shape, tenant: key, tenantKey: key === null ? null : tenant!.key, reason };
     tenants.set(key, pair);
     this.order.push(pair);
@@ -51,7 +56,11 @@ export class Invalidations {
   private collapse(): void {
     this.wholeTables = true;
     const first = new Map<number, Pair>();
-    for (const pair of this.order) if (!first.has(pair.shape.relid)) first.set(pair.shape.relid, { ...pair, tenant: null, tenantKey: null });
+    for (const pair of this.order) {
+      const kept = first.get(pair.shape.relid);
+      if (!kept) first.set(pair.shape.relid, { ...pair, tenant: null, tenantKey: null });
+      else if (pair.reason === 'policy_changed') kept.reason = pair.reason;
+    }
     this.order = [...first.values()];
     this.byTable.clear();
     for (const pair of this.order) this.byTable.set(pair.shape.relid, new Map([[null, pair]]));

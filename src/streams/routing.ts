@@ -31,6 +31,8 @@ interface ColumnIndex {
 interface TableRoute {
   /** Streams whose filter for the table has no cover: each event is judged by each. */
   readonly everyRow: Set<Subscriber>;
+  /** Streams whose filter for the table matches no row (an empty cover): only its invalidates and truncates reach them. */
+  readonly noRow: Set<Subscriber>;
   readonly byColumn: Map<string, ColumnIndex>;
 }
 
@@ -127,6 +129,7 @@ export class Routing {
     const table = route.tables.get(event.relid);
     if (!table) return;
     for (const subscriber of table.everyRow) visit(subscriber);
+    if (event.type !== 'change') for (const subscriber of table.noRow) visit(subscriber);
     for (const [column, index] of table.byColumn) {
       if (event.type !== 'change') visitAll(index, visit);
       else visitByValue(event, column, index, visit);
@@ -136,11 +139,12 @@ export class Routing {
   private place(route: TenantRoute, subscriber: Subscriber, relid: number): void {
     let table = route.tables.get(relid);
     if (!table) {
-      table = { everyRow: new Set(), byColumn: new Map() };
+      table = { everyRow: new Set(), noRow: new Set(), byColumn: new Map() };
       route.tables.set(relid, table);
     }
     const cover = subscriber.filterOf(relid)?.cover;
-    const sets = cover === undefined ? [table.everyRow] : cover.flatMap((equality) => keySets(table, equality));
+    const keyed = cover?.flatMap((equality) => keySets(table, equality));
+    const sets = keyed === undefined ? [table.everyRow] : keyed.length === 0 ? [table.noRow] : keyed;
     for (const set of sets) set.add(subscriber);
     // Copied, not pushed: an array grown by push keeps room for 17.
     this.placements.set(subscriber, [...this.placements.get(subscriber)!, { relid, sets }]);

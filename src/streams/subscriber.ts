@@ -131,6 +131,9 @@ export class Subscriber {
 
   private replayFrom(log: RetentionLog): void {
     if (this.state === 'closed' || this.rebinding) return;
+    // This turn's frames (up to a policy change, when a rebind needed no query) go before
+    // anything read from the log after them: the SDK drops an ID lower than one it has seen.
+    this.writeBatch();
     this.state = 'replaying';
     if (this.cursor < log.firstSeq) return this.close('lagged');
     let sent = 0;

@@ -15,7 +15,7 @@ import { startWalcast, type RunningWalcast } from '../../src/walcast.js';
 import { runCli, waitForOutput } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { freePort } from '../support/net.js';
-import { eventually } from '../support/wait.js';
+import { eventually, metric } from '../support/wait.js';
 import { startTestWalcast, TEST_SECRET, waitUntilReady, type TestWalcast } from '../support/walcast.js';
 
 let db: TestDatabase;
@@ -401,6 +401,32 @@ describe('streams per user', () => {
         else await again.body?.cancel();
         return again.status === 200;
       });
+    } finally {
+      for (const response of open) await response.body?.cancel();
+      await limited.close();
+    }
+  });
+
+  it('gives a place back when a client that pipelined streams behind another request goes away', async () => {
+    const limited = await startTestWalcast(db.url, { WALCAST_INSTANCE: 'pipelined', WALCAST_MAX_CLIENTS_PER_USER: '2' });
+    const open: Response[] = [];
+    try {
+      const ann = await limited.token('acme', 'ann');
+      const stream = `GET /v1/stream?access_token=${ann} HTTP/1.1\r\nHost: x\r\n\r\n`;
+      // Node's own server takes this connection (its first request is not a stream); the
+      // second stream waits behind the first, which never ends, so only the first answers.
+      const socket = connect(Number(new URL(limited.url).port), '127.0.0.1');
+      socket.write(`GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n${stream}${stream}`);
+      let reply = '';
+      socket.on('data', (chunk: Buffer) => {
+        reply += chunk.toString();
+      });
+      await eventually('the first stream answers', () => reply.includes('retry:'));
+      await eventually('both streams counted', async () => (await metric(limited.url, 'walcast_clients')) === 2);
+      socket.destroy();
+      await eventually('both places given back', async () => (await metric(limited.url, 'walcast_clients')) === 0);
+      for (let i = 0; i < 2; i++) open.push(await fetch(limited.streamUrl(ann)));
+      expect(open.map((response) => response.status)).toEqual([200, 200]);
     } finally {
       for (const response of open) await response.body?.cancel();
       await limited.close();

@@ -6,7 +6,10 @@ import { claimTenantKeys } from '../../src/events/tenant-key.js';
 import { setImmediate as turn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { MAX_POSITION } from '../../src/events/event-id.js';
-import { MAX_PAIRS } from '../../src/events/invalidations.js';
+import { Invalidations, MAX_PAIRS } from '../../src/events/invalidations.js';
+import { tableName } from '../../src/events/exposure.js';
+import { tenantKey } from '../../src/events/tenant-key.js';
+import type { Lsn } from '../../src/replication/lsn.js';
 import type { Insert } from '../../src/replication/pgoutput.js';
 import { Subscriber } from '../../src/streams/subscriber.js';
 import { begin, commit, insert, LOG, pipelineRig, recorder, TODOS, type PipelineRig } from '../support/pipeline.js';
@@ -73,5 +76,31 @@ describe('a transaction of 17 million changes (one UPDATE of 17M rows)', () => {
     await turn();
     expect(rig.retention.size).toBe(1);
     expect(someone.events()).toEqual([expect.objectContaining({ id: '0000000000300000-000000', tenant: null, reason: 'transaction_too_large' })]);
+  });
+
+  describe('a row policy changed in such a transaction', () => {
+    const todos = { relid: 1, table: tableName('public', 'todos') };
+    const txn = { commitLsn: 0x40_0000n as Lsn, lsnText: '0/400000', xid: 9, committedAt: '2026-11-30T00:00:00Z', jsonTail: '}' };
+    const reasons = (invalidations: Invalidations) => invalidations.events(txn).map((event) => event.type === 'invalidate' && event.reason);
+
+    // Streams bind their predicate again only on policy_changed: another reason for the
+    // same table must not hide it, or they would judge rows by the old rule.
+    it('is named even when the table already has an invalidate for every tenant (a truncate)', () => {
+      const invalidations = new Invalidations();
+      invalidations.add(todos, null, 'transaction_too_large');
+      invalidations.add(todos, null, 'policy_changed');
+      expect(reasons(invalidations)).toEqual(['policy_changed']);
+    });
+
+    it('is named after its pairs collapsed into one per table', () => {
+      const invalidations = new Invalidations();
+      for (let i = 0; i <= MAX_PAIRS; i++) invalidations.add(todos, { text: `t${i}`, key: tenantKey('text', `t${i}`)! }, 'transaction_too_large');
+      invalidations.add(todos, null, 'policy_changed');
+      expect(reasons(invalidations)).toEqual(['policy_changed']);
+      const again = new Invalidations();
+      again.add(todos, null, 'policy_changed');
+      for (let i = 0; i <= MAX_PAIRS; i++) again.add(todos, { text: `t${i}`, key: tenantKey('text', `t${i}`)! }, 'transaction_too_large');
+      expect(reasons(again)).toEqual(['policy_changed']);
+    });
   });
 });

@@ -9,7 +9,7 @@ import { RetentionLog } from '../../src/events/retention.js';
 import type { Lsn } from '../../src/replication/lsn.js';
 import { createHub } from '../../src/streams/hub.js';
 import type { Sink } from '../../src/http/exchange.js';
-import { Subscriber } from '../../src/streams/subscriber.js';
+import { Subscriber, type TableFilter } from '../../src/streams/subscriber.js';
 
 /** A socket with a 256 KiB buffer that nobody reads. */
 function stuckResponse() {
@@ -66,6 +66,83 @@ describe('Subscriber under a burst', () => {
     expect(written).toBeGreaterThan(256 * 1024);
     expect(written).toBeLessThan(256 * 1024 + 66 * 1024);
     expect(stream.isLive).toBe(false);
+    hub.closeAll();
+  });
+});
+
+describe('a row policy that changes', () => {
+  const newLog = () => new RetentionLog({ maxEvents: 1000, maxBytes: 1e9, maxAgeMs: 1e9, maxWalBytes: 1e9 }, 1n as Lsn);
+  const invalidate = (position: number, reason: 'policy_changed' | 'transaction_too_large', tenant: string | null): WalcastEvent => {
+    const id = formatEventId(10n as Lsn, position);
+    const key = tenant === null ? null : tenantKey('text', tenant)!;
+    return {
+      id,
+      type: 'invalidate',
+      reason,
+      tenant,
+      tenantKey: key,
+      relid: 1,
+      table: tableName('public', 't'),
+      commitLsn: 10n as Lsn,
+      xid: 7,
+      json: JSON.stringify({ id }),
+    };
+  };
+  function stream(ids: string[], rebinds: number[], predicates: Map<number, TableFilter>) {
+    const sink: Sink = {
+      full: false,
+      write: (chunk) => void ids.push(...[...chunk.toString().matchAll(/^id: (.*)$/gm)].map((match) => match[1]!)),
+      onDrain: () => undefined,
+      end: () => undefined,
+      destroy: () => undefined,
+    };
+    return new Subscriber({
+      sink,
+      filter: { tenant: 'acme', sub: 'ann', tenantKeys: new Set(claimTenantKeys('acme')), tables: new Set([1]), predicates, rooms: new Set() },
+      isNew: undefined,
+      startSeq: 0,
+      expiresAt: undefined,
+      maxLagBytes: 1e9,
+      onSent: () => undefined,
+      onClose: () => undefined,
+      // A dropped policy and no where=: bound again without a query.
+      rebind: async (relid) => {
+        rebinds.push(relid);
+        return undefined;
+      },
+    });
+  }
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('keeps the log order when the table is bound again within the turn', async () => {
+    const log = newLog();
+    const hub = createHub({ retention: log, now: () => 0 });
+    const ids: string[] = [];
+    hub.add(stream(ids, [], new Map()));
+    const retained = [
+      invalidate(0, 'transaction_too_large', 'acme'),
+      invalidate(1, 'policy_changed', null),
+      invalidate(2, 'transaction_too_large', 'acme'),
+    ].map((event) => log.append(event)!);
+    hub.publish(retained);
+    await turn();
+    await turn();
+    expect(ids).toEqual(retained.map(({ event }) => event.id));
+    hub.closeAll();
+  });
+
+  it('reaches a stream whose policy matches no row at the moment', async () => {
+    const log = newLog();
+    const hub = createHub({ retention: log, now: () => 0 });
+    const ids: string[] = [];
+    const rebinds: number[] = [];
+    // owner_id=eq.$claim.owner with no such claim: a cover of no key.
+    const nothing: TableFilter = { matches: () => false, cover: [{ column: 'owner_id', keys: new Set(), keyOf: (text) => text }] };
+    hub.add(stream(ids, rebinds, new Map([[1, nothing]])));
+    hub.publish([log.append(invalidate(0, 'policy_changed', null))!]);
+    await turn();
+    expect(rebinds).toEqual([1]);
+    expect(ids).toEqual([formatEventId(10n as Lsn, 0)]);
     hub.closeAll();
   });
 });
