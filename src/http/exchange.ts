@@ -36,6 +36,11 @@ export interface StreamExchange {
   readonly gone: boolean;
   /** Answers 200 with these headers (and any the edge added: CORS, request id) and gives the body's sink. */
   open(headers: Readonly<Record<string, string>>): Sink;
-  /** Once, when the connection ends, whoever ends it. */
-  onClose(listener: () => void): void;
+  /** Tells `stream` once when the connection ends, whoever ends it. */
+  onClose(stream: ClientGone): void;
+}
+
+/** What a connection tells its stream when it ends (a Subscriber: no closure a stream). */
+export interface ClientGone {
+  clientGone(): void;
 }

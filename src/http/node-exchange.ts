@@ -30,11 +30,12 @@ export function nodeExchange(request: HttpRequest, response: HttpResponse): Stre
         destroy: () => void response.destroy(),
       };
     },
-    onClose(listener) {
-      response.once('close', listener);
+    onClose(stream) {
+      const gone = () => stream.clientGone();
+      response.once('close', gone);
       // A request pipelined behind another on one connection has no socket of its own
       // yet, and its response emits no 'close' when the client goes: the connection does.
-      if (!('stream' in response)) request.socket.once('close', listener);
+      if (!('stream' in response)) request.socket.once('close', gone);
     },
   };
 }

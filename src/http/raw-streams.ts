@@ -9,7 +9,7 @@ import { isWalcastError, WalcastError } from '../errors.js';
 import { requestIdOf } from './request-id.js';
 import type { Logger } from '../log.js';
 import { HEADER } from '../wire/names.js';
-import type { RequestHead, Sink, StreamExchange } from './exchange.js';
+import type { ClientGone, RequestHead, Sink, StreamExchange } from './exchange.js';
 import { errorBody } from './error-handler.js';
 import type { Metrics } from './metrics.js';
 import { readRequestHead } from './request-head.js';
@@ -96,8 +96,8 @@ function serve(socket: Socket, head: RequestHead, options: RawStreamsOptions): v
       socket.write(`HTTP/1.1 200 OK\r\n${headerLines({ ...edge, ...headers, connection: 'close' })}\r\n`);
       return new SocketSink(socket);
     },
-    onClose: (listener) => {
-      answer.onClose = listener;
+    onClose: (stream) => {
+      answer.stream = stream;
     },
   };
   options.handle(exchange).catch((error: unknown) => {
@@ -117,26 +117,39 @@ function serve(socket: Socket, head: RequestHead, options: RawStreamsOptions): v
   });
 }
 
-interface Answer {
-  status: number;
-  /** The stream's own listener: one 'close' listener per socket, not one each. */
-  onClose: (() => void) | undefined;
+/**
+ * What a stream's connection needs when it ends, found from its socket: one object a
+ * stream, no closure and context of its own (bench density).
+ */
+class Answer {
+  status = 0;
+  /** The stream this connection serves, told when it ends. */
+  stream: ClientGone | undefined = undefined;
+  readonly started = performance.now();
+
+  constructor(
+    readonly options: RawStreamsOptions,
+    readonly requestId: string,
+  ) {}
 }
+
+const ANSWER = Symbol('walcast.answer');
+type AnsweredSocket = Socket & { [ANSWER]?: Answer };
 
 /** The request's log line and count, when its connection ends; `status` is set on the way. */
 function logWhenClosed(socket: Socket, options: RawStreamsOptions, requestId: string): Answer {
-  const answer: Answer = { status: 0, onClose: undefined };
-  const started = performance.now();
+  const answer = new Answer(options, requestId);
+  (socket as AnsweredSocket)[ANSWER] = answer;
   // 'close' comes once: `on` spares the wrapper `once` keeps per listener.
-  socket.on('close', () => {
-    answer.onClose?.();
-    options.metrics.httpRequests.inc({ route: options.path, method: 'GET', status: String(answer.status) });
-    options.log.info(
-      { requestId, method: 'GET', route: options.path, path: options.path, status: answer.status, ms: Math.round(performance.now() - started) },
-      'request',
-    );
-  });
+  socket.on('close', answerClosed);
   return answer;
+}
+
+function answerClosed(this: AnsweredSocket): void {
+  const { stream, options, requestId, status, started } = this[ANSWER]!;
+  stream?.clientGone();
+  options.metrics.httpRequests.inc({ route: options.path, method: 'GET', status: String(status) });
+  options.log.info({ requestId, method: 'GET', route: options.path, path: options.path, status, ms: Math.round(performance.now() - started) }, 'request');
 }
 
 /**

@@ -34,6 +34,9 @@ interface TableRoute {
   /** Streams whose filter for the table matches no row (an empty cover): only its invalidates and truncates reach them. */
   readonly noRow: Set<Subscriber>;
   readonly byColumn: Map<string, ColumnIndex>;
+  /** The placements in `everyRow` and in `noRow`, shared by their streams (bench density). */
+  readonly inEveryRow: Placement;
+  readonly inNoRow: Placement;
 }
 
 interface TenantRoute {
@@ -139,15 +142,17 @@ export class Routing {
   private place(route: TenantRoute, subscriber: Subscriber, relid: number): void {
     let table = route.tables.get(relid);
     if (!table) {
-      table = { everyRow: new Set(), noRow: new Set(), byColumn: new Map() };
+      const everyRow = new Set<Subscriber>();
+      const noRow = new Set<Subscriber>();
+      table = { everyRow, noRow, byColumn: new Map(), inEveryRow: { relid, sets: [everyRow] }, inNoRow: { relid, sets: [noRow] } };
       route.tables.set(relid, table);
     }
     const cover = subscriber.filterOf(relid)?.cover;
     const keyed = cover?.flatMap((equality) => keySets(table, equality));
-    const sets = keyed === undefined ? [table.everyRow] : keyed.length === 0 ? [table.noRow] : keyed;
-    for (const set of sets) set.add(subscriber);
+    const placement = keyed === undefined ? table.inEveryRow : keyed.length === 0 ? table.inNoRow : { relid, sets: keyed };
+    for (const set of placement.sets) set.add(subscriber);
     // Copied, not pushed: an array grown by push keeps room for 17.
-    this.placements.set(subscriber, [...this.placements.get(subscriber)!, { relid, sets }]);
+    this.placements.set(subscriber, [...this.placements.get(subscriber)!, placement]);
   }
 
   private unplace(subscriber: Subscriber, relid: number): void {

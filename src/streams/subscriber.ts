@@ -288,6 +288,11 @@ export class Subscriber {
     });
   }
 
+  /** Its client's connection ended. */
+  clientGone(): void {
+    this.close('client');
+  }
+
   close(reason: CloseReason): void {
     this.guard(() => this.end(reason));
   }
