@@ -7,7 +7,7 @@
 import { tenantKey, type TenantKey } from './tenant-key.js';
 import { WalcastError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { formatLsn } from '../replication/lsn.js';
+import { formatLsn, type Lsn } from '../replication/lsn.js';
 import type { Begin, PgoutputMessage, Relation, RowChange, Truncate } from '../replication/pgoutput.js';
 import { changeEvents, changeTenants } from './change-event.js';
 import { shapeOf, type TableShape } from './table-shape.js';
@@ -49,6 +49,12 @@ export interface EventPipeline {
   handle(message: PgoutputMessage): Promise<void> | undefined;
   /** The replication connection dropped: a half-received transaction will be sent again. */
   connectionReset(): void;
+  /**
+   * The slot was lost and made again at `horizon`, copied from another instance's slot that
+   * may stand further back: transactions from there on are sent again and must be decoded
+   * again, since the window was emptied down to `horizon` (retention.restartAt).
+   */
+  slotRecreated(horizon: Lsn): void;
 }
 
 interface OpenTransaction {
@@ -288,6 +294,10 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
     },
     connectionReset() {
       open = null;
+    },
+    slotRecreated(horizon) {
+      open = null;
+      lastCommitLsn = horizon === 0n ? 0n : horizon - 1n;
     },
   };
 }

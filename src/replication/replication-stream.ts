@@ -31,6 +31,8 @@ export interface ReplicationSink {
   /** A promise pauses the stream: later messages wait, in order, until it settles. */
   handle(message: PgoutputMessage): Promise<void> | undefined;
   connectionReset(): void;
+  /** The slot was made again at `horizon`: what comes after it is decoded anew, even if had before. */
+  slotRecreated(horizon: Lsn): void;
 }
 
 export interface ReplicationOptions {
@@ -248,7 +250,7 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
     try {
       const fresh = await options.recoverSlot();
       run(() => {
-        sink.connectionReset();
+        sink.slotRecreated(fresh);
         progress = { inTransaction: false, processed: fresh };
         confirmed = fresh;
         return undefined;
