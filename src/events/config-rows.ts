@@ -47,3 +47,16 @@ export function configChangesOf(change: RowChange): ConfigRow {
       : [{ op: 'expose', exposure: after }],
   };
 }
+
+/**
+ * The exposure in the row's old image: null for an insert (none before it), undefined
+ * where the WAL carries none. What a change changed is read from the WAL, not from the
+ * catalog, so every instance makes the same events of it, also one that rebuilds its
+ * window from older WAL after starting with today's exposures.
+ */
+export function exposureBefore(change: RowChange): Exposure | null | undefined {
+  if (change.tag === 'insert') return null;
+  const index = change.relation.columns.findIndex((column) => column.name === EXPOSURE_COLUMN);
+  const before = index < 0 ? undefined : exposureIn(change.old?.[index]);
+  return typeof before === 'object' ? before : undefined;
+}

@@ -11,7 +11,7 @@ import { formatLsn, type Lsn } from '../replication/lsn.js';
 import type { Begin, PgoutputMessage, Relation, RowChange, Truncate } from '../replication/pgoutput.js';
 import { changeEvents, changeTenants } from './change-event.js';
 import { shapeOf, type TableShape } from './table-shape.js';
-import { configChangesOf } from './config-rows.js';
+import { configChangesOf, exposureBefore } from './config-rows.js';
 import { formatEventId, MAX_POSITION } from './event-id.js';
 import type { TransactionContext, WalcastEvent } from './event.js';
 import { invalidateEvent, Invalidations } from './invalidations.js';
@@ -217,7 +217,9 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
    * A row of walcast.exposed_tables: applied where it stands in the stream, before the
    * changes after it. A table whose row policy changed (set, changed or dropped) gets an
    * `invalidate` for every tenant at this position: each stream applies the new policy
-   * from there on, and each client reads the table again (DESIGN §10).
+   * from there on, and each client reads the table again (DESIGN §10). Whether it changed
+   * is read from the row's old and new images, so an instance rebuilding its window from
+   * older WAL (started with today's exposures) makes the same invalidate as one that was live.
    */
   function onConfigRow(txn: OpenTransaction, change: RowChange): void {
     const row = configChangesOf(change);
@@ -225,9 +227,10 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
       log.error({ problem: row.problem }, 'ignoring a walcast.exposed_tables row walcast cannot read; run walcast doctor');
       return;
     }
+    const previous = exposureBefore(change);
     for (const config of row.changes) {
       const relid = config.op === 'expose' ? config.exposure.relid : config.relid;
-      const before = catalog.exposureOf(relid);
+      const before = previous === undefined ? catalog.exposureOf(relid) : previous?.relid === relid ? previous : undefined;
       catalog.apply(config);
       log.info({ config }, 'exposure changed');
       const after = catalog.exposureOf(relid);
