@@ -61,8 +61,6 @@ interface OpenTransaction {
   readonly context: TransactionContext;
   /** Position of the next change: counts every change message, exposed or not, so IDs never depend on configuration. */
   position: number;
-  /** Changes to exposed tables so far. */
-  changes: number;
   events: WalcastEvent[];
   /** Set once the transaction passed the limit (or a position its width): it sends these instead. */
   invalidations: Invalidations | null;
@@ -166,10 +164,12 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
 
   function onChange(txn: OpenTransaction, change: RowChange): void {
     const position = txn.position++;
+    // Every change counts, exposed or not: whether a transaction goes out whole is then
+    // the WAL's to say, the same on every instance, also one that rebuilds its window from
+    // older WAL with other exposures loaded (a client may resume on either mid-transaction).
+    if (!txn.invalidations && position >= Math.min(deps.maxTxnChanges, MAX_POSITION + 1)) txn.invalidations = overflow(txn);
     const shape = shapeFor(change.relation);
     if (!shape) return;
-    txn.changes++;
-    if (!txn.invalidations && (txn.changes > deps.maxTxnChanges || position > MAX_POSITION)) txn.invalidations = overflow(txn);
     try {
       if (txn.invalidations) {
         for (const tenant of changeTenants(change, shape)) {
@@ -190,9 +190,9 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
   function onTruncate(txn: OpenTransaction, truncate: Truncate): void {
     for (const relation of truncate.relations) {
       const position = txn.position++;
+      if (!txn.invalidations && position >= Math.min(deps.maxTxnChanges, MAX_POSITION + 1)) txn.invalidations = overflow(txn);
       const shape = shapeFor(relation);
       if (!shape) continue;
-      if (!txn.invalidations && position > MAX_POSITION) txn.invalidations = overflow(txn);
       // Which tenants' rows a TRUNCATE removed is unknowable: it goes to every tenant.
       if (txn.invalidations) {
         txn.invalidations.add(shape, null, 'transaction_too_large');
@@ -265,7 +265,7 @@ export function createEventPipeline(deps: EventPipelineDeps): EventPipeline {
     handle(message) {
       switch (message.tag) {
         case 'begin':
-          open = { context: contextOf(message), position: 0, changes: 0, events: [], invalidations: null };
+          open = { context: contextOf(message), position: 0, events: [], invalidations: null };
           return undefined;
         case 'insert':
         case 'update':

@@ -67,6 +67,20 @@ describe('a transaction of 17 million changes (one UPDATE of 17M rows)', () => {
     for (const event of received) expect(event['id']).toMatch(EVENT_ID);
   }, 60_000);
 
+  it('counts every change, exposed or not, so whether it goes out whole does not depend on what is exposed', async () => {
+    // Eight changes of which three are to an exposed table, against a limit of five: an
+    // instance with app_log exposed too (say one rebuilding its window after an expose())
+    // counts the same eight, and makes the same events.
+    const rig = pipelineRig({ maxTxnChanges: 5 });
+    const acme = listen(rig, 'acme');
+    rig.handle(begin(0x28_0000n));
+    for (let i = 0; i < 5; i++) rig.handle(insert(LOG, [String(i), 'acme', 'log line']));
+    for (let i = 0; i < 3; i++) rig.handle(insert(TODOS, [String(i), 'acme', 'todo']));
+    rig.handle(commit(0x28_0000n));
+    await turn();
+    expect(acme.events()).toEqual([expect.objectContaining({ id: '0000000000280000-000000', table: 'public.todos', reason: 'transaction_too_large' })]);
+  });
+
   it('collapses into one invalidate per table for every tenant past MAX_PAIRS tenants', async () => {
     const rig = pipelineRig({ maxTxnChanges: 10 });
     const someone = listen(rig, 'tenant-42');
