@@ -54,12 +54,25 @@ export class EventStream {
     const { options } = this;
     const signal = this.#abort.signal;
     let refreshedFor401 = false;
+    const silenceMs = options.silenceMs ?? DEFAULT_SILENCE_MS;
     while (!signal.aborted) {
       options.onStatus(this.#attempt === 0 ? 'connecting' : 'reconnecting');
       // One controller per connection: the watchdog ends this connection, not the stream.
       const connection = new AbortController();
       const abortConnection = () => connection.abort();
       signal.addEventListener('abort', abortConnection);
+      // Watched from the request on: one sent into a dead pooled connection, or to a proxy
+      // that went silent, may never be answered, and fetch has no deadline of its own.
+      let silent = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const watch = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          silent = true;
+          connection.abort();
+        }, silenceMs);
+      };
+      watch();
       try {
         const from = options.resumeFrom();
         const response = await this.connect(from, connection.signal);
@@ -74,10 +87,14 @@ export class EventStream {
         this.#attempt = 0;
         options.onOpen(from);
         options.onStatus('open');
-        await this.read(response, connection);
+        await this.read(response, watch);
       } catch (caught) {
         if (signal.aborted) break;
-        const error = caught instanceof WalcastClientError ? caught : networkError(caught);
+        const error = silent
+          ? new WalcastClientError(0, 'stream_silent', `the stream sent nothing for ${silenceMs} ms`)
+          : caught instanceof WalcastClientError
+            ? caught
+            : networkError(caught);
         if (!error.retryable) {
           options.onStatus('stopped', error);
           this.#abort.abort();
@@ -85,6 +102,7 @@ export class EventStream {
         }
         options.onStatus('reconnecting', error);
       } finally {
+        clearTimeout(timer);
         signal.removeEventListener('abort', abortConnection);
         connection.abort();
       }
@@ -107,19 +125,9 @@ export class EventStream {
     });
   }
 
-  /** Until the server ends the stream, the connection drops, or it falls silent. */
-  private async read(response: Response, connection: AbortController): Promise<void> {
+  /** Until the server ends the stream or the connection drops; `watch` is told of each byte. */
+  private async read(response: Response, watch: () => void): Promise<void> {
     if (!response.body) return;
-    const silenceMs = this.options.silenceMs ?? DEFAULT_SILENCE_MS;
-    let silent = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const watch = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        silent = true;
-        connection.abort();
-      }, silenceMs);
-    };
     const parser = createParser({ onEvent: (message) => this.options.onMessage(message) });
     const decoder = new TextDecoder();
     const reader = response.body.getReader();
@@ -131,11 +139,7 @@ export class EventStream {
         watch();
         parser.feed(decoder.decode(value, { stream: true }));
       }
-    } catch (error) {
-      if (silent) throw new WalcastClientError(0, 'stream_silent', `the stream sent nothing for ${silenceMs} ms`);
-      throw error;
     } finally {
-      clearTimeout(timer);
       reader.releaseLock();
     }
   }

@@ -53,7 +53,31 @@ export async function send(http: Http, spec: RequestSpec): Promise<Response> {
   }
 }
 
+/** Longer than any answer takes (a snapshot page is bounded); past it, a network error. */
+const DEADLINE_MS = 30_000;
+
+/**
+ * Sends `spec` and reads its JSON answer within DEADLINE_MS: fetch has no deadline, and a
+ * request sent into a dead pooled connection, or to a proxy gone silent, would wait for
+ * ever. Its callers retry network errors (an edit with the same idempotency key).
+ */
 export async function sendJson<T>(http: Http, spec: RequestSpec): Promise<T> {
-  const response = await send(http, spec);
-  return (response.status === 204 ? undefined : await response.json()) as T;
+  const deadline = new AbortController();
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    deadline.abort();
+  }, DEADLINE_MS);
+  const abort = () => deadline.abort(spec.signal?.reason);
+  spec.signal?.addEventListener('abort', abort);
+  if (spec.signal?.aborted) abort();
+  try {
+    const response = await send(http, { ...spec, signal: deadline.signal });
+    return (response.status === 204 ? undefined : await response.json()) as T;
+  } catch (error) {
+    throw late ? networkError(new Error(`no answer within ${DEADLINE_MS} ms`)) : error;
+  } finally {
+    clearTimeout(timer);
+    spec.signal?.removeEventListener('abort', abort);
+  }
 }

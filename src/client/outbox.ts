@@ -110,6 +110,8 @@ export class Outbox {
   #storageKey: string | undefined;
   #identity: Identity | undefined;
   readonly #loaded: Promise<void>;
+  /** Edits this queue confirmed or gave up: gone from storage, even where another tab stored them too. */
+  readonly #done = new Set<string>();
 
   /** Edits a previous page left unconfirmed are sent again (their promises are gone with it). */
   constructor(private readonly deps: OutboxDeps) {
@@ -282,6 +284,7 @@ export class Outbox {
     edit.key = newKey;
     edit.confirmed = row;
     edit.state = 'confirmed';
+    this.#done.add(edit.idempotencyKey);
     this.save();
     edit.settle.resolve(row ?? undefined);
     // Without a version column there is nothing to recognise the echo by: show the
@@ -297,6 +300,7 @@ export class Outbox {
   private remove(edit: Edit): void {
     const index = this.#edits.indexOf(edit);
     if (index >= 0) this.#edits.splice(index, 1);
+    this.#done.add(edit.idempotencyKey);
     this.save();
     this.deps.changed(edit.table);
   }
@@ -305,9 +309,18 @@ export class Outbox {
     const persist = this.deps.persist;
     // Once closed, what is stored is what the next page sends.
     if (!persist || !this.#storageKey || this.#abort.signal.aborted) return;
-    const saved: SavedEdit[] = this.#edits
-      .filter((edit) => edit.state !== 'confirmed')
-      .map(({ idempotencyKey, table, kind, key, values, expectedVersion }) => ({ idempotencyKey, table, kind, key, values, expectedVersion }));
+    // Other tabs of the user store their edits in the same item: theirs are kept (an edit
+    // made offline in one tab outlives the other's saves), less those this queue finished.
+    const known = new Set(this.#edits.map((edit) => edit.idempotencyKey));
+    const theirs = readSaved(persist.storage.getItem(this.#storageKey)).filter(
+      (saved) => !known.has(saved.idempotencyKey) && !this.#done.has(saved.idempotencyKey),
+    );
+    const saved: SavedEdit[] = [
+      ...theirs,
+      ...this.#edits
+        .filter((edit) => edit.state !== 'confirmed')
+        .map(({ idempotencyKey, table, kind, key, values, expectedVersion }) => ({ idempotencyKey, table, kind, key, values, expectedVersion })),
+    ];
     if (saved.length === 0) persist.storage.removeItem(this.#storageKey);
     else persist.storage.setItem(this.#storageKey, JSON.stringify(saved));
   }

@@ -290,6 +290,35 @@ describe('walcast/client', () => {
     reloaded.close();
   });
 
+  it("keeps both tabs' offline edits when two tabs of a user store under one name, and sends each once", async () => {
+    const saved = new Map<string, string>();
+    const storage = {
+      getItem: (key: string) => saved.get(key) ?? null,
+      setItem: (key: string, value: string) => void saved.set(key, value),
+      removeItem: (key: string) => void saved.delete(key),
+    };
+    const observed = observedFetch();
+    const tabs = [1, 2].map(() => client('acme', { fetch: observed.fetch }).subscribe({ tables: ['todos'], persistEdits: { storage, key: 'todos' } }));
+    await Promise.all(tabs.map((tab) => tab.ready()));
+    observed.network.up = false;
+    tabs.forEach((tab, index) => void tab.insert('todos', { title: `offline in tab ${index + 1}` }).catch(() => undefined));
+    const stored = () => JSON.parse(saved.get('walcast.edits:acme:alice:todos') ?? '[]') as { values: { title: string } }[];
+    await until("both tabs' edits are stored", () => stored().length === 2);
+    expect(
+      stored()
+        .map((edit) => edit.values.title)
+        .sort(),
+    ).toEqual(['offline in tab 1', 'offline in tab 2']);
+    for (const tab of tabs) tab.close();
+
+    observed.network.up = true;
+    const reloaded = client('acme').subscribe({ tables: ['todos'], persistEdits: { storage, key: 'todos' } });
+    await until('the stored edits are confirmed', () => reloaded.pendingEdits === 0 && !saved.has('walcast.edits:acme:alice:todos'));
+    const { rows } = await db.sql.query(`select title from todos where title like 'offline in tab %' order by title`);
+    expect(rows.map((row) => row.title)).toEqual(['offline in tab 1', 'offline in tab 2']);
+    reloaded.close();
+  });
+
   it("never sends a user's stored edits with another user's token, and clears them on sign-out", async () => {
     const saved = new Map<string, string>();
     const storage = {

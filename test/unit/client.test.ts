@@ -1,8 +1,11 @@
 // The SDK's pure parts: which events a snapshot holds (it must agree with the server's
 // resume rule exactly), how a table's copy applies changes, and reconnect delays.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { backoffDelay } from '../../src/client/backoff.js';
+import { EventStream } from '../../src/client/event-stream.js';
+import { sendJson } from '../../src/client/http.js';
+import { TokenSource } from '../../src/client/tokens.js';
 import { seenBy } from '../../src/client/cursor.js';
 import { TableCopy, keyPathOf } from '../../src/client/table-copy.js';
 import type { ChangeEvent } from '../../src/client/types.js';
@@ -102,5 +105,53 @@ describe('backoffDelay', () => {
     expect([0, 1, 2, 3].map((attempt) => backoffDelay(attempt, options, () => 1))).toEqual([250, 500, 1000, 2000]);
     expect(backoffDelay(40, options, () => 1)).toBe(15_000);
     expect(backoffDelay(5, options, () => 0)).toBe(0);
+  });
+});
+
+describe('EventStream', () => {
+  it('gives up on a request that is never answered (a dead pooled connection, a silent proxy) and asks again', async () => {
+    const calls: number[] = [];
+    const neverAnswered = ((_input: unknown, init?: RequestInit) => {
+      calls.push(Date.now());
+      if (calls.length > 1) return Promise.resolve(new Response('retry: 1000\n\n', { headers: { 'content-type': 'text/event-stream' } }));
+      return new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(new Error('aborted'))));
+    }) as typeof fetch;
+    const errors: (string | undefined)[] = [];
+    const stream = new EventStream({
+      http: { baseUrl: 'http://walcast.test', tokens: new TokenSource('token'), fetch: neverAnswered },
+      path: () => '/v1/stream',
+      resumeFrom: () => undefined,
+      onOpen: () => undefined,
+      onMessage: () => undefined,
+      onStatus: (_status, error) => void errors.push(error?.code),
+      silenceMs: 200,
+      backoff: { initialMs: 10, maxMs: 20 },
+    });
+    try {
+      for (const deadline = Date.now() + 5_000; calls.length < 2 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(calls.length).toBeGreaterThanOrEqual(2);
+      expect(errors).toContain('stream_silent');
+    } finally {
+      stream.close();
+    }
+  });
+});
+
+describe('sendJson', () => {
+  it('gives up on a request never answered after 30 s, as a network error its caller retries', async () => {
+    vi.useFakeTimers();
+    try {
+      const neverAnswered = ((_input: unknown, init?: RequestInit) =>
+        new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(new Error('aborted'))))) as typeof fetch;
+      const answer = sendJson(
+        { baseUrl: 'http://walcast.test', tokens: new TokenSource('token'), fetch: neverAnswered },
+        { method: 'GET', path: '/v1/tables/todos/rows' },
+      );
+      const settled = expect(answer).rejects.toMatchObject({ code: 'network_error', retryable: true });
+      await vi.advanceTimersByTimeAsync(30_000);
+      await settled;
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
