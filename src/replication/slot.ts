@@ -22,6 +22,8 @@ const DUPLICATE_OBJECT = '42710';
 /** Makes sure `slotName` exists as a pgoutput slot in this database and returns where it stands. */
 export async function ensureSlot(connectionString: string, slotName: string): Promise<SlotState> {
   const client = new pg.Client({ connectionString });
+  // A backend ended meanwhile fails the query in flight; unheard, its 'error' would end the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const existing = await readSlot(client, slotName);
@@ -73,6 +75,7 @@ const CANNOT_CONNECT_NOW = '57P03';
 /** Postgres refuses new connections with 57P03 while it shuts down. */
 export async function serverIsStopping(connectionString: string): Promise<boolean> {
   const client = new pg.Client({ connectionString, connectionTimeoutMillis: 2_000 });
+  client.on('error', () => undefined);
   try {
     await client.connect();
     return false;
@@ -86,6 +89,8 @@ export async function serverIsStopping(connectionString: string): Promise<boolea
 /** Replaces a lost slot (dropped, or invalidated and useless) with a new one; returns its position. */
 export async function recreateSlot(connectionString: string, slotName: string): Promise<Lsn> {
   const client = new pg.Client({ connectionString });
+  // A backend ended meanwhile fails the query in flight; unheard, its 'error' would end the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     await client.query(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 and not active`, [slotName]);

@@ -49,6 +49,8 @@ export class HeldSnapshots {
         const timer = setTimeout(() => void this.release(snapshotId), this.options.ttlMs);
         timer.unref();
         this.held.set(snapshotId, { client, timer });
+        // Its backend ended (a timeout, a failover): the place is free again.
+        client.once('error', () => void this.release(snapshotId));
       },
       cancel: () => void settle(),
     };

@@ -60,9 +60,25 @@ async function connect(pool: pg.Pool, connectionString: string, own: boolean): P
         headers: { 'retry-after': '5' },
       });
     });
-    return { client, release: async (error) => client.release(error) };
+    // A checked-out client has no pool listening for its errors: a backend ended while the
+    // read waits on a slow reader (idle_in_transaction_session_timeout, a failover) would
+    // otherwise be an uncaught 'error', the end of the process. The client is then discarded.
+    let failure: Error | undefined;
+    const failed = (error: Error) => {
+      failure = error;
+    };
+    client.on('error', failed);
+    return {
+      client,
+      release: async (error) => {
+        client.off('error', failed);
+        client.release(error ?? failure);
+      },
+    };
   }
   const client = new pg.Client({ connectionString });
+  // As above; a held snapshot whose backend ended is dropped (HeldSnapshots), its next page 410.
+  client.on('error', () => undefined);
   await client.connect();
   return { client, own: client, release: () => client.end().catch(() => undefined) };
 }

@@ -54,6 +54,8 @@ export async function pendingScripts(db: Queryable): Promise<string[]> {
 
 export async function migrate(connectionString: string): Promise<MigrationResult> {
   const client = new pg.Client({ connectionString });
+  // A backend ended meanwhile fails the script in flight; unheard, its 'error' would end the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const applied: string[] = [];

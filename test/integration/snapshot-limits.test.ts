@@ -133,4 +133,23 @@ describe('bounded snapshot reads', () => {
     expect(((await response.json()) as { rows: unknown[] }).rows).toHaveLength(1);
     stream.close();
   }, 90_000);
+
+  it('a backend ended under a held snapshot or a stalled read (a timeout, a DBA, a failover) ends that read alone', async () => {
+    const p1 = await walcast.token('p1');
+    const first = await fetch(`${walcast.url}/v1/tables/docs/rows?limit=1`, { headers: { authorization: `Bearer ${p1}` } });
+    const { next } = (await first.json()) as { next: string };
+    const reader = await stalledReader('t1');
+    await eventually('the stalled read is under way', async () => (await readsInProgress()) >= 1, 10_000, 100);
+    const { rows: ended } = await db.sql.query(
+      `select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'`,
+    );
+    expect(ended.length).toBeGreaterThanOrEqual(2);
+    await reader.drain();
+    const later = await fetch(`${walcast.url}/v1/tables/docs/rows?limit=1&page=${encodeURIComponent(next)}`, { headers: { authorization: `Bearer ${p1}` } });
+    expect([later.status, ((await later.json()) as { error: string }).error]).toEqual([410, 'snapshot_expired']);
+    // The process, its pools and other reads go on.
+    expect((await fetch(`${walcast.url}/healthz`)).status).toBe(200);
+    const again = await fetch(`${walcast.url}/v1/tables/docs/rows?where=id=eq.5`, { headers: { authorization: `Bearer ${await walcast.token('t0')}` } });
+    expect(((await again.json()) as { rows: unknown[] }).rows).toHaveLength(1);
+  }, 60_000);
 });
