@@ -239,7 +239,7 @@ export function editRoutes(deps: EditRouteDeps): Router {
       await applyTextFormat(client);
       if (idempotencyKey) {
         const hash = requestHash([kind, target.table.name, rawKey, request.body ?? null, request.headers['if-match'] ?? null]);
-        const stored = await claimKey(client, principal.tenant, idempotencyKey, hash);
+        const stored = await claimKey(client, principal, idempotencyKey, hash);
         if (stored) {
           await client.query('commit');
           return send(response, stored, true);
@@ -291,7 +291,7 @@ export function editRoutes(deps: EditRouteDeps): Router {
         if (!known || known.status >= 500) throw error;
         outcome = errorResponse(known);
       }
-      if (idempotencyKey) await storeResponse(client, principal.tenant, idempotencyKey, outcome);
+      if (idempotencyKey) await storeResponse(client, principal, idempotencyKey, outcome);
       await client.query('commit');
       send(response, outcome, false);
     } catch (error) {

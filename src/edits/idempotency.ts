@@ -2,7 +2,9 @@
 // transaction as the edit. A retry with the same key and request gets that response and
 // changes nothing, on any instance and after any restart; the same key with another
 // request is a 422. Two concurrent requests with one key: the second waits on the
-// first's row lock and then replays its response.
+// first's row lock and then replays its response. Keys are the user's own: another user
+// of the tenant sending the same key and request neither gets that response (a row its
+// policy may hide) nor learns the key was used.
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { z } from 'zod';
@@ -23,6 +25,15 @@ export interface StoredResponse {
 
 export const KEY_LIFETIME = '24 hours';
 
+/** Whose key it is: the token's tenant and subject. */
+export interface KeyOwner {
+  readonly tenant: string;
+  readonly sub: string;
+}
+
+/** The key as stored, under its tenant: the subject's and the client's, apart. */
+const storedKey = (owner: KeyOwner, key: string) => JSON.stringify([owner.sub, key]);
+
 export function requestHash(parts: readonly unknown[]): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
@@ -31,7 +42,9 @@ export function requestHash(parts: readonly unknown[]): string {
  * Claims the key inside the caller's open transaction. Returns the stored response of an
  * earlier request with this key, or undefined when this request is the first.
  */
-export async function claimKey(client: pg.ClientBase, tenant: string, key: string, hash: string): Promise<StoredResponse | undefined> {
+export async function claimKey(client: pg.ClientBase, owner: KeyOwner, clientKey: string, hash: string): Promise<StoredResponse | undefined> {
+  const { tenant } = owner;
+  const key = storedKey(owner, clientKey);
   await client.query(`delete from walcast.idempotency_keys where tenant = $1 and key = $2 and created_at < now() - interval '${KEY_LIFETIME}'`, [tenant, key]);
   const claimed = await client.query(`insert into walcast.idempotency_keys (tenant, key, request_hash) values ($1, $2, $3) on conflict do nothing`, [
     tenant,
@@ -50,10 +63,10 @@ export async function claimKey(client: pg.ClientBase, tenant: string, key: strin
   return { status: first.status, headers: first.headers, body: first.body };
 }
 
-export async function storeResponse(client: pg.ClientBase, tenant: string, key: string, response: StoredResponse): Promise<void> {
+export async function storeResponse(client: pg.ClientBase, owner: KeyOwner, clientKey: string, response: StoredResponse): Promise<void> {
   await client.query(`update walcast.idempotency_keys set status = $3, headers = $4, body = $5 where tenant = $1 and key = $2`, [
-    tenant,
-    key,
+    owner.tenant,
+    storedKey(owner, clientKey),
     response.status,
     JSON.stringify(response.headers),
     response.body,

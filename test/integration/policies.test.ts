@@ -170,4 +170,21 @@ describe('a table with a row policy', () => {
     // Alice may: the row stays hers.
     expect(await call(alice, 'PATCH', `/${id}`, { set: { shared: false } }, '3')).toMatchObject({ status: 200, body: { row: { shared: false } } });
   });
+
+  it("keeps Idempotency-Keys per user: another user's same key and request neither replays the answer (a row hidden from them) nor learns of it", async () => {
+    const [alice, bob, carol] = await Promise.all([token('acme', 'alice', { team: 'red' }), token('acme', 'bob'), token('acme', 'carol')]);
+    const { rows } = await db.sql.query(`insert into notes (org_id, owner_id, title) values ('acme', 'alice', 'private') returning id`);
+    const patch = (bearer: string, title: string) =>
+      fetch(`${walcast.url}/v1/tables/notes/rows/${rows[0]!.id}`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', 'if-match': '"1"', 'idempotency-key': 'rename-note-v1' },
+        body: JSON.stringify({ set: { title } }),
+      });
+    expect((await patch(alice, 'renamed')).status).toBe(200);
+    const replayedForBob = await patch(bob, 'renamed');
+    expect([replayedForBob.status, replayedForBob.headers.get('idempotent-replayed')]).toEqual([404, null]);
+    // The key for another request: carol's own, not a 422 telling her someone used it.
+    expect((await patch(carol, 'something else')).status).toBe(404);
+    expect((await patch(alice, 'renamed')).headers.get('idempotent-replayed')).toBe('true');
+  });
 });
