@@ -17,7 +17,7 @@ import type { Sql } from '../sql/statement.js';
 import { rowWriter, type TableDescription, type VisibleColumn } from '../sql/columns.js';
 import { applyTextFormat, RAW_TEXT } from '../sql/text-format.js';
 import type { Policies } from '../filters/index.js';
-import { currentRowSql, deleteSql, insertSql, updateSql, valueParam, type Scope, type SetOnInsert } from './edit-sql.js';
+import { currentRowSql, deleteSql, fitsColumn, insertSql, updateSql, type Scope, type SetOnInsert } from './edit-sql.js';
 import { claimKey, IdempotencyKey, requestHash, storeResponse, type StoredResponse } from './idempotency.js';
 import { validationError } from './pg-errors.js';
 import { lastPathSegment, parseRowKey } from './row-key.js';
@@ -127,6 +127,13 @@ function valuesFromToken(target: Target, principal: Principal): SetOnInsert {
   return values;
 }
 
+const columnNamed = (target: Target, name: string): VisibleColumn => target.table.columns.find((column) => column.name === name)!;
+
+/** A body's values by their columns (writableSet has checked each is a visible one). */
+function visibleValues(target: Target, values: ReadonlyMap<string, unknown>): [VisibleColumn, unknown][] {
+  return [...values].map(([name, value]) => [columnNamed(target, name), value]);
+}
+
 /** The columns a body sets, each one the caller may write; hidden and unknown ones alike are refused. */
 function writableSet(target: Target, values: Record<string, unknown>): Map<string, unknown> {
   for (const name of Object.keys(values)) {
@@ -202,13 +209,17 @@ export function editRoutes(deps: EditRouteDeps): Router {
     // What to run, decided before any connection is taken.
     let statement: Sql;
     let provided: ReadonlyMap<string, unknown> = new Map();
+    /** What a refused write may be about: its values, its key, and values from the token. */
+    let probed: ReadonlyMap<VisibleColumn, unknown> = new Map();
     let key: string[] = [];
     if (kind === 'insert') {
       if (target.writable.size === 0) {
         throw new WalcastError('FORBIDDEN', 'this table has no writable columns (walcast.expose(…, writable_columns => …) names none): it takes no inserts');
       }
       provided = writableSet(target, parseBody(Values, request));
-      statement = insertSql(target.scope, provided, valuesFromToken(target, principal));
+      const fromToken = valuesFromToken(target, principal);
+      statement = insertSql(target.scope, provided, fromToken);
+      probed = new Map([...visibleValues(target, provided), ...fromToken]);
     } else {
       const versionColumn = versionColumnOf(target);
       key = parseRowKey(rawKey, target.table.keyColumns);
@@ -220,6 +231,7 @@ export function editRoutes(deps: EditRouteDeps): Router {
         const body = parseBody(DeleteBody, request);
         statement = deleteSql(target.scope, key, { column: versionColumn, value: expectedVersion(request, body?.version) });
       }
+      probed = new Map([...visibleValues(target, provided), ...target.table.keyColumns.map((name, i) => [columnNamed(target, name), key[i]] as const)]);
     }
 
     const succeeded = (values: (string | null)[]): StoredResponse => {
@@ -275,15 +287,14 @@ export function editRoutes(deps: EditRouteDeps): Router {
                 error,
                 client,
                 { sqlName: target.table.sqlName, visible: new Set(target.table.columns.map((column) => column.name)) },
-                [...provided.keys(), ...target.table.keyColumns],
-                async (name) => {
-                  const column = target.table.columns.find((candidate) => candidate.name === name)!;
-                  const value = provided.has(name) ? provided.get(name) : key[target.table.keyColumns.indexOf(name)];
+                [...probed.keys()],
+                async (column) => {
+                  const value = probed.get(column);
                   await client.query('savepoint probe');
                   const values: unknown[] = [];
-                  const expression = valueParam(column, value, (v) => (values.push(v), `$${values.length}`));
-                  return client.query(`select ${expression}`, values).then(
-                    async () => (await client.query('release savepoint probe'), false),
+                  const fits = fitsColumn(column, value, (v) => (values.push(v), `$${values.length}`));
+                  return client.query<{ fits: boolean }>(`select ${fits} as fits`, values).then(
+                    async (result) => (await client.query('release savepoint probe'), result.rows[0]?.fits !== true),
                     async () => (await client.query('rollback to savepoint probe'), true),
                   );
                 },

@@ -1,6 +1,7 @@
 // INSERT, guarded UPDATE and DELETE, and the current-row SELECT, for one exposed table.
 // Pure. Identifiers come from the catalog; every value is a parameter cast to its
-// column's type, so Postgres checks it exactly as it would the app's own writes. A row
+// column's type without its modifier, so Postgres checks it exactly as it would the app's
+// own writes (an explicit cast to varchar(n) would cut it short instead). A row
 // policy (DESIGN §10) works as Postgres RLS: a row it hides is not there (USING), and a
 // written row it would hide is reported by the statement (`visible`, WITH CHECK).
 import pg from 'pg';
@@ -16,18 +17,33 @@ const BYTEA_OID = 17;
 /** One JSON value from a request body → a parameter and the SQL that casts it. */
 export function valueParam(column: VisibleColumn, value: unknown, param: (value: unknown) => string): string {
   const type = column.type;
-  if (value === null) return `${param(null)}::${column.sqlType}`;
+  if (value === null) return `${param(null)}::${column.paramType}`;
   if (type.kind === 'array') {
     if (!Array.isArray(value)) throw notValid(column, 'expected an array');
-    return `${param(value)}::${column.sqlType}`;
+    return `${param(value)}::${column.paramType}`;
   }
-  if (JSON_OIDS.has(type.oid)) return `${param(JSON.stringify(value))}::${column.sqlType}`;
+  if (JSON_OIDS.has(type.oid)) return `${param(JSON.stringify(value))}::${column.paramType}`;
   if (typeof value === 'object') throw notValid(column, 'expected a single value, not an object or array');
   if (type.oid === BYTEA_OID) {
     if (typeof value !== 'string') throw notValid(column, 'expected base64 text');
     return `decode(${param(value)}, 'base64')`;
   }
-  return `${param(String(value))}::${column.sqlType}`;
+  return `${param(String(value))}::${column.paramType}`;
+}
+
+/** Types an explicit cast cuts to their length where a write of the value fails: char(n), varchar(n), bit(n), varbit(n). */
+const CUT_BY_CAST = new Set([1042, 1043, 1560, 1562]);
+
+/**
+ * SQL that is true when `value` is one the column takes as written, and false or an error
+ * otherwise: which value of a refused write was bad (edits/pg-errors), Postgres's 22001
+ * naming no column. A value too long passes its cast (no modifier) but not the column's.
+ */
+export function fitsColumn(column: VisibleColumn, value: unknown, param: (value: unknown) => string): string {
+  const expression = valueParam(column, value, param);
+  const oid = column.type.kind === 'array' ? column.type.elementOid : column.type.oid;
+  if (!CUT_BY_CAST.has(oid) || column.sqlType === column.paramType) return `(${expression}) is null or true`;
+  return `(${expression})::${column.sqlType} is not distinct from ${expression}`;
 }
 
 function notValid(column: VisibleColumn, message: string): WalcastError {

@@ -56,17 +56,22 @@ function reject(message: string, details: Record<string, unknown> = {}): Walcast
  * Maps a Postgres error from an edit to a 422, or returns undefined for anything that is
  * not the client's doing. `probe(column)` re-checks one value alone: true if it is bad.
  */
-export async function validationError(
+export async function validationError<Column extends { readonly name: string }>(
   error: unknown,
   client: pg.ClientBase,
   table: EditedTable,
-  columns: readonly string[],
-  probe: (column: string) => Promise<boolean>,
+  columns: readonly Column[],
+  probe: (column: Column) => Promise<boolean>,
 ): Promise<WalcastError | undefined> {
   if (!isPgError(error) || !error.code) return undefined;
   if (error.code.startsWith('22')) {
     // The message is about the client's own value (`invalid input syntax for type integer: "high"`).
-    for (const column of columns) if (await probe(column)) return reject(`${column}: ${error.message}`, { column });
+    for (const column of columns) {
+      if (!(await probe(column))) continue;
+      // A hidden column set from the token (set_on_insert) is not named.
+      if (!table.visible.has(column.name)) return reject('a value taken from your token for this insert is not one this table takes');
+      return reject(`${column.name}: ${error.message}`, { column: column.name });
+    }
     return reject('a value in this request is not one Postgres accepts');
   }
   if (error.code === '23502') {

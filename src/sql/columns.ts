@@ -11,6 +11,12 @@ export interface VisibleColumn {
   readonly type: ColumnType;
   /** `format_type()`: what a parameter is cast to so Postgres compares as for the column. */
   readonly sqlType: string;
+  /**
+   * The type a written value is cast to: the column's without its modifier, so a value
+   * too long for varchar(n) or bit(n) fails as in the app's own INSERT (22001) instead of
+   * being cut short by an explicit cast (`'alice-mallory'::varchar(5)` is `alice`).
+   */
+  readonly paramType: string;
 }
 
 export interface TableDescription {
@@ -30,20 +36,29 @@ export async function describeTable(db: Pick<pg.Pool, 'query'>, types: TypeStore
        from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = $1`,
     [relid],
   );
-  const { rows } = await db.query<{ name: string; type: number; sql_type: string }>(
-    `select attname as name, atttypid::int4 as type, format_type(atttypid, atttypmod) as sql_type
+  // bit without a length is bit(1): varbit takes a bit(n) value of any length.
+  const { rows } = await db.query<{ name: string; type: number; sql_type: string; param_type: string }>(
+    `select attname as name, atttypid::int4 as type, format_type(atttypid, atttypmod) as sql_type,
+            case atttypid when 'bit'::regtype then 'bit varying' when '_bit'::regtype then 'bit varying[]'
+                          else format_type(atttypid, -1) end as param_type
        from pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped order by attnum`,
     [relid],
   );
   await types.resolve(rows.map((row) => row.type));
+  const columnOf = (row: (typeof rows)[number]): VisibleColumn => ({
+    name: row.name,
+    type: types.typeOf(row.type),
+    sqlType: row.sql_type,
+    paramType: row.param_type,
+  });
   const hidden = new Set(catalog.exposureOf(relid)?.hiddenColumns ?? []);
   const found = table.rows[0];
   if (!found) throw new WalcastError('TABLE_NOT_FOUND', 'the table no longer exists');
   return {
     name: tableName(found.schema, found.name),
     sqlName: `${pg.escapeIdentifier(found.schema)}.${pg.escapeIdentifier(found.name)}`,
-    columns: rows.filter((row) => !hidden.has(row.name)).map((row) => ({ name: row.name, type: types.typeOf(row.type), sqlType: row.sql_type })),
-    hiddenColumns: rows.filter((row) => hidden.has(row.name)).map((row) => ({ name: row.name, type: types.typeOf(row.type), sqlType: row.sql_type })),
+    columns: rows.filter((row) => !hidden.has(row.name)).map(columnOf),
+    hiddenColumns: rows.filter((row) => hidden.has(row.name)).map(columnOf),
     keyColumns: found.key.filter((name) => !hidden.has(name)),
   };
 }

@@ -445,3 +445,27 @@ describe("the tenant claim compared as the tenant column's type", () => {
     expect((await db.sql.query(`select count(*)::int as n from padded`)).rows[0]).toEqual({ n: 1 });
   });
 });
+
+describe('values written as the app would write them', () => {
+  beforeAll(async () => {
+    await db.sql.query(`
+      create table labels (id serial primary key, org_id text not null, code varchar(3), flags bit(3), author varchar(5));
+      select walcast.expose('labels', tenant_column => 'org_id', version_column => 'version', writable_columns => '{code,flags}',
+                            set_on_insert => '{"author":"$sub"}');`);
+    await exposed('labels');
+  });
+
+  it('never cuts a value short to fit varchar(n) or bit(n), from the body or from the token: 422, nothing written', async () => {
+    const tooLong = await call(a, 'POST', 'labels/rows', { body: { code: 'abcdef' } });
+    expect([tooLong.status, tooLong.body['column']]).toEqual([422, 'code']);
+    expect((await call(a, 'POST', 'labels/rows', { body: { flags: '10101' } })).status).toBe(422);
+    // set_on_insert: sub alice-mallory is not alice.
+    const impostor = await call(a, 'POST', 'labels/rows', { user: 'alice-mallory', body: { code: 'x' } });
+    expect([impostor.status, impostor.body['column']]).toEqual([422, 'author']);
+    const fits = await call(a, 'POST', 'labels/rows', { user: 'alice', body: { code: 'abc', flags: '101' } });
+    expect(fits).toMatchObject({ status: 201, body: { row: { code: 'abc', flags: '101', author: 'alice' } } });
+    const id = rowOf(fits)['id'] as number;
+    expect((await call(a, 'PATCH', `labels/rows/${id}`, { headers: { 'if-match': '"1"' }, body: { set: { code: 'abcdefgh' } } })).status).toBe(422);
+    expect((await db.sql.query(`select code, flags::text, author from labels`)).rows).toEqual([{ code: 'abc', flags: '101', author: 'alice' }]);
+  });
+});
