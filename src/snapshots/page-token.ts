@@ -1,13 +1,16 @@
 // The `next` token of a paged snapshot read: which snapshot, which table and filter, and
 // the key of the last row sent. Not secret and not trusted: every page is still filtered
-// by the caller's tenant, values go in as parameters, and the snapshot ID is checked.
+// by the caller's tenant and policy, values go in as parameters, the snapshot ID and the
+// cursor are checked, and only the tenant that holds a snapshot ends it (held-snapshots).
 import { z } from 'zod';
 import { WalcastError } from '../errors.js';
 import { FILTER_LIMITS } from '../filters/index.js';
+import { parseCursor } from '../wire/cursor.js';
 
 export const PageToken = z.object({
   snapshot: z.string().max(64),
-  cursor: z.string().max(8_192),
+  // Sent back as it is, in the body and a header: only a cursor walcast could have made.
+  cursor: z.string().refine((text) => parseCursor(text) !== undefined),
   relid: z.number().int().positive(),
   tenant: z.string(),
   where: z.array(z.string().max(FILTER_LIMITS.maxLength)).max(FILTER_LIMITS.maxTerms),

@@ -119,15 +119,17 @@ export function snapshotRoutes(deps: SnapshotRouteDeps): Router {
     const parts = [policy, where].filter((part) => part !== undefined);
     const filter = parts.length > 1 ? combineFilters(parts) : parts[0];
     const tenant = tenantScope(deps.catalog.exposureOf(relid)?.tenantColumn ?? null, table, principal.tenant);
-    // Pages follow the key; a key with a hidden column cannot be handed to the client.
+    // Pages follow the key: one that is unique and not null (rows with equal keys, or a
+    // NULL in one, would fall between two pages), none of it hidden from the client.
     const keyIndexes = table.keyColumns.map((name) => table.columns.findIndex((column) => column.name === name));
-    const pageable = query[QUERY.limit] !== undefined && query[QUERY.paged] !== 'false' && keyIndexes.length > 0 && keyIndexes.every((index) => index >= 0);
-    const exportSnapshot = pageable && !page;
-    const place = exportSnapshot ? deps.held.reserve() : undefined;
+    const pageable = query[QUERY.limit] !== undefined && query[QUERY.paged] !== 'false' && table.uniqueKey && keyIndexes.every((index) => index >= 0);
+    const place = pageable && !page ? deps.held.reserve(principal.tenant) : undefined;
+    // A first page gets a next one only when its snapshot can be held for it.
+    const paging = pageable && (page !== undefined || place !== undefined);
     const read = await openSnapshot(deps.reads, deps.connectionString, {
       query: snapshotQuery({ ...table, tenant, filter, after: page?.after }),
       limit: query[QUERY.limit],
-      exportSnapshot,
+      exportSnapshot: place !== undefined,
       ...(page ? { continueIn: { snapshotId: page.snapshot, cursor: page.cursor } } : {}),
     }).catch((error: unknown) => {
       place?.cancel();
@@ -162,7 +164,7 @@ export function snapshotRoutes(deps: SnapshotRouteDeps): Router {
       }
       const snapshot = page?.snapshot ?? read.snapshotId;
       const next =
-        pageable && read.more() && snapshot
+        paging && read.more() && snapshot
           ? formatPageToken({
               snapshot,
               cursor: read.cursor,
@@ -177,7 +179,7 @@ export function snapshotRoutes(deps: SnapshotRouteDeps): Router {
         held = true;
       }
       // The last page: let the first page's transaction go, if this instance holds it.
-      if (!next && page) await deps.held.release(page.snapshot);
+      if (!next && page) await deps.held.release(page.snapshot, principal.tenant);
       response.end(`],"next":${JSON.stringify(next)}}`);
     } finally {
       place?.cancel();

@@ -28,11 +28,17 @@ export interface TableDescription {
   /** The hidden columns: never sent, but a row policy or set_on_insert may use them. */
   readonly hiddenColumns: readonly VisibleColumn[];
   readonly keyColumns: readonly string[];
+  /**
+   * The key is unique and never null (a primary key or replica identity index, none of it
+   * hidden), not every column of a table that has neither: only such a key pages a read.
+   */
+  readonly uniqueKey: boolean;
 }
 
 export async function describeTable(db: Pick<pg.Pool, 'query'>, types: TypeStore, catalog: ExposureCatalog, relid: number): Promise<TableDescription> {
-  const table = await db.query<{ schema: string; name: string; key: string[] }>(
-    `select n.nspname as schema, c.relname as name, walcast.key_columns(c.oid) as key
+  const table = await db.query<{ schema: string; name: string; key: string[]; unique: boolean }>(
+    `select n.nspname as schema, c.relname as name, walcast.key_columns(c.oid) as key,
+            exists (select from pg_index i where i.indrelid = c.oid and (i.indisprimary or i.indisreplident)) as unique
        from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = $1`,
     [relid],
   );
@@ -60,6 +66,7 @@ export async function describeTable(db: Pick<pg.Pool, 'query'>, types: TypeStore
     columns: rows.filter((row) => !hidden.has(row.name)).map(columnOf),
     hiddenColumns: rows.filter((row) => hidden.has(row.name)).map(columnOf),
     keyColumns: found.key.filter((name) => !hidden.has(name)),
+    uniqueKey: found.unique && found.key.every((name) => !hidden.has(name)),
   };
 }
 

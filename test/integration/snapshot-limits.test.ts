@@ -37,13 +37,13 @@ afterAll(async () => {
 });
 
 /** A reader that sends its request and then reads nothing, until `drain()` reads what is left. */
-async function stalledReader(tenant: string): Promise<{ drain(): Promise<number> }> {
-  const url = new URL(`${walcast.url}/v1/tables/docs/rows`);
+async function stalledReader(tenant: string, on: TestWalcast = walcast): Promise<{ drain(): Promise<number> }> {
+  const url = new URL(`${on.url}/v1/tables/docs/rows`);
   const socket: Socket = connect(Number(url.port), url.hostname);
   socket.on('error', () => undefined);
   await new Promise((resolve) => socket.once('connect', resolve));
   socket.pause();
-  socket.write(`GET ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\nconnection: close\r\nauthorization: Bearer ${await walcast.token(tenant)}\r\n\r\n`);
+  socket.write(`GET ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\nconnection: close\r\nauthorization: Bearer ${await on.token(tenant)}\r\n\r\n`);
   return {
     /** Bytes received in all, once the server has closed the connection. */
     drain: () =>
@@ -135,21 +135,32 @@ describe('bounded snapshot reads', () => {
   }, 90_000);
 
   it('a backend ended under a held snapshot or a stalled read (a timeout, a DBA, a failover) ends that read alone', async () => {
-    const p1 = await walcast.token('p1');
-    const first = await fetch(`${walcast.url}/v1/tables/docs/rows?limit=1`, { headers: { authorization: `Bearer ${p1}` } });
-    const { next } = (await first.json()) as { next: string };
-    const reader = await stalledReader('t1');
-    await eventually('the stalled read is under way', async () => (await readsInProgress()) >= 1, 10_000, 100);
-    const { rows: ended } = await db.sql.query(
-      `select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'`,
-    );
-    expect(ended.length).toBeGreaterThanOrEqual(2);
-    await reader.drain();
-    const later = await fetch(`${walcast.url}/v1/tables/docs/rows?limit=1&page=${encodeURIComponent(next)}`, { headers: { authorization: `Bearer ${p1}` } });
-    expect([later.status, ((await later.json()) as { error: string }).error]).toEqual([410, 'snapshot_expired']);
-    // The process, its pools and other reads go on.
-    expect((await fetch(`${walcast.url}/healthz`)).status).toBe(200);
-    const again = await fetch(`${walcast.url}/v1/tables/docs/rows?where=id=eq.5`, { headers: { authorization: `Bearer ${await walcast.token('t0')}` } });
-    expect(((await again.json()) as { rows: unknown[] }).rows).toHaveLength(1);
+    // An instance of its own: the test above holds this one's every paged snapshot for their TTL.
+    const own = await startTestWalcast(db.url, { WALCAST_INSTANCE: 'ended' }, { snapshotStallMs: STALL_MS });
+    try {
+      await waitUntilReady(own);
+      await backendEndedUnder(own);
+    } finally {
+      await own.close();
+    }
   }, 60_000);
 });
+
+async function backendEndedUnder(walcast: TestWalcast): Promise<void> {
+  const p1 = await walcast.token('p1');
+  const first = await fetch(`${walcast.url}/v1/tables/docs/rows?limit=1`, { headers: { authorization: `Bearer ${p1}` } });
+  const { next } = (await first.json()) as { next: string };
+  const reader = await stalledReader('t1', walcast);
+  await eventually('the stalled read is under way', async () => (await readsInProgress()) >= 1, 10_000, 100);
+  const { rows: ended } = await db.sql.query(
+    `select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'`,
+  );
+  expect(ended.length).toBeGreaterThanOrEqual(2);
+  await reader.drain();
+  const later = await fetch(`${walcast.url}/v1/tables/docs/rows?limit=1&page=${encodeURIComponent(next)}`, { headers: { authorization: `Bearer ${p1}` } });
+  expect([later.status, ((await later.json()) as { error: string }).error]).toEqual([410, 'snapshot_expired']);
+  // The process, its pools and other reads go on.
+  expect((await fetch(`${walcast.url}/healthz`)).status).toBe(200);
+  const again = await fetch(`${walcast.url}/v1/tables/docs/rows?where=id=eq.5`, { headers: { authorization: `Bearer ${await walcast.token('t0')}` } });
+  expect(((await again.json()) as { rows: unknown[] }).rows).toHaveLength(1);
+}

@@ -217,11 +217,17 @@ describe('GET /v1/tables/:table/rows', () => {
     }
   });
 
-  it('holds at most 8 paged snapshots per instance, then answers 503 too_many_snapshots', async () => {
+  it('holds at most 8 paged snapshots per instance (503 too_many_snapshots), 2 per tenant (its others read whole)', async () => {
     const pager = await startTestWalcast(db.url, { WALCAST_INSTANCE: 'holder' });
+    await db.sql.query(`insert into pages select 2000 + i, 'h' || (i % 4), 0 from generate_series(1, 40) i`);
     try {
-      for (let i = 0; i < 8; i++) expect((await snapshot('acme', 'pages', { limit: '1' }, pager)).body.next).toEqual(expect.any(String));
-      const ninth = await snapshot('acme', 'pages', { limit: '1' }, pager);
+      for (const tenant of ['acme', 'h0', 'h1', 'h2']) {
+        for (let i = 0; i < 2; i++) expect((await snapshot(tenant, 'pages', { limit: '1' }, pager)).body.next, tenant).toEqual(expect.any(String));
+      }
+      // acme holds its share: its next first page is one the client reads whole (no next page).
+      const third = await snapshot('acme', 'pages', { limit: '1' }, pager);
+      expect([third.status, third.body.rows.length, third.body.next]).toEqual([200, 1, null]);
+      const ninth = await snapshot('h3', 'pages', { limit: '1' }, pager);
       expect(ninth.status).toBe(503);
       expect(ninth.body).toMatchObject({ error: 'too_many_snapshots' });
       // Unpaged reads hold nothing and still work, `limit` with paged=false too (the first rows, no next page).
@@ -231,5 +237,29 @@ describe('GET /v1/tables/:table/rows', () => {
     } finally {
       await pager.close();
     }
+  });
+
+  it('pages only by a unique key: a table without one is read whole, never with rows falling between pages', async () => {
+    await db.sql.query(`create table logs (org_id text not null, level text, msg text);
+                        select walcast.expose('logs', tenant_column => 'org_id');
+                        insert into logs values ('acme', 'info', 'a'), ('acme', 'info', 'a'), ('acme', null, 'b'), ('acme', 'warn', null),
+                                                ('acme', 'info', 'c'), ('acme', 'info', 'c'), ('acme', 'error', 'd');`);
+    await eventually('logs is exposed', async () => (await snapshot('acme', 'logs')).status === 200);
+    const first = await snapshot('acme', 'logs', { limit: '2' });
+    expect([first.status, first.body.rows.length, first.body.next]).toEqual([200, 2, null]);
+    expect((await snapshot('acme', 'logs')).body.rows).toHaveLength(7);
+  });
+
+  it("checks page tokens: a cursor walcast did not make is refused, and only a snapshot's own tenant ends it", async () => {
+    const first = await snapshot('globex', 'pages', { limit: '1' });
+    const token = JSON.parse(Buffer.from(first.body.next!, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const forged = (fields: Record<string, unknown>) => Buffer.from(JSON.stringify({ ...token, ...fields }), 'utf8').toString('base64url');
+    // acme reads a "last page" of globex's snapshot (its own rows: none past that key): globex's snapshot stays.
+    const theirs = await snapshot('acme', 'pages', { limit: '1', page: forged({ tenant: 'acme', after: ['999999'] }) });
+    expect([theirs.status, theirs.body.rows]).toEqual([200, []]);
+    const injected = await snapshot('globex', 'pages', { limit: '1', page: forged({ cursor: '","rows":[{"injected":true}],"x":"' }) });
+    expect(injected.status).toBe(400);
+    const second = await snapshot('globex', 'pages', { limit: '1', page: first.body.next! });
+    expect([second.status, second.body.rows.length]).toEqual([200, 1]);
   });
 });
