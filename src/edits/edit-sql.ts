@@ -14,10 +14,24 @@ import type { TableDescription, VisibleColumn } from '../sql/columns.js';
 const JSON_OIDS = new Set([114, 3802]);
 const BYTEA_OID = 17;
 
+/** Deeper values are refused: serializing them (pg, JSON.stringify) recurses once per level. */
+const MAX_DEPTH = 64;
+
+/** Whether a parsed JSON value nests deeper than `limit` arrays and objects (without recursing). */
+function deeperThan(value: unknown, limit: number): boolean {
+  let level: unknown[] = [value];
+  for (let depth = 0; level.length > 0; depth++) {
+    if (depth > limit) return true;
+    level = level.flatMap((item) => (typeof item === 'object' && item !== null ? Object.values(item) : []));
+  }
+  return false;
+}
+
 /** One JSON value from a request body → a parameter and the SQL that casts it. */
 export function valueParam(column: VisibleColumn, value: unknown, param: (value: unknown) => string): string {
   const type = column.type;
   if (value === null) return `${param(null)}::${column.paramType}`;
+  if (typeof value === 'object' && deeperThan(value, MAX_DEPTH)) throw notValid(column, `nested deeper than ${MAX_DEPTH} levels`);
   if (type.kind === 'array') {
     if (!Array.isArray(value)) throw notValid(column, 'expected an array');
     return `${param(value)}::${column.paramType}`;

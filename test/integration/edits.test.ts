@@ -449,8 +449,8 @@ describe("the tenant claim compared as the tenant column's type", () => {
 describe('values written as the app would write them', () => {
   beforeAll(async () => {
     await db.sql.query(`
-      create table labels (id serial primary key, org_id text not null, code varchar(3), flags bit(3), author varchar(5));
-      select walcast.expose('labels', tenant_column => 'org_id', version_column => 'version', writable_columns => '{code,flags}',
+      create table labels (id serial primary key, org_id text not null, code varchar(3), flags bit(3), author varchar(5), meta jsonb, tags text[]);
+      select walcast.expose('labels', tenant_column => 'org_id', version_column => 'version', writable_columns => '{code,flags,meta,tags}',
                             set_on_insert => '{"author":"$sub"}');`);
     await exposed('labels');
   });
@@ -467,5 +467,14 @@ describe('values written as the app would write them', () => {
     const id = rowOf(fits)['id'] as number;
     expect((await call(a, 'PATCH', `labels/rows/${id}`, { headers: { 'if-match': '"1"' }, body: { set: { code: 'abcdefgh' } } })).status).toBe(422);
     expect((await db.sql.query(`select code, flags::text, author from labels`)).rows).toEqual([{ code: 'abc', flags: '101', author: 'alice' }]);
+  });
+
+  it('refuses values nested past 64 levels with 422, and goes on', async () => {
+    for (const column of ['meta', 'tags']) {
+      const deep = `{"${column}":${'['.repeat(60_000)}${']'.repeat(60_000)}}`;
+      const refused = await call(a, 'POST', 'labels/rows', { user: 'ann', body: deep });
+      expect([refused.status, refused.body['column']], column).toEqual([422, column]);
+    }
+    expect((await call(a, 'POST', 'labels/rows', { user: 'ann', body: { meta: { a: [1, { b: 2 }] }, tags: ['x'] } })).status).toBe(201);
   });
 });
