@@ -53,31 +53,51 @@ export async function send(http: Http, spec: RequestSpec): Promise<Response> {
   }
 }
 
-/** Longer than any answer takes (a snapshot page is bounded); past it, a network error. */
-const DEADLINE_MS = 30_000;
+/** Silent this long (no answer, or a body that stopped coming): a network error. */
+const SILENCE_MS = 30_000;
 
 /**
- * Sends `spec` and reads its JSON answer within DEADLINE_MS: fetch has no deadline, and a
- * request sent into a dead pooled connection, or to a proxy gone silent, would wait for
- * ever. Its callers retry network errors (an edit with the same idempotency key).
+ * Sends `spec` and reads its JSON answer, given up once nothing arrives for SILENCE_MS:
+ * fetch has no deadline, and a request sent into a dead pooled connection, or to a proxy
+ * gone silent, would wait for ever. A large body still arriving is not silent. Callers
+ * retry network errors (an edit with the same idempotency key).
  */
 export async function sendJson<T>(http: Http, spec: RequestSpec): Promise<T> {
   const deadline = new AbortController();
-  let late = false;
-  const timer = setTimeout(() => {
-    late = true;
-    deadline.abort();
-  }, DEADLINE_MS);
+  let silent = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const watch = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      silent = true;
+      deadline.abort();
+    }, SILENCE_MS);
+  };
   const abort = () => deadline.abort(spec.signal?.reason);
   spec.signal?.addEventListener('abort', abort);
   if (spec.signal?.aborted) abort();
+  watch();
   try {
     const response = await send(http, { ...spec, signal: deadline.signal });
-    return (response.status === 204 ? undefined : await response.json()) as T;
+    return (response.status === 204 ? undefined : JSON.parse(await textOf(response, watch))) as T;
   } catch (error) {
-    throw late ? networkError(new Error(`no answer within ${DEADLINE_MS} ms`)) : error;
+    throw silent ? networkError(new Error(`nothing arrived for ${SILENCE_MS} ms`)) : error;
   } finally {
     clearTimeout(timer);
     spec.signal?.removeEventListener('abort', abort);
+  }
+}
+
+/** A response's body as text; `progress` is told of each chunk. */
+async function textOf(response: Response, progress: () => void): Promise<string> {
+  if (!response.body) return response.text();
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return text + decoder.decode();
+    progress();
+    text += decoder.decode(value, { stream: true });
   }
 }

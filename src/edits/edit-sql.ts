@@ -45,19 +45,25 @@ export function valueParam(column: VisibleColumn, value: unknown, param: (value:
   return `${param(String(value))}::${column.paramType}`;
 }
 
-/** Types an explicit cast cuts to their length where a write of the value fails: char(n), varchar(n), bit(n), varbit(n). */
-const CUT_BY_CAST = new Set([1042, 1043, 1560, 1562]);
+/** Text types an explicit cast cuts to their length where a write fails (unless only spaces go): char(n), varchar(n). */
+const TEXT_CUT_BY_CAST = new Set([1042, 1043]);
+/** Bit strings, cut the same way, spaces aside: bit(n), varbit(n). */
+const BITS_CUT_BY_CAST = new Set([1560, 1562]);
 
 /**
  * SQL that is true when `value` is one the column takes as written, and false or an error
  * otherwise: which value of a refused write was bad (edits/pg-errors), Postgres's 22001
- * naming no column. A value too long passes its cast (no modifier) but not the column's.
+ * naming no column. A value too long passes its cast (no modifier) but not the column's;
+ * a numeric past its precision fails the cast with it.
  */
 export function fitsColumn(column: VisibleColumn, value: unknown, param: (value: unknown) => string): string {
   const expression = valueParam(column, value, param);
+  if (column.sqlType === column.paramType) return `(${expression}) is null or true`;
+  const cast = `(${expression})::${column.sqlType}`;
+  if (column.type.kind === 'scalar' && TEXT_CUT_BY_CAST.has(column.type.oid)) return `rtrim(${cast}::text) is not distinct from rtrim((${expression})::text)`;
   const oid = column.type.kind === 'array' ? column.type.elementOid : column.type.oid;
-  if (!CUT_BY_CAST.has(oid) || column.sqlType === column.paramType) return `(${expression}) is null or true`;
-  return `(${expression})::${column.sqlType} is not distinct from ${expression}`;
+  if (TEXT_CUT_BY_CAST.has(oid) || BITS_CUT_BY_CAST.has(oid)) return `${cast} is not distinct from ${expression}`;
+  return `${cast} is null or true`;
 }
 
 function notValid(column: VisibleColumn, message: string): WalcastError {

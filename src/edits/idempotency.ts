@@ -45,6 +45,19 @@ export function requestHash(parts: readonly unknown[]): string {
 export async function claimKey(client: pg.ClientBase, owner: KeyOwner, clientKey: string, hash: string): Promise<StoredResponse | undefined> {
   const { tenant } = owner;
   const key = storedKey(owner, clientKey);
+  // A key stored before keys were each user's (by the previous version: the day before, or
+  // another instance during a rolling deploy) still answers the very same request, so a
+  // retry across the upgrade changes nothing twice. It names no user: it answers only the
+  // same request, and no key of the new form is read as one.
+  if (!clientKey.startsWith('[')) {
+    const { rows: earlier } = await client.query<{ request_hash: string; status: number; headers: Record<string, string>; body: string }>(
+      `select request_hash, status, headers, body from walcast.idempotency_keys
+        where tenant = $1 and key = $2 and status is not null and created_at >= now() - interval '${KEY_LIFETIME}'`,
+      [tenant, clientKey],
+    );
+    const answered = earlier[0];
+    if (answered?.request_hash === hash) return { status: answered.status, headers: answered.headers, body: answered.body };
+  }
   await client.query(`delete from walcast.idempotency_keys where tenant = $1 and key = $2 and created_at < now() - interval '${KEY_LIFETIME}'`, [tenant, key]);
   const claimed = await client.query(`insert into walcast.idempotency_keys (tenant, key, request_hash) values ($1, $2, $3) on conflict do nothing`, [
     tenant,

@@ -226,7 +226,7 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
     const dead = service;
     service = undefined;
     dead?.destroy().catch(() => undefined);
-    if (isSlotLost(reason)) return void recover(reason);
+    if (isSlotLost(reason)) return recover(reason);
     status = 'reconnecting';
     caughtUp = false;
     releaseForShutdown = false;
@@ -243,28 +243,29 @@ export function startReplication(options: ReplicationOptions): ReplicationStream
     backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
   }
 
-  async function recover(reason: unknown): Promise<void> {
+  function recover(reason: unknown): void {
     status = 'recovering';
     caughtUp = false;
     log.error({ err: reason, slot: slotName }, 'replication slot lost; recreating it (clients whose position is gone get reset)');
-    try {
-      const fresh = await options.recoverSlot();
-      run(() => {
+    // In turn with the messages: what the lost connection brought and still waits in the
+    // queue is decoded first, so nothing lands in the window after it restarts.
+    run(async () => {
+      try {
+        const fresh = await options.recoverSlot();
         sink.slotRecreated(fresh);
         progress = { inTransaction: false, processed: fresh };
         confirmed = fresh;
-        return undefined;
-      });
-      if (status === 'recovering') void connect();
-    } catch (error) {
-      status = 'reconnecting';
-      log.error({ err: error }, 'could not recreate the replication slot; retrying');
-      reconnectTimer = setTimeout(() => {
-        reconnectTimer = undefined;
-        void recover(reason);
-      }, backoff);
-      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
-    }
+        if (status === 'recovering') void connect();
+      } catch (error) {
+        status = 'reconnecting';
+        log.error({ err: error }, 'could not recreate the replication slot; retrying');
+        reconnectTimer = setTimeout(() => {
+          reconnectTimer = undefined;
+          recover(reason);
+        }, backoff);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      }
+    });
   }
 
   async function connect(): Promise<void> {

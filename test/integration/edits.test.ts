@@ -251,6 +251,17 @@ describe('Idempotency-Key', () => {
     expect(await count('burst')).toBe(1);
   });
 
+  it('answers a retry whose key the previous version stored (before keys were per user), changing nothing twice', async () => {
+    const headers = { 'idempotency-key': 'before-the-upgrade' };
+    const first = await call(a, 'POST', 'tasks/rows', { body: { title: 'across the upgrade' }, headers });
+    expect(first.status).toBe(201);
+    // As 0.1.0 and the instances of a rollout stored it: the client's key alone.
+    await db.sql.query(`update walcast.idempotency_keys set key = 'before-the-upgrade' where key like '%"before-the-upgrade"]'`);
+    const retried = await call(b, 'POST', 'tasks/rows', { body: { title: 'across the upgrade' }, headers });
+    expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, 'true']);
+    expect((await db.sql.query(`select count(*)::int as n from tasks where title = 'across the upgrade'`)).rows[0]).toEqual({ n: 1 });
+  });
+
   it('rate-limits edits per user with 429 and Retry-After', async () => {
     const limited = await startTestWalcast(db.url, { WALCAST_INSTANCE: 'limited', WALCAST_EDIT_RATE: '30' });
     try {
@@ -449,8 +460,9 @@ describe("the tenant claim compared as the tenant column's type", () => {
 describe('values written as the app would write them', () => {
   beforeAll(async () => {
     await db.sql.query(`
-      create table labels (id serial primary key, org_id text not null, code varchar(3), flags bit(3), author varchar(5), meta jsonb, tags text[]);
-      select walcast.expose('labels', tenant_column => 'org_id', version_column => 'version', writable_columns => '{code,flags,meta,tags}',
+      create table labels (id serial primary key, org_id text not null, code varchar(3), flags bit(3), author varchar(5), meta jsonb, tags text[],
+                           amount numeric(5,2));
+      select walcast.expose('labels', tenant_column => 'org_id', version_column => 'version', writable_columns => '{code,flags,meta,tags,amount}',
                             set_on_insert => '{"author":"$sub"}');`);
     await exposed('labels');
   });
@@ -459,6 +471,11 @@ describe('values written as the app would write them', () => {
     const tooLong = await call(a, 'POST', 'labels/rows', { body: { code: 'abcdef' } });
     expect([tooLong.status, tooLong.body['column']]).toEqual([422, 'code']);
     expect((await call(a, 'POST', 'labels/rows', { body: { flags: '10101' } })).status).toBe(422);
+    // Which value was bad: trailing spaces Postgres drops fit; a numeric past its precision does not.
+    const flags = await call(a, 'POST', 'labels/rows', { body: { code: 'ab  ', flags: '10101' } });
+    expect([flags.status, flags.body['column']]).toEqual([422, 'flags']);
+    const amount = await call(a, 'POST', 'labels/rows', { body: { amount: 12345.678 } });
+    expect([amount.status, amount.body['column']]).toEqual([422, 'amount']);
     // set_on_insert: sub alice-mallory is not alice.
     const impostor = await call(a, 'POST', 'labels/rows', { user: 'alice-mallory', body: { code: 'x' } });
     expect([impostor.status, impostor.body['column']]).toEqual([422, 'author']);

@@ -154,4 +154,37 @@ describe('sendJson', () => {
       vi.useRealTimers();
     }
   });
+
+  it('reads a large answer to its end while it keeps arriving, past 30 s in all', async () => {
+    vi.useFakeTimers();
+    try {
+      const parts = ['{"rows":[', ...Array.from({ length: 40 }, (_, i) => `${i === 0 ? '' : ','}${i}`), ']}'];
+      let next = 0;
+      // As fetch does: an aborted request's body fails.
+      const trickle = ((_input: unknown, init?: RequestInit) =>
+        Promise.resolve(
+          new Response(
+            new ReadableStream<Uint8Array>({
+              start: (controller) => init?.signal?.addEventListener('abort', () => controller.error(new Error('aborted'))),
+              pull: (controller) =>
+                new Promise<void>((resolve) =>
+                  setTimeout(() => {
+                    if (next < parts.length) controller.enqueue(new TextEncoder().encode(parts[next++]));
+                    else controller.close();
+                    resolve();
+                  }, 1_000),
+                ),
+            }),
+          ),
+        )) as typeof fetch;
+      const answer = sendJson<{ rows: number[] }>(
+        { baseUrl: 'http://walcast.test', tokens: new TokenSource('token'), fetch: trickle },
+        { method: 'GET', path: '/v1/tables/todos/rows' },
+      );
+      await vi.advanceTimersByTimeAsync(50_000);
+      expect((await answer).rows).toHaveLength(40);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
