@@ -1,18 +1,17 @@
 // WALCAST_TLS_CERT / WALCAST_TLS_KEY (DESIGN §8, §11): HTTPS with HTTP/2, and HTTP/1.1 for
 // clients without it, streams and every route included. A self-signed certificate made
 // for the test; Node's HTTP/2 client, an HTTP/1.1 client, and Chromium.
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/sql/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { selfSignedCertificate } from '../support/tls.js';
 import { eventually } from '../support/wait.js';
 import { startTestWalcast, waitUntilReady, type TestWalcast } from '../support/walcast.js';
 
@@ -25,23 +24,7 @@ let certDir: string;
 
 beforeAll(async () => {
   certDir = await mkdtemp(path.join(tmpdir(), 'walcast-tls-'));
-  await promisify(execFile)('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    '-keyout',
-    path.join(certDir, 'key.pem'),
-    '-out',
-    path.join(certDir, 'cert.pem'),
-  ]);
+  await selfSignedCertificate({ key: path.join(certDir, 'key.pem'), cert: path.join(certDir, 'cert.pem') });
   db = await createTestDatabase('http2');
   await migrate(db.url);
   await db.sql.query(`

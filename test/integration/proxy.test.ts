@@ -3,14 +3,13 @@
 // both instances and a closed one is closed upstream too, a silent stream outlives the
 // proxies' default timeouts, HTTP/2 carries streams to clients, and clients of a stopped
 // instance resume on the other one through the proxy with no gap and no duplicate.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '../../src/auth/jwt.js';
@@ -18,6 +17,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/log.js';
 import { migrate } from '../../src/sql/migrate.js';
 import { startWalcast, type RunningWalcast } from '../../src/walcast.js';
+import { selfSignedCertificate } from '../support/tls.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { freePort } from '../support/net.js';
 import { SseClient } from '../support/sse.js';
@@ -32,8 +32,6 @@ const withCaddy = existsSync(CADDY) || inCi;
 const DEPLOY = path.resolve('deploy');
 /** nginx's default proxy_read_timeout and send_timeout; Caddy has none on proxied responses. */
 const PROXY_DEFAULT_TIMEOUT_MS = 60_000;
-
-const run = promisify(execFile);
 
 interface Proxy {
   readonly name: string;
@@ -212,25 +210,7 @@ beforeAll(async () => {
   if (!withNginx && !withCaddy) return;
   root = await mkdtemp(path.join(tmpdir(), 'walcast-proxy-'));
   await chmod(root, 0o755);
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    path.join(root, 'tls.key'),
-    '-out',
-    path.join(root, 'tls.crt'),
-  ]);
+  await selfSignedCertificate({ key: path.join(root, 'tls.key'), cert: path.join(root, 'tls.crt') });
   db = await createTestDatabase('proxy');
   await migrate(db.url);
   await db.sql.query(`create table items (id serial primary key, org_id text not null, title text not null);

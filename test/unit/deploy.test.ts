@@ -9,6 +9,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { selfSignedCertificate } from '../support/tls.js';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 
@@ -185,23 +186,7 @@ describe.skipIf(!existsSync(NGINX) && !inCi)('deploy/nginx', () => {
   it.each(['compose.conf', 'walcast.conf'])('%s passes nginx -t (upstream hosts and paths made local)', async (file) => {
     const dir = await mkdtemp(path.join(tmpdir(), 'walcast-nginx-t-'));
     try {
-      await run('openssl', [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-keyout',
-        path.join(dir, 'tls.key'),
-        '-out',
-        path.join(dir, 'tls.crt'),
-      ]);
+      await selfSignedCertificate({ key: path.join(dir, 'tls.key'), cert: path.join(dir, 'tls.crt') });
       const site = (await readFile(path.join('deploy/nginx', file), 'utf8'))
         .replaceAll(/server walcast-\d+:8080/g, 'server 127.0.0.1:8080')
         .replaceAll('/etc/nginx/walcast-proxy.conf', path.resolve('deploy/nginx/walcast-proxy.conf'))
