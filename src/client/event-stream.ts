@@ -11,6 +11,7 @@ import { backoffDelay, DEFAULT_BACKOFF, pause, type BackoffOptions } from './bac
 import { errorOf, networkError, WalcastClientError } from './errors.js';
 import { urlOf, type Http } from './http.js';
 import type { Position } from './position.js';
+import { watchSilence } from './silence.js';
 
 export type StreamStatus = 'connecting' | 'open' | 'reconnecting' | 'stopped';
 
@@ -61,18 +62,8 @@ export class EventStream {
       const connection = new AbortController();
       const abortConnection = () => connection.abort();
       signal.addEventListener('abort', abortConnection);
-      // Watched from the request on: one sent into a dead pooled connection, or to a proxy
-      // that went silent, may never be answered, and fetch has no deadline of its own.
-      let silent = false;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const watch = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => {
-          silent = true;
-          connection.abort();
-        }, silenceMs);
-      };
-      watch();
+      // Watched from the request on: it may never be answered.
+      const silence = watchSilence(silenceMs, abortConnection);
       try {
         const from = options.resumeFrom();
         const response = await this.connect(from, connection.signal);
@@ -87,10 +78,10 @@ export class EventStream {
         this.#attempt = 0;
         options.onOpen(from);
         options.onStatus('open');
-        await this.read(response, watch);
+        await this.read(response, silence.heard);
       } catch (caught) {
         if (signal.aborted) break;
-        const error = silent
+        const error = silence.silent
           ? new WalcastClientError(0, 'stream_silent', `the stream sent nothing for ${silenceMs} ms`)
           : caught instanceof WalcastClientError
             ? caught
@@ -102,7 +93,7 @@ export class EventStream {
         }
         options.onStatus('reconnecting', error);
       } finally {
-        clearTimeout(timer);
+        silence.stop();
         signal.removeEventListener('abort', abortConnection);
         connection.abort();
       }

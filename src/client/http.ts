@@ -1,6 +1,7 @@
 // JSON requests to walcast with the caller's token; a 401 asks the app for a new token
 // once before giving up.
 import { errorOf, networkError } from './errors.js';
+import { watchSilence } from './silence.js';
 import type { TokenSource } from './tokens.js';
 
 export interface Http {
@@ -57,33 +58,23 @@ export async function send(http: Http, spec: RequestSpec): Promise<Response> {
 const SILENCE_MS = 30_000;
 
 /**
- * Sends `spec` and reads its JSON answer, given up once nothing arrives for SILENCE_MS:
- * fetch has no deadline, and a request sent into a dead pooled connection, or to a proxy
- * gone silent, would wait for ever. A large body still arriving is not silent. Callers
- * retry network errors (an edit with the same idempotency key).
+ * Sends `spec` and reads its JSON answer, given up once nothing arrives for SILENCE_MS (a
+ * large body still arriving is not silent). Callers retry network errors (an edit with
+ * the same idempotency key).
  */
 export async function sendJson<T>(http: Http, spec: RequestSpec): Promise<T> {
   const deadline = new AbortController();
-  let silent = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const watch = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      silent = true;
-      deadline.abort();
-    }, SILENCE_MS);
-  };
   const abort = () => deadline.abort(spec.signal?.reason);
   spec.signal?.addEventListener('abort', abort);
   if (spec.signal?.aborted) abort();
-  watch();
+  const silence = watchSilence(SILENCE_MS, () => deadline.abort());
   try {
     const response = await send(http, { ...spec, signal: deadline.signal });
-    return (response.status === 204 ? undefined : JSON.parse(await textOf(response, watch))) as T;
+    return (response.status === 204 ? undefined : JSON.parse(await textOf(response, silence.heard))) as T;
   } catch (error) {
-    throw silent ? networkError(new Error(`nothing arrived for ${SILENCE_MS} ms`)) : error;
+    throw silence.silent ? networkError(new Error(`nothing arrived for ${SILENCE_MS} ms`)) : error;
   } finally {
-    clearTimeout(timer);
+    silence.stop();
     spec.signal?.removeEventListener('abort', abort);
   }
 }
