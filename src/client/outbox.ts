@@ -284,7 +284,7 @@ export class Outbox {
     edit.key = newKey;
     edit.confirmed = row;
     edit.state = 'confirmed';
-    this.#done.add(edit.idempotencyKey);
+    this.finished(edit.idempotencyKey);
     this.save();
     edit.settle.resolve(row ?? undefined);
     // Without a version column there is nothing to recognise the echo by: show the
@@ -300,9 +300,19 @@ export class Outbox {
   private remove(edit: Edit): void {
     const index = this.#edits.indexOf(edit);
     if (index >= 0) this.#edits.splice(index, 1);
-    this.#done.add(edit.idempotencyKey);
+    this.finished(edit.idempotencyKey);
     this.save();
     this.deps.changed(edit.table);
+  }
+
+  /**
+   * Remembered so another tab's copy of it is not stored again; the last thousand only (a
+   * tab open for weeks): an older one another tab still holds is sent once more, and its
+   * key answers it without a second change.
+   */
+  private finished(idempotencyKey: string): void {
+    this.#done.add(idempotencyKey);
+    if (this.#done.size > 1_000) this.#done.delete(this.#done.values().next().value!);
   }
 
   private save(): void {
